@@ -1,0 +1,152 @@
+"""The one place that turns errors into HTTP responses: RFC 9457 `application/problem+json`.
+
+Domain errors (`AppError`), `HTTPException`, request validation errors and unexpected exceptions
+all leave the service through here, with the same shape and the request id.
+"""
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from app.core.errors import AppError
+
+logger = logging.getLogger("app.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:problem:dependable:"
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error response carries them."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+def problem(
+    *,
+    status: int,
+    code: str | None,
+    title: str,
+    detail: str,
+    instance: str,
+    request_id: str | None,
+    errors: Sequence[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ProblemResponse:
+    body = Problem(
+        type=TYPE_PREFIX + code if code else "about:blank",
+        title=title,
+        status=status,
+        detail=detail,
+        instance=instance,
+        request_id=request_id,
+        errors=list(errors) if errors is not None else None,
+    )
+    return ProblemResponse(
+        body.model_dump(exclude_none=True), status_code=status, headers=dict(headers or {})
+    )
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+async def app_error_handler(request: Request, exc: Exception) -> ProblemResponse:
+    if not isinstance(exc, AppError):  # registered for AppError only
+        raise exc
+    return problem(
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        instance=request.url.path,
+        request_id=_request_id(request),
+        headers=exc.headers,
+    )
+
+
+async def http_error_handler(request: Request, exc: Exception) -> ProblemResponse:
+    if not isinstance(exc, HTTPException):  # registered for HTTPException only
+        raise exc
+    title = HTTPStatus(exc.status_code).phrase
+    return problem(
+        status=exc.status_code,
+        code=None,
+        title=title,
+        detail=exc.detail if isinstance(exc.detail, str) else title,
+        instance=request.url.path,
+        request_id=_request_id(request),
+        headers=exc.headers,
+    )
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> ProblemResponse:
+    if not isinstance(exc, RequestValidationError):  # registered for RequestValidationError only
+        raise exc
+    # Never echo the rejected input back: it may be a password or a megabyte of junk.
+    errors = [
+        FieldError(loc=list(error["loc"]), msg=error["msg"], type=error["type"])
+        for error in exc.errors()
+    ]
+    return problem(
+        status=422,
+        code="validation-error",
+        title="Request validation failed",
+        detail=f"{len(errors)} field(s) failed validation.",
+        instance=request.url.path,
+        request_id=_request_id(request),
+        errors=errors,
+    )
+
+
+def unexpected_error_response(path: str, request_id: str | None) -> ProblemResponse:
+    """A 500 that reveals nothing about the failure; the traceback goes to the log instead."""
+    return problem(
+        status=500,
+        code="internal-error",
+        title="Internal Server Error",
+        detail="The server failed to handle this request. Quote the request id when reporting it.",
+        instance=path,
+        request_id=request_id,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, app_error_handler)
+    app.add_exception_handler(HTTPException, http_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries so the spec lists the problems a route can answer."""
+    return {
+        status: {
+            "model": Problem,
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+        }
+        for status in statuses
+    }

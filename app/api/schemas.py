@@ -1,0 +1,15 @@
+"""Base schemas shared by every domain."""
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Schema(BaseModel):
+    """Responses: built from ORM rows or dataclasses by attribute."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class RequestBody(BaseModel):
+    """Request bodies: unknown fields are refused, so nothing can be smuggled in."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

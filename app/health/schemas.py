@@ -1,0 +1,19 @@
+from typing import Literal
+
+from app.api.schemas import Schema
+from app.health.service import CheckStatus
+
+
+class CheckRead(Schema):
+    status: CheckStatus
+    latency_ms: float
+    detail: str | None = None
+
+
+class ReadinessRead(Schema):
+    status: Literal["ok", "degraded", "unavailable"]
+    checks: dict[str, CheckRead]
+
+
+class LivenessRead(Schema):
+    status: Literal["ok"] = "ok"

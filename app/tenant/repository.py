@@ -1,0 +1,15 @@
+from sqlalchemy import exists, select
+
+from app.core.repository import Repository
+from app.tenant.exceptions import TenantSlugTakenError
+from app.tenant.models import Tenant
+
+
+class TenantRepository(Repository[Tenant]):
+    """Tenants are the root of tenancy: this repository is deliberately not tenant-scoped."""
+
+    model = Tenant
+    constraint_errors = {"uq_tenants_slug": TenantSlugTakenError}
+
+    async def slug_exists(self, slug: str) -> bool:
+        return bool(await self.session.scalar(select(exists().where(Tenant.slug == slug))))

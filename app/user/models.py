@@ -1,0 +1,48 @@
+"""The `users` table: people who belong to exactly one tenant."""
+
+import enum
+import uuid
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint, true
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.models import Entity, Timestamps
+
+
+class Role(enum.StrEnum):
+    """Highest first. Viewers read; members write; admins manage users and flags; owners admins."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+    def at_least(self, other: "Role") -> bool:
+        return self.rank >= other.rank
+
+
+_RANKS = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2, Role.OWNER: 3}
+
+
+class User(Timestamps, Entity):
+    __tablename__ = "users"
+    __table_args__ = (
+        # Emails are stored lower-cased (the check enforces it), so this plain unique constraint
+        # is case-insensitive uniqueness per tenant.
+        UniqueConstraint("tenant_id", "email"),
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+    )
+
+    # No separate index: the unique constraint (tenant_id, email) leads with tenant_id.
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, name="user_role", values_callable=lambda roles: [r.value for r in roles])
+    )
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())

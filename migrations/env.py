@@ -1,0 +1,58 @@
+"""Alembic environment: async, reading the same settings as the app.
+
+The owner role runs migrations (DATABASE__MIGRATION_URL, falling back to DATABASE__URL). A caller
+may hand in ready `Settings` through `config.attributes["settings"]` (the test harness does).
+"""
+
+import asyncio
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy import pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.core.config import Settings, load_settings
+from migrations.models import Base
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = Base.metadata
+
+
+def _settings() -> Settings:
+    settings = config.attributes.get("settings")
+    return settings if isinstance(settings, Settings) else load_settings()
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=_settings().database.owner_url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_migrations_online() -> None:
+    engine = create_async_engine(_settings().database.owner_url, poolclass=pool.NullPool)
+    async with engine.connect() as connection:
+        await connection.run_sync(_run)
+    await engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    asyncio.run(run_migrations_online())
