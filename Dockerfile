@@ -1,0 +1,64 @@
+# Dependable production image.
+#
+#   docker build -t dependable:local .      (needs BuildKit: RUN --mount)
+#   docker compose up --build               (builds this image once, see docker-compose.yml)
+#
+# Two stages: "builder" resolves the locked dependencies (uv.lock) into /app/.venv with uv;
+# "runtime" copies that virtual environment and the source onto a clean slim image, without uv,
+# compilers or caches, and runs as an unprivileged user. The image defaults to APP_ENV=production,
+# so it refuses to start without a real AUTH__SECRET_KEY; docker-compose.yml sets development.
+
+FROM python:3.11-slim-bookworm AS builder
+
+# uv is a single static binary; pinned so that image builds are reproducible.
+COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
+
+# Use the image's interpreter (never download one), compile bytecode at install time so the
+# read-only runtime never needs to, and copy files out of the cache mount instead of hard-linking.
+ENV UV_PYTHON_DOWNLOADS=never \
+    UV_PYTHON=python3.11 \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+
+WORKDIR /app
+
+# Only the dependency manifests: source edits do not invalidate this layer.
+COPY pyproject.toml uv.lock ./
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --locked --no-dev --no-install-project
+
+
+FROM python:3.11-slim-bookworm AS runtime
+
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    APP_ENV=production
+
+# A fixed uid/gid, so that volume permissions and Kubernetes runAsUser can be predicted.
+RUN groupadd --gid 10001 app \
+ && useradd --uid 10001 --gid app --home-dir /app --no-create-home \
+      --shell /usr/sbin/nologin app
+
+WORKDIR /app
+
+# Owned by root and read-only for the app user: the process cannot rewrite its own code.
+COPY --from=builder /app/.venv /app/.venv
+COPY alembic.ini ./
+COPY migrations ./migrations
+COPY app ./app
+RUN python -m compileall -q app migrations
+
+# Numeric, so that runAsNonRoot policies can verify it without reading /etc/passwd.
+USER 10001:10001
+
+EXPOSE 8000
+
+# Liveness only (no I/O): readiness (/health/ready) is the orchestrator's concern, see compose.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=4)"]
+
+# --proxy-headers trusts X-Forwarded-* only from FORWARDED_ALLOW_IPS (uvicorn reads it from the
+# environment; its default is 127.0.0.1).
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]

@@ -1,0 +1,47 @@
+# Dependable: the commands a developer runs. `make help` lists them.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS ?= never
+UV ?= uv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help install dev run test lint fmt typecheck migrate migration check-migrations containers-check
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+install: ## Create .venv from uv.lock (runtime and dev dependencies)
+	$(UV) sync --locked
+
+dev: ## Run the API with auto-reload (APP_ENV=development unless set)
+	APP_ENV=$${APP_ENV:-development} $(UV) run uvicorn app.main:app --reload --host $(HOST) --port $(PORT)
+
+run: ## Run the API as production would (no reload)
+	$(UV) run uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers
+
+test: ## Run the test suite against real PostgreSQL and Redis (checked first)
+	@bash scripts/check-services.sh
+	$(UV) run pytest $(PYTEST_ARGS)
+
+lint: ## ruff (lint and format check) and mypy --strict
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy --strict app
+
+fmt: ## Format and autofix
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+migrate: ## Bring the database to the newest migration
+	$(UV) run alembic upgrade head
+
+migration: ## New migration from model changes: make migration m="add projects"
+	$(UV) run alembic revision --autogenerate -m "$(m)"
+
+check-migrations: ## Fail if the models and the migrations disagree
+	$(UV) run alembic check
+
+containers-check: ## Static checks of the Dockerfile and compose files (no engine needed)
+	$(UV) run hadolint Dockerfile
+	$(UV) run docker-compose -f docker-compose.yml config -q

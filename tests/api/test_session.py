@@ -1,0 +1,112 @@
+"""Proofs for `get_session` (app/api/deps.py): the request's transaction commits before the
+response is sent, rolls back on any exception, and the session is always closed."""
+
+from typing import Any
+
+from fastapi import FastAPI
+from httpx import AsyncClient
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.api.deps import get_session_factory
+from app.tenant.models import Tenant
+from app.user.dependencies import get_user_repository
+from tests.fixtures.app import provide
+from tests.fixtures.database import savepoint_factory
+from tests.fixtures.factories import signup_body
+
+URL = "/api/v1/tenants"
+
+
+class FailingCommitSession(AsyncSession):
+    """A session whose COMMIT fails, as when the server drops the connection at that moment."""
+
+    async def commit(self) -> None:
+        raise OperationalError("COMMIT", {}, ConnectionResetError("server closed the connection"))
+
+
+class RecordingSession(AsyncSession):
+    instances: list["RecordingSession"] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.closed = False
+        RecordingSession.instances.append(self)
+
+    async def close(self) -> None:
+        self.closed = True
+        await super().close()
+
+
+async def tenant_exists(session: AsyncSession, slug: str) -> bool:
+    return await session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None
+
+
+class TestCommitBeforeResponse:
+    async def test_failed_commit_is_a_5xx_and_nothing_is_stored(
+        self, app: FastAPI, client: AsyncClient, connection: AsyncConnection, session: AsyncSession
+    ):
+        factory = savepoint_factory(connection, FailingCommitSession)
+        app.dependency_overrides[get_session_factory] = provide(factory)
+
+        response = await client.post(URL, json=signup_body(slug="never-stored"))
+
+        # With the default dependency scope the commit would run after a 201 had been sent.
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "server closed" not in response.text
+        assert not await tenant_exists(session, "never-stored")
+
+    async def test_successful_request_is_committed_when_the_response_arrives(
+        self, client: AsyncClient, session: AsyncSession
+    ):
+        response = await client.post(URL, json=signup_body(slug="stored"))
+
+        assert response.status_code == 201
+        assert await tenant_exists(session, "stored")
+
+
+class TestRollbackOnError:
+    async def test_exception_after_a_flushed_write_rolls_it_back(
+        self, app: FastAPI, client: AsyncClient, session: AsyncSession
+    ):
+        class ExplodingUsers:
+            async def add(self, user: Any) -> Any:
+                raise RuntimeError("the second write failed")
+
+        # The tenant row is flushed first; then the owner's insert raises inside the request.
+        app.dependency_overrides[get_user_repository] = provide(ExplodingUsers())
+
+        response = await client.post(URL, json=signup_body(slug="half-written"))
+
+        assert response.status_code == 500
+        assert not await tenant_exists(session, "half-written")
+
+    async def test_domain_error_rolls_back_too(self, client: AsyncClient, session: AsyncSession):
+        await client.post(URL, json=signup_body(slug="taken"))
+
+        response = await client.post(URL, json=signup_body(slug="taken", password="x" * 12))
+
+        assert response.status_code == 409
+        rows = (await session.scalars(select(Tenant).where(Tenant.slug == "taken"))).all()
+        assert len(rows) == 1
+
+
+class TestSessionIsClosed:
+    async def test_closed_after_success_and_after_failure(
+        self, app: FastAPI, client: AsyncClient, connection: AsyncConnection
+    ):
+        RecordingSession.instances.clear()
+        app.dependency_overrides[get_session_factory] = provide(
+            savepoint_factory(connection, RecordingSession)
+        )
+
+        ok = await client.post(URL, json=signup_body(slug="closed-ok"))
+        conflict = await client.post(URL, json=signup_body(slug="closed-ok"))
+        invalid = await client.post(URL, json=signup_body(slug="x"))
+
+        assert (ok.status_code, conflict.status_code, invalid.status_code) == (201, 409, 422)
+        # The 422 is decided before the endpoint runs, but the session was already opened.
+        assert len(RecordingSession.instances) == 3
+        assert all(session.closed for session in RecordingSession.instances)

@@ -1,0 +1,119 @@
+"""/health/live and /health/ready, with real outages: a closed port (refused) and a silent
+server (accepts, never answers), swapped in through `dependency_overrides`."""
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+
+from app.api.deps import get_redis, get_resources, get_session_factory
+from app.core.config import DatabaseSettings, RedisSettings
+from app.core.db import create_engine, create_session_factory
+from app.core.redis import create_redis_client, create_redis_pool
+from tests.fixtures.app import provide
+from tests.fixtures.settings import TEST_DATABASE_URL
+
+
+async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await asyncio.sleep(30)
+    writer.close()
+
+
+@pytest.fixture(params=["refused", "silent"])
+async def dead_port(request: pytest.FixtureRequest) -> AsyncIterator[int]:
+    """A port where a server refuses connections (nothing listens), or accepts them and then
+    never says a word (a hung server: only timeouts protect the caller)."""
+    server = await asyncio.start_server(_silent, "127.0.0.1", 0)
+    port: int = server.sockets[0].getsockname()[1]
+    if request.param == "refused":
+        server.close()
+        await server.wait_closed()
+    yield port
+    server.close()
+
+
+def redis_at(port: int) -> Redis:
+    return create_redis_client(create_redis_pool(RedisSettings(url=f"redis://127.0.0.1:{port}/0")))
+
+
+def database_at(port: int):
+    url = make_url(TEST_DATABASE_URL).set(host="127.0.0.1", port=port)
+    settings = DatabaseSettings(url=url.render_as_string(hide_password=False))
+    # A connect timeout longer than the check's own, so the test proves the check bounds the wait.
+    engine = create_engine(settings.model_copy(update={"connect_timeout_seconds": 5.0}))
+    return engine, create_session_factory(engine)
+
+
+async def test_live_is_ok(client: AsyncClient):
+    response = await client.get("/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_ready_when_everything_is_up(client: AsyncClient):
+    response = await client.get("/health/ready")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert {name: c["status"] for name, c in body["checks"].items()} == {
+        "database": "up",
+        "migrations": "up",
+        "redis": "up",
+    }
+
+
+async def test_redis_down_is_degraded_but_ready(app: FastAPI, client: AsyncClient, dead_port: int):
+    broken = redis_at(dead_port)
+    app.dependency_overrides[get_redis] = provide(broken)
+
+    started = time.perf_counter()
+    response = await client.get("/health/ready")
+    elapsed = time.perf_counter() - started
+    await broken.aclose()
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["redis"]["status"] == "degraded"
+    assert body["checks"]["database"]["status"] == "up"
+    assert elapsed < 2.0
+
+
+async def test_database_down_is_503_naming_it(app: FastAPI, client: AsyncClient, dead_port: int):
+    engine, factory = database_at(dead_port)
+    app.dependency_overrides[get_session_factory] = provide(factory)
+
+    started = time.perf_counter()
+    response = await client.get("/health/ready")
+    elapsed = time.perf_counter() - started
+    await engine.dispose()
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"]["status"] == "down"
+    assert body["checks"]["migrations"]["status"] == "down"
+    assert body["checks"]["redis"]["status"] == "up"
+    assert elapsed < 2.0
+
+
+async def test_database_behind_the_migration_head_is_503(
+    app: FastAPI, app_instance: FastAPI, client: AsyncClient
+):
+    resources = app_instance.state.resources
+    ahead = dataclasses.replace(resources, migration_heads=frozenset({"a-newer-revision"}))
+    app.dependency_overrides[get_resources] = provide(ahead)
+
+    response = await client.get("/health/ready")
+
+    assert response.status_code == 503
+    migrations = response.json()["checks"]["migrations"]
+    assert migrations["status"] == "down"
+    assert "a-newer-revision" in migrations["detail"]

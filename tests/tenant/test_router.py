@@ -1,0 +1,123 @@
+"""POST /api/v1/tenants against real PostgreSQL: the signup contract and its bad-input answers."""
+
+from typing import Any
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.tenant.models import Tenant
+from app.user.models import Role, User
+from tests.fixtures.factories import signup_body
+
+URL = "/api/v1/tenants"
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail", "instance", "request_id"} <= body.keys()
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+class TestSignUp:
+    async def test_creates_tenant_and_owner(self, client: AsyncClient, session: AsyncSession):
+        response = await client.post(URL, json=signup_body())
+
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert body["tenant"]["slug"] == "acme"
+        assert body["owner"]["email"] == "owner@example.com"
+        assert body["owner"]["role"] == "owner"
+        assert body["owner"]["tenant_id"] == body["tenant"]["id"]
+        owner = await session.scalar(select(User).where(User.id == body["owner"]["id"]))
+        assert owner is not None
+        assert owner.role is Role.OWNER
+        assert owner.password_hash.startswith("$argon2id$")
+
+    async def test_response_never_contains_the_hash_or_password(self, client: AsyncClient):
+        response = await client.post(URL, json=signup_body())
+
+        assert response.status_code == 201
+        assert "argon2" not in response.text
+        assert "password" not in response.text
+        assert "correct horse" not in response.text
+
+    async def test_duplicate_slug_is_409(self, client: AsyncClient, session: AsyncSession):
+        assert (await client.post(URL, json=signup_body())).status_code == 201
+
+        response = await client.post(URL, json=signup_body(email="other@example.com"))
+
+        body = assert_problem(response, 409)
+        assert body["type"].endswith("tenant-slug-taken")
+        count = len((await session.scalars(select(Tenant).where(Tenant.slug == "acme"))).all())
+        assert count == 1
+
+    @pytest.mark.parametrize(
+        "slug", ["ab", "a" * 64, "Acme", "-acme", "acme-", "ac_me", "ac me", "acmé", ""]
+    )
+    async def test_invalid_slug_is_422(self, client: AsyncClient, slug: str):
+        body = assert_problem(await client.post(URL, json=signup_body(slug=slug)), 422)
+        assert [e["loc"] for e in body["errors"]] == [["body", "slug"]]
+
+    @pytest.mark.parametrize("email", ["not-an-email", "a@", "@example.com", "a b@example.com"])
+    async def test_invalid_email_is_422(self, client: AsyncClient, email: str):
+        body = assert_problem(await client.post(URL, json=signup_body(email=email)), 422)
+        assert [e["loc"] for e in body["errors"]] == [["body", "email"]]
+
+    async def test_short_password_is_422_and_not_echoed(self, client: AsyncClient):
+        response = await client.post(URL, json=signup_body(password="elevenchars"))
+
+        body = assert_problem(response, 422)
+        assert [e["loc"] for e in body["errors"]] == [["body", "password"]]
+        assert "elevenchars" not in response.text
+
+    async def test_missing_fields_are_listed(self, client: AsyncClient):
+        body = assert_problem(await client.post(URL, json={}), 422)
+        missing = {e["loc"][-1] for e in body["errors"] if e["type"] == "missing"}
+        assert missing == {"name", "slug", "email", "password", "full_name"}
+
+    async def test_wrong_types_are_422(self, client: AsyncClient):
+        response = await client.post(URL, json=signup_body(name=42, slug=["acme"], password=None))
+        body = assert_problem(response, 422)
+        assert {e["loc"][-1] for e in body["errors"]} == {"name", "slug", "password"}
+
+    async def test_malformed_json_is_422(self, client: AsyncClient):
+        response = await client.post(
+            URL, content=b'{"name": "Acme",', headers={"content-type": "application/json"}
+        )
+        body = assert_problem(response, 422)
+        assert body["errors"][0]["type"] == "json_invalid"
+
+    @pytest.mark.parametrize("body", [[], "acme", 1, None])
+    async def test_non_object_json_is_422(self, client: AsyncClient, body: Any):
+        assert_problem(await client.post(URL, json=body), 422)
+
+    async def test_unknown_field_is_refused(self, client: AsyncClient):
+        body = assert_problem(await client.post(URL, json=signup_body(role="admin")), 422)
+        assert body["errors"][0]["type"] == "extra_forbidden"
+
+    async def test_megabyte_string_is_422_and_not_echoed(self, client: AsyncClient):
+        huge = "x" * 1_000_000
+        response = await client.post(URL, json=signup_body(name=huge))
+
+        assert_problem(response, 422)
+        assert len(response.content) < 2_000
+
+    async def test_body_over_the_limit_is_413(self, client: AsyncClient):
+        response = await client.post(URL, json=signup_body(name="x" * 1_100_000))
+        assert_problem(response, 413)
+
+    async def test_streamed_body_over_the_limit_is_413(self, client: AsyncClient):
+        async def chunks():  # no Content-Length: the limit is enforced while reading
+            for _ in range(120):
+                yield b"x" * 10_000
+
+        response = await client.post(
+            URL, content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert_problem(response, 413)
