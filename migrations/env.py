@@ -24,7 +24,11 @@ target_metadata = Base.metadata
 
 def _settings() -> Settings:
     settings = config.attributes.get("settings")
-    return settings if isinstance(settings, Settings) else load_settings()
+    if not isinstance(settings, Settings):
+        settings = load_settings()
+        # Migrations that need configuration (the app's login role) read it from here.
+        config.attributes["settings"] = settings
+    return settings
 
 
 def run_migrations_offline() -> None:

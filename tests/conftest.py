@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.redis",
     "tests.fixtures.app",
+    "tests.fixtures.auth",
 ]

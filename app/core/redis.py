@@ -1,8 +1,13 @@
-"""The Redis connection pool: one per process, short timeouts so an outage never hangs a request."""
+"""The Redis connection pool (one per process, short timeouts) and the circuit that lets
+requests skip Redis at once while it is known to be down."""
+
+import logging
+import time
 
 from redis.asyncio import ConnectionPool, Redis
 
 from app.core.config import RedisSettings
+from app.core.metrics import record_redis_error
 
 
 def create_redis_pool(settings: RedisSettings) -> ConnectionPool:
@@ -17,3 +22,37 @@ def create_redis_pool(settings: RedisSettings) -> ConnectionPool:
 
 def create_redis_client(pool: ConnectionPool) -> Redis:
     return Redis(connection_pool=pool)
+
+
+logger = logging.getLogger("app.redis")
+
+
+class RedisCircuit:
+    """Remembers that Redis just failed. For `cooldown_seconds` afterwards, callers skip Redis
+    and take their fallback at once (PostgreSQL, fail open/closed, 503) instead of each waiting
+    out the socket timeout; the first call after the cooldown tries Redis again. The outage is
+    logged at most once per `log_interval_seconds`, not once per request."""
+
+    def __init__(self, *, cooldown_seconds: float, log_interval_seconds: float) -> None:
+        self.cooldown = cooldown_seconds
+        self.log_interval = log_interval_seconds
+        self._open_until = float("-inf")
+        self._logged_at = float("-inf")
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self._open_until
+
+    def failed(self, what: str, error: Exception) -> None:
+        record_redis_error()
+        now = time.monotonic()
+        self._open_until = now + self.cooldown
+        if now - self._logged_at >= self.log_interval:
+            self._logged_at = now
+            logger.warning(
+                "Redis unavailable (%s): %s: %s; skipping it for %.1f s",
+                what,
+                type(error).__name__,
+                error,
+                self.cooldown,
+            )

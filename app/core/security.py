@@ -1,8 +1,16 @@
-"""Password hashing (argon2 through pwdlib), run off the event loop."""
+"""Credentials: password hashing (argon2id through pwdlib, off the event loop), access tokens
+(JWT through python-jose) and opaque refresh tokens. Framework-free."""
 
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import anyio.to_thread
+from jose import jwt
+from jose.exceptions import JOSEError
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
@@ -12,8 +20,11 @@ from app.core.config import AuthSettings
 class PasswordHasher(Protocol):
     async def hash(self, password: str) -> str: ...
 
-    async def verify_and_update(self, password: str, password_hash: str) -> tuple[bool, str | None]:
-        """Check a password; return a new hash too when the stored one used old parameters."""
+    async def verify_and_update(
+        self, password: str, password_hash: str | None
+    ) -> tuple[bool, str | None]:
+        """Check a password; also return a new hash when the stored one used old parameters.
+        With no stored hash (unknown user) it still does the work, and answers False."""
         ...
 
 
@@ -31,9 +42,159 @@ class Argon2PasswordHasher:
                 ),
             )
         )
+        # Verified against when the user does not exist, so that a login takes as long for an
+        # unknown email as for a wrong password.
+        self._dummy_hash = self._hash.hash(secrets.token_urlsafe(16))
 
     async def hash(self, password: str) -> str:
         return await anyio.to_thread.run_sync(self._hash.hash, password)
 
-    async def verify_and_update(self, password: str, password_hash: str) -> tuple[bool, str | None]:
+    async def verify_and_update(
+        self, password: str, password_hash: str | None
+    ) -> tuple[bool, str | None]:
+        if password_hash is None:
+            await anyio.to_thread.run_sync(self._hash.verify, password, self._dummy_hash)
+            return False, None
         return await anyio.to_thread.run_sync(self._hash.verify_and_update, password, password_hash)
+
+
+# --- Access tokens (JWT, python-jose) -------------------------------------------------------
+
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "tid", "role", "jti", "fam", "iat", "nbf", "exp")
+
+
+class InvalidTokenError(Exception):
+    """The token is malformed, forged, expired, or lacks a claim. The reason stays server-side."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    role: str
+    token_id: str
+    family_id: uuid.UUID
+    issued_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    claims: AccessClaims
+
+
+class JWTCodec:
+    """Signs and verifies access tokens. Created once per process (see `open_resources`).
+
+    The algorithm is pinned on decode (never taken from the token's header), every claim in
+    `REQUIRED_CLAIMS` must be present, and the `kid` header picks the verification key, so keys
+    rotate by adding the old one to `previous_keys` before switching `key_id`.
+    """
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self._algorithm = settings.algorithm
+        self._kid = settings.key_id
+        self._issuer = settings.issuer
+        self._audience = settings.audience
+        self._ttl = timedelta(seconds=settings.access_ttl_seconds)
+        self._leeway = settings.leeway_seconds
+        asymmetric = settings.algorithm.startswith(("RS", "ES"))
+        if asymmetric:
+            if settings.private_key is None or settings.public_key is None:
+                raise ValueError(f"{settings.algorithm} needs a private and a public key")
+            self._signing_key = settings.private_key.get_secret_value()
+            current_verify = settings.public_key
+        else:
+            self._signing_key = settings.secret_key.get_secret_value()
+            current_verify = self._signing_key
+        self._verification_keys = {
+            kid: key.get_secret_value() for kid, key in settings.previous_keys.items()
+        }
+        self._verification_keys[self._kid] = current_verify
+
+    @property
+    def ttl_seconds(self) -> int:
+        return int(self._ttl.total_seconds())
+
+    def issue(
+        self,
+        *,
+        user_id: uuid.UUID,
+        tenant_id: uuid.UUID,
+        role: str,
+        family_id: uuid.UUID,
+        now: datetime | None = None,
+    ) -> IssuedToken:
+        issued = (now or datetime.now(UTC)).replace(microsecond=0)
+        claims = AccessClaims(
+            user_id=user_id,
+            tenant_id=tenant_id,
+            role=role,
+            token_id=secrets.token_urlsafe(16),
+            family_id=family_id,
+            issued_at=issued,
+            expires_at=issued + self._ttl,
+        )
+        payload = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": str(user_id),
+            "tid": str(tenant_id),
+            "role": role,
+            "jti": claims.token_id,
+            "fam": str(family_id),
+            "iat": int(issued.timestamp()),
+            "nbf": int(issued.timestamp()),
+            "exp": int(claims.expires_at.timestamp()),
+        }
+        token = jwt.encode(
+            payload, self._signing_key, algorithm=self._algorithm, headers={"kid": self._kid}
+        )
+        return IssuedToken(token=token, claims=claims)
+
+    def decode(self, token: str) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+            key = self._verification_keys.get(str(header.get("kid")))
+            if key is None or header.get("alg") != self._algorithm:
+                raise InvalidTokenError("unknown key id or algorithm")
+            payload = jwt.decode(
+                token,
+                key,
+                algorithms=[self._algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={
+                    "leeway": self._leeway,
+                    **{f"require_{claim}": True for claim in ("aud", "iss", "sub", "jti")},
+                    **{f"require_{claim}": True for claim in ("iat", "nbf", "exp")},
+                },
+            )
+            missing = [claim for claim in REQUIRED_CLAIMS if claim not in payload]
+            if missing:
+                raise InvalidTokenError(f"missing claims: {missing}")
+            return AccessClaims(
+                user_id=uuid.UUID(payload["sub"]),
+                tenant_id=uuid.UUID(payload["tid"]),
+                role=str(payload["role"]),
+                token_id=str(payload["jti"]),
+                family_id=uuid.UUID(payload["fam"]),
+                issued_at=datetime.fromtimestamp(payload["iat"], UTC),
+                expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+            )
+        except (JOSEError, ValueError, TypeError, KeyError, AttributeError) as error:
+            raise InvalidTokenError(str(error)) from error
+
+
+# --- Refresh tokens ------------------------------------------------------------------------
+
+
+def new_refresh_token() -> str:
+    """An opaque, unguessable token (256 bits). Only its hash is stored."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    # A plain SHA-256 suffices: the input is 256 random bits, not a guessable password.
+    return hashlib.sha256(token.encode()).hexdigest()

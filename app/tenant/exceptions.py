@@ -1,4 +1,4 @@
-from app.core.errors import ConflictError, InvalidInputError
+from app.core.errors import ConflictError, InvalidInputError, NotFoundError
 
 
 class TenantSlugTakenError(ConflictError):
@@ -9,3 +9,13 @@ class TenantSlugTakenError(ConflictError):
 class WeakPasswordError(InvalidInputError):
     code = "weak-password"
     title = "Password too weak"
+
+
+class TenantNotFoundError(NotFoundError):
+    code = "tenant-not-found"
+    title = "Unknown or inactive tenant"
+
+
+class TenantRequiredError(InvalidInputError):
+    code = "tenant-required"
+    title = "Tenant not named"

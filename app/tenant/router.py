@@ -1,5 +1,6 @@
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 
+from app.api.deps import rate_limit
 from app.api.problems import problem_responses
 from app.tenant.dependencies import TenantServiceDep
 from app.tenant.schemas import SignUpRequest, SignUpResponse
@@ -10,7 +11,8 @@ router = APIRouter(prefix="/tenants", tags=["tenants"])
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409, 413, 422),
+    dependencies=[Depends(rate_limit("signup_per_address"))],
+    responses=problem_responses(409, 413, 422, 429),
 )
 async def sign_up(body: SignUpRequest, service: TenantServiceDep) -> SignUpResponse:
     """Create a tenant and its owner account."""

@@ -1,13 +1,29 @@
-"""Tenant signup: a tenant and its first owner, created together in the request's transaction."""
+"""Tenants: signup (a tenant and its first owner, in the request's transaction) and the cached
+directory that resolves a tenant by slug or id on every request."""
 
+import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
+from app.core.cache import Cache
 from app.core.security import PasswordHasher
 from app.tenant.exceptions import TenantSlugTakenError, WeakPasswordError
 from app.tenant.models import Tenant
 from app.tenant.repository import TenantRepository
+from app.tenant.schemas import TenantRead
 from app.user.models import Role, User
 from app.user.repository import UserRepository
+
+
+class UserScope(Protocol):
+    @property
+    def users(self) -> UserRepository: ...
+
+
+class UserScopes(Protocol):
+    """Binds the transaction to a tenant and hands out its user repository."""
+
+    async def enter(self, tenant_id: uuid.UUID) -> UserScope: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,13 +36,13 @@ class TenantService:
     def __init__(
         self,
         tenants: TenantRepository,
-        users: UserRepository,
+        scopes: UserScopes,
         hasher: PasswordHasher,
         *,
         password_min_length: int,
     ) -> None:
         self.tenants = tenants
-        self.users = users
+        self.scopes = scopes
         self.hasher = hasher
         self.password_min_length = password_min_length
 
@@ -41,9 +57,10 @@ class TenantService:
         if await self.tenants.slug_exists(slug):
             raise TenantSlugTakenError(f"The slug {slug!r} is already taken.")
         tenant = await self.tenants.add(Tenant(name=name, slug=slug))
-        owner = await self.users.add(
+        # The owner row is tenant-owned: the transaction now acts for the new tenant.
+        scope = await self.scopes.enter(tenant.id)
+        owner = await scope.users.add(
             User(
-                tenant_id=tenant.id,
                 email=email.lower(),
                 password_hash=await self.hasher.hash(password),
                 full_name=full_name,
@@ -51,3 +68,33 @@ class TenantService:
             )
         )
         return SignUp(tenant=tenant, owner=owner)
+
+
+class TenantDirectory:
+    """Tenant lookups for every request, cache-aside (keys by slug and by id)."""
+
+    def __init__(self, tenants: TenantRepository, cache: Cache, *, ttl_seconds: int) -> None:
+        self.tenants = tenants
+        self.cache = cache
+        self.ttl = ttl_seconds
+
+    async def by_slug(self, slug: str) -> TenantRead | None:
+        key = f"tenant:slug:{slug}"
+        if (cached := await self.cache.get(key, TenantRead)) is not None:
+            return cached
+        row = await self.tenants.get_by_slug(slug)
+        return await self._remember(key, row)
+
+    async def by_id(self, tenant_id: uuid.UUID) -> TenantRead | None:
+        key = f"tenant:id:{tenant_id}"
+        if (cached := await self.cache.get(key, TenantRead)) is not None:
+            return cached
+        row = await self.tenants.get_by_id(tenant_id)
+        return await self._remember(key, row)
+
+    async def _remember(self, key: str, row: Tenant | None) -> TenantRead | None:
+        if row is None:
+            return None
+        tenant = TenantRead.model_validate(row)
+        await self.cache.set(key, tenant, ttl_seconds=self.ttl)
+        return tenant

@@ -1,12 +1,11 @@
 """The `users` table: people who belong to exactly one tenant."""
 
 import enum
-import uuid
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint, true
+from sqlalchemy import CheckConstraint, Enum, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.models import Entity, Timestamps
+from app.core.models import TenantOwned, Timestamps
 
 
 class Role(enum.StrEnum):
@@ -28,17 +27,16 @@ class Role(enum.StrEnum):
 _RANKS = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2, Role.OWNER: 3}
 
 
-class User(Timestamps, Entity):
+class User(Timestamps, TenantOwned):
     __tablename__ = "users"
     __table_args__ = (
         # Emails are stored lower-cased (the check enforces it), so this plain unique constraint
-        # is case-insensitive uniqueness per tenant.
+        # is case-insensitive uniqueness per tenant. It leads with tenant_id, so it also serves
+        # as the tenant_id index.
         UniqueConstraint("tenant_id", "email"),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
     )
 
-    # No separate index: the unique constraint (tenant_id, email) leads with tenant_id.
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(320))
     password_hash: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str] = mapped_column(String(200))

@@ -1,8 +1,35 @@
-from app.core.repository import Repository
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+
+from app.core.repository import TenantScopedRepository
 from app.user.exceptions import EmailTakenError
-from app.user.models import User
+from app.user.models import Role, User
 
 
-class UserRepository(Repository[User]):
+class UserRepository(TenantScopedRepository[User]):
     model = User
     constraint_errors = {"uq_users_tenant_id_email": EmailTakenError}
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self.session.scalar(self._select().where(User.email == email.lower()))
+
+    async def list_all(self) -> Sequence[User]:
+        statement = self._select().order_by(User.created_at, User.id)
+        return (await self.session.scalars(statement)).all()
+
+    async def lock_active_owners(self) -> list[uuid.UUID]:
+        """Lock the tenant's active owners (FOR UPDATE) and return their ids, so two concurrent
+        demotions cannot both see "another owner remains" and leave the tenant with none."""
+        statement = (
+            select(User.id)
+            .where(User.tenant_id == self.tenant_id, User.role == Role.OWNER, User.is_active)
+            .order_by(User.id)
+            .with_for_update()
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def count(self) -> int:
+        statement = select(func.count()).select_from(User).where(User.tenant_id == self.tenant_id)
+        return int(await self.session.scalar(statement) or 0)

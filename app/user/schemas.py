@@ -1,7 +1,10 @@
 import uuid
 from datetime import datetime
+from typing import Annotated, Literal
 
-from app.api.schemas import Schema
+from pydantic import EmailStr, Field, SecretStr
+
+from app.api.schemas import RequestBody, Schema
 from app.user.models import Role
 
 
@@ -13,3 +16,15 @@ class UserRead(Schema):
     role: Role
     is_active: bool
     created_at: datetime
+
+
+class UserCreate(RequestBody):
+    email: Annotated[EmailStr, Field(max_length=320)]
+    password: Annotated[SecretStr, Field(min_length=12, max_length=1024)]
+    full_name: Annotated[str, Field(min_length=1, max_length=200)]
+    role: Literal[Role.ADMIN, Role.MEMBER, Role.VIEWER] = Role.MEMBER
+
+
+class UserUpdate(RequestBody):
+    role: Role | None = None
+    is_active: bool | None = None

@@ -6,24 +6,15 @@ from typing import Any
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.api.deps import get_session_factory
+from app.api.deps import get_session_factory, get_tenant_scopes
 from app.tenant.models import Tenant
-from app.user.dependencies import get_user_repository
 from tests.fixtures.app import provide
-from tests.fixtures.database import savepoint_factory
+from tests.fixtures.database import FailingCommitSession, savepoint_factory
 from tests.fixtures.factories import signup_body
 
 URL = "/api/v1/tenants"
-
-
-class FailingCommitSession(AsyncSession):
-    """A session whose COMMIT fails, as when the server drops the connection at that moment."""
-
-    async def commit(self) -> None:
-        raise OperationalError("COMMIT", {}, ConnectionResetError("server closed the connection"))
 
 
 class RecordingSession(AsyncSession):
@@ -75,8 +66,12 @@ class TestRollbackOnError:
             async def add(self, user: Any) -> Any:
                 raise RuntimeError("the second write failed")
 
+        class Scopes:
+            async def enter(self, tenant_id: Any) -> Any:
+                return type("Scope", (), {"users": ExplodingUsers()})()
+
         # The tenant row is flushed first; then the owner's insert raises inside the request.
-        app.dependency_overrides[get_user_repository] = provide(ExplodingUsers())
+        app.dependency_overrides[get_tenant_scopes] = provide(Scopes())
 
         response = await client.post(URL, json=signup_body(slug="half-written"))
 

@@ -20,9 +20,14 @@ from tests.fixtures.settings import make_settings
 
 @pytest.fixture(scope="module")
 async def scratch_settings(settings: Settings) -> Settings:
-    url = settings.database.url.rsplit("/", 1)[0] + "/dependable_test_migrations"
-    await create_database_if_missing(url)
-    return make_settings(database=DatabaseSettings(url=url))
+    def scratch(url: str) -> str:
+        return url.rsplit("/", 1)[0] + "/dependable_test_migrations"
+
+    owner_url = scratch(settings.database.owner_url)
+    await create_database_if_missing(owner_url)
+    return make_settings(
+        database=DatabaseSettings(url=scratch(settings.database.url), migration_url=owner_url)
+    )
 
 
 async def current_revision(url: str) -> str | None:
@@ -40,7 +45,7 @@ async def current_revision(url: str) -> str | None:
 
 async def test_every_revision_upgrades_and_downgrades(scratch_settings: Settings):
     config = alembic_config(scratch_settings)
-    url = scratch_settings.database.url
+    url = scratch_settings.database.owner_url
     script = ScriptDirectory.from_config(config)
     revisions = [r.revision for r in reversed(list(script.walk_revisions()))]
 
@@ -58,7 +63,7 @@ async def test_every_revision_upgrades_and_downgrades(scratch_settings: Settings
 
 async def test_models_match_migrations(scratch_settings: Settings):
     await asyncio.to_thread(command.upgrade, alembic_config(scratch_settings), "head")
-    engine = create_async_engine(scratch_settings.database.url)
+    engine = create_async_engine(scratch_settings.database.owner_url)
     async with engine.connect() as connection:
         diff = await connection.run_sync(
             lambda sync: compare_metadata(

@@ -10,18 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.tenant.models import Tenant
 from app.user.models import Role, User
 from tests.fixtures.factories import signup_body
+from tests.problems import assert_problem
 
 URL = "/api/v1/tenants"
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert {"type", "title", "detail", "instance", "request_id"} <= body.keys()
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
 
 
 class TestSignUp:

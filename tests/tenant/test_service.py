@@ -4,18 +4,18 @@ HTTP layer and the service run for real, and no database is touched."""
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
-from app.api.deps import get_password_hasher, get_session
+from app.api.deps import get_password_hasher, get_session, get_tenant_scopes
 from app.tenant.dependencies import get_tenant_repository
 from app.tenant.exceptions import TenantSlugTakenError, WeakPasswordError
 from app.tenant.models import Tenant
 from app.tenant.service import TenantService
-from app.user.dependencies import get_user_repository
 from app.user.models import Role, User
 from tests.fixtures.app import provide
 from tests.fixtures.factories import signup_body
@@ -50,13 +50,38 @@ class InMemoryUsers:
         return user
 
 
+class InMemoryScopes:
+    """Stands in for TenantScopes: `enter` records the tenant the flow bound itself to and
+    hands out users that get that tenant stamped on, as the tenant-scoped repository does."""
+
+    def __init__(self, users: InMemoryUsers) -> None:
+        self.users = users
+        self.entered: list[uuid.UUID] = []
+
+    async def enter(self, tenant_id: uuid.UUID) -> SimpleNamespace:
+        self.entered.append(tenant_id)
+        return SimpleNamespace(users=TenantUsers(self.users, tenant_id))
+
+
+class TenantUsers:
+    def __init__(self, users: InMemoryUsers, tenant_id: uuid.UUID) -> None:
+        self.users = users
+        self.tenant_id = tenant_id
+
+    async def add(self, user: User) -> User:
+        user.tenant_id = self.tenant_id
+        return await self.users.add(user)
+
+
 class PlainHasher:
     """Not a hash at all: only for proving the service hands the password to the hasher."""
 
     async def hash(self, password: str) -> str:
         return f"hashed:{password}"
 
-    async def verify_and_update(self, password: str, password_hash: str) -> tuple[bool, None]:
+    async def verify_and_update(
+        self, password: str, password_hash: str | None
+    ) -> tuple[bool, None]:
         return password_hash == f"hashed:{password}", None
 
 
@@ -70,7 +95,7 @@ async def unit_client(app_instance: FastAPI) -> AsyncIterator[tuple[AsyncClient,
     tenants, users = InMemoryTenants(), InMemoryUsers()
     overrides = app_instance.dependency_overrides
     overrides[get_tenant_repository] = provide(tenants)
-    overrides[get_user_repository] = provide(users)
+    overrides[get_tenant_scopes] = provide(InMemoryScopes(users))
     overrides[get_password_hasher] = provide(PlainHasher())
     overrides[get_session] = database_must_not_be_used
     transport = ASGITransport(app=app_instance)
@@ -106,7 +131,7 @@ class TestTenantServiceDirectly:
         tenants, users = InMemoryTenants(), InMemoryUsers()
         service = TenantService(
             tenants,  # type: ignore[arg-type]
-            users,  # type: ignore[arg-type]
+            InMemoryScopes(users),
             PlainHasher(),
             password_min_length=kwargs.get("password_min_length", 12),
         )

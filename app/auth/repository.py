@@ -1,0 +1,72 @@
+"""Refresh tokens, and the narrow crossings of the tenant wall that authentication needs."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import RefreshToken
+from app.core.repository import TenantScopedRepository
+from app.core.tenancy import bind_tenant
+from app.user.repository import UserRepository
+
+
+class RefreshTokenRepository(TenantScopedRepository[RefreshToken]):
+    model = RefreshToken
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
+        statement = self._select().where(RefreshToken.token_hash == token_hash).with_for_update()
+        return await self.session.scalar(statement)
+
+    async def revoke_family(self, family_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.tenant_id == self.tenant_id,
+                RefreshToken.family_id == family_id,
+                RefreshToken.revoked_at.is_(None),
+            )
+            .values(revoked_at=datetime.now(UTC))
+        )
+
+    async def family_revoked(self, family_id: uuid.UUID) -> bool:
+        statement = select(
+            self._select()
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
+            .exists()
+        )
+        return bool(await self.session.scalar(statement))
+
+
+@dataclass(frozen=True, slots=True)
+class TenantScope:
+    """Repositories bound to one tenant, in a transaction whose RLS setting names it."""
+
+    tenant_id: uuid.UUID
+    users: UserRepository
+    refresh_tokens: RefreshTokenRepository
+
+
+class TenantScopes:
+    """For flows that learn their tenant midway (signup, login, refresh, loading the caller).
+
+    Each way across the wall is a named method: `enter` binds the transaction to a tenant the
+    flow has established; `tenant_of_refresh_token` asks the one SECURITY DEFINER function
+    which tenant issued a token, since a refresh request names none.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def enter(self, tenant_id: uuid.UUID) -> TenantScope:
+        await bind_tenant(self.session, tenant_id)
+        return TenantScope(
+            tenant_id=tenant_id,
+            users=UserRepository(self.session, tenant_id),
+            refresh_tokens=RefreshTokenRepository(self.session, tenant_id),
+        )
+
+    async def tenant_of_refresh_token(self, token_hash: str) -> uuid.UUID | None:
+        return await self.session.scalar(select(func.refresh_token_tenant(token_hash)))

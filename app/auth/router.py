@@ -1,0 +1,53 @@
+from fastapi import APIRouter, Request, status
+
+from app.api.problems import ProblemResponse, app_error_handler, problem_responses
+from app.auth.dependencies import (
+    AuthServiceDep,
+    LoginFormDep,
+    NamedTenantDep,
+    TokenClaimsDep,
+    ViewerDep,
+    login_rate_limits,
+)
+from app.auth.schemas import RefreshRequest, TokenPair
+from app.auth.service import ReusedRefreshTokenError
+from app.tenant.exceptions import TenantRequiredError
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post(
+    "/token",
+    dependencies=login_rate_limits,
+    responses=problem_responses(401, 404, 422, 429),
+)
+async def issue_token(
+    form: LoginFormDep,
+    tenant: NamedTenantDep,
+    service: AuthServiceDep,
+) -> TokenPair:
+    """Log in with email (`username`) and password; the tenant comes from `X-Tenant`."""
+    if tenant is None:
+        raise TenantRequiredError("Name the tenant in the X-Tenant header.")
+    return await service.login(tenant=tenant, email=form.username, password=form.password)
+
+
+@router.post("/refresh", response_model=TokenPair, responses=problem_responses(401, 422))
+async def refresh(
+    body: RefreshRequest, request: Request, service: AuthServiceDep
+) -> TokenPair | ProblemResponse:
+    """Trade a refresh token for a new pair; the old one is spent. Reusing a spent one revokes
+    its whole session (every token of its family)."""
+    try:
+        return await service.refresh(body.refresh_token)
+    except ReusedRefreshTokenError as reuse:
+        # Returned, not raised: the family's revocation must commit although the answer is 401.
+        return await app_error_handler(request, reuse)
+
+
+@router.post(
+    "/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403)
+)
+async def logout(_: ViewerDep, claims: TokenClaimsDep, service: AuthServiceDep) -> None:
+    """End this session: its refresh tokens are revoked and this access token is denied."""
+    await service.logout(claims)

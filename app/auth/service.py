@@ -1,0 +1,214 @@
+"""Authentication: login, refresh rotation, logout, and verifying who is calling."""
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.auth.exceptions import InvalidCredentialsError, InvalidTokenError
+from app.auth.models import RefreshToken
+from app.auth.repository import TenantScopes
+from app.auth.schemas import Principal, TokenPair
+from app.core.cache import Cache
+from app.core.redis import RedisCircuit
+from app.core.security import (
+    AccessClaims,
+    JWTCodec,
+    PasswordHasher,
+    hash_refresh_token,
+    new_refresh_token,
+)
+from app.core.security import InvalidTokenError as MalformedTokenError
+from app.tenant.schemas import TenantRead
+
+logger = logging.getLogger("app.auth")
+
+
+def principal_key(tenant_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    return f"principal:{tenant_id}:{user_id}"
+
+
+class Revocations:
+    """The access-token denylist in Redis: a token's `jti`, or its whole refresh family, until
+    the token would have expired anyway. PostgreSQL (revoked refresh families) stays the source
+    of truth and answers when Redis cannot."""
+
+    def __init__(self, redis: Redis, circuit: RedisCircuit) -> None:
+        self.redis = redis
+        self.circuit = circuit
+
+    async def deny(self, claims: AccessClaims, *, ttl_seconds: int) -> None:
+        """Deny this token and every other access token of its refresh family (its session)."""
+        await self._deny(
+            [f"denylist:jti:{claims.token_id}", f"denylist:family:{claims.family_id}"],
+            ttl_seconds,
+        )
+
+    async def deny_family(self, family_id: uuid.UUID, *, ttl_seconds: int) -> None:
+        await self._deny([f"denylist:family:{family_id}"], ttl_seconds)
+
+    async def _deny(self, keys: list[str], ttl_seconds: int) -> None:
+        if not self.circuit.available:
+            return  # the family is revoked in PostgreSQL by the caller
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.set(key, "1", ex=max(ttl_seconds, 1))
+                await pipe.execute()
+        except (RedisError, OSError) as error:
+            # The family is revoked in PostgreSQL by the caller; see docs for the residual window.
+            self.circuit.failed("denylist write", error)
+
+    async def is_denied(self, claims: AccessClaims) -> bool | None:
+        """True/False from Redis in one round trip; None when Redis cannot answer."""
+        if not self.circuit.available:
+            return None
+        try:
+            found = await self.redis.exists(
+                f"denylist:jti:{claims.token_id}", f"denylist:family:{claims.family_id}"
+            )
+        except (RedisError, OSError) as error:
+            self.circuit.failed("denylist read", error)
+            return None
+        return int(found) > 0
+
+
+class TokenVerifier:
+    """Decodes an access token and checks it has not been revoked (Redis, else PostgreSQL)."""
+
+    def __init__(self, codec: JWTCodec, revocations: Revocations, scopes: TenantScopes) -> None:
+        self.codec = codec
+        self.revocations = revocations
+        self.scopes = scopes
+
+    async def verify(self, token: str) -> AccessClaims:
+        try:
+            claims = self.codec.decode(token)
+        except MalformedTokenError as error:
+            logger.info("rejected access token: %s", error)
+            raise InvalidTokenError from error
+        denied = await self.revocations.is_denied(claims)
+        if denied is None:
+            scope = await self.scopes.enter(claims.tenant_id)
+            denied = await scope.refresh_tokens.family_revoked(claims.family_id)
+        if denied:
+            raise InvalidTokenError
+        return claims
+
+
+class PrincipalLoader:
+    """The caller as PostgreSQL knows them now (active, current role), cached per user."""
+
+    def __init__(self, scopes: TenantScopes, cache: Cache, *, ttl_seconds: int) -> None:
+        self.scopes = scopes
+        self.cache = cache
+        self.ttl = ttl_seconds
+
+    async def load(self, claims: AccessClaims) -> Principal:
+        key = principal_key(claims.tenant_id, claims.user_id)
+        principal = await self.cache.get(key, Principal)
+        if principal is None:
+            scope = await self.scopes.enter(claims.tenant_id)
+            user = await scope.users.get(claims.user_id)
+            if user is None or not user.is_active:
+                raise InvalidTokenError("The token's user no longer exists or is inactive.")
+            principal = Principal.model_validate(user)
+            await self.cache.set(key, principal, ttl_seconds=self.ttl)
+        return principal
+
+
+class AuthService:
+    def __init__(
+        self,
+        scopes: TenantScopes,
+        hasher: PasswordHasher,
+        codec: JWTCodec,
+        revocations: Revocations,
+        *,
+        refresh_ttl_seconds: int,
+    ) -> None:
+        self.scopes = scopes
+        self.hasher = hasher
+        self.codec = codec
+        self.revocations = revocations
+        self.refresh_ttl = timedelta(seconds=refresh_ttl_seconds)
+
+    async def login(self, *, tenant: TenantRead, email: str, password: str) -> TokenPair:
+        scope = await self.scopes.enter(tenant.id)
+        user = await scope.users.get_by_email(email)
+        # Verify even without a user (against a dummy hash), so timing does not reveal emails.
+        valid, new_hash = await self.hasher.verify_and_update(
+            password, user.password_hash if user else None
+        )
+        if user is None or not valid or not user.is_active:
+            raise InvalidCredentialsError
+        if new_hash is not None:
+            user.password_hash = new_hash  # parameters changed since it was hashed
+        return await self._issue(
+            user_id=user.id, tenant_id=tenant.id, role=user.role.value, family_id=uuid.uuid4()
+        )
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        token_hash = hash_refresh_token(refresh_token)
+        tenant_id = await self.scopes.tenant_of_refresh_token(token_hash)
+        if tenant_id is None:
+            raise InvalidTokenError("Unknown refresh token.")
+        scope = await self.scopes.enter(tenant_id)
+        stored = await scope.refresh_tokens.get_by_hash(token_hash)
+        now = datetime.now(UTC)
+        if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
+            raise InvalidTokenError("The refresh token is expired or revoked.")
+        if stored.spent_at is not None:
+            # A spent token came back: it was stolen or replayed. Revoke the whole family. The
+            # request fails, yet this write must be kept: the router returns the 401 instead of
+            # raising it, so the session still commits.
+            await scope.refresh_tokens.revoke_family(stored.family_id)
+            # Its access tokens live at most one TTL longer: deny the family that long.
+            await self.revocations.deny_family(stored.family_id, ttl_seconds=self.codec.ttl_seconds)
+            raise ReusedRefreshTokenError(stored.family_id)
+        user = await scope.users.get(stored.user_id)
+        if user is None or not user.is_active:
+            raise InvalidTokenError("The token's user no longer exists or is inactive.")
+        stored.spent_at = now
+        return await self._issue(
+            user_id=user.id, tenant_id=tenant_id, role=user.role.value, family_id=stored.family_id
+        )
+
+    async def logout(self, claims: AccessClaims) -> None:
+        scope = await self.scopes.enter(claims.tenant_id)
+        await scope.refresh_tokens.revoke_family(claims.family_id)
+        remaining = int((claims.expires_at - datetime.now(UTC)).total_seconds())
+        await self.revocations.deny(claims, ttl_seconds=remaining)
+
+    async def _issue(
+        self, *, user_id: uuid.UUID, tenant_id: uuid.UUID, role: str, family_id: uuid.UUID
+    ) -> TokenPair:
+        scope = await self.scopes.enter(tenant_id)
+        refresh_token = new_refresh_token()
+        await scope.refresh_tokens.add(
+            RefreshToken(
+                user_id=user_id,
+                family_id=family_id,
+                token_hash=hash_refresh_token(refresh_token),
+                expires_at=datetime.now(UTC) + self.refresh_ttl,
+            )
+        )
+        access = self.codec.issue(
+            user_id=user_id, tenant_id=tenant_id, role=role, family_id=family_id
+        )
+        return TokenPair(
+            access_token=access.token,
+            refresh_token=refresh_token,
+            expires_in=self.codec.ttl_seconds,
+        )
+
+
+class ReusedRefreshTokenError(InvalidTokenError):
+    """Raised after the family was revoked. The answer is 401, but the revocation must be kept:
+    `app.auth.router.refresh` returns this error's problem response rather than raising it."""
+
+    def __init__(self, family_id: uuid.UUID) -> None:
+        super().__init__("This refresh token was already used; its session has been revoked.")
+        self.family_id = family_id

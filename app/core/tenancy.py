@@ -1,0 +1,23 @@
+"""The database half of tenant isolation: which tenant the current transaction acts for.
+
+Row-level security policies compare each row's `tenant_id` with the transaction-local setting
+`app.tenant_id`; this is the one function that sets it.
+"""
+
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def bind_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """`SET LOCAL app.tenant_id` for the session's transaction (a request's session is one
+    transaction, so binding twice to the same tenant is skipped). Rebinding to another tenant
+    is refused: one transaction acts for one tenant."""
+    bound = session.info.get("tenant_id")
+    if bound == tenant_id:
+        return
+    if bound is not None:
+        raise RuntimeError("this transaction already acts for another tenant")
+    await session.execute(select(func.set_config("app.tenant_id", str(tenant_id), True)))
+    session.info["tenant_id"] = tenant_id

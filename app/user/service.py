@@ -1,0 +1,99 @@
+"""Managing a tenant's users. Admins manage members and viewers; only owners manage admins and
+owners; the last active owner can be neither demoted, deactivated nor removed."""
+
+import uuid
+from collections.abc import Sequence
+
+from app.auth.schemas import Principal
+from app.auth.service import principal_key
+from app.core.cache import Cache
+from app.core.security import PasswordHasher
+from app.tenant.exceptions import WeakPasswordError
+from app.user.exceptions import LastOwnerError, OwnerRequiredError, UserNotFoundError
+from app.user.models import Role, User
+from app.user.repository import UserRepository
+
+PRIVILEGED = frozenset({Role.ADMIN, Role.OWNER})
+
+
+class UserService:
+    def __init__(
+        self,
+        users: UserRepository,
+        hasher: PasswordHasher,
+        cache: Cache,
+        *,
+        actor: Principal,
+        password_min_length: int,
+    ) -> None:
+        self.users = users
+        self.hasher = hasher
+        self.cache = cache
+        self.actor = actor
+        self.password_min_length = password_min_length
+
+    async def list(self) -> Sequence[User]:
+        return await self.users.list_all()
+
+    async def get(self, user_id: uuid.UUID) -> User:
+        user = await self.users.get(user_id)
+        if user is None:
+            raise UserNotFoundError
+        return user
+
+    async def create(self, *, email: str, password: str, full_name: str, role: Role) -> User:
+        self._require_owner_for(role)
+        if len(password) < self.password_min_length:
+            raise WeakPasswordError(
+                f"The password must be at least {self.password_min_length} characters long."
+            )
+        user = User(
+            email=email.lower(),
+            password_hash=await self.hasher.hash(password),
+            full_name=full_name,
+            role=role,
+        )
+        return await self.users.add(user)
+
+    async def update(
+        self, user_id: uuid.UUID, *, role: Role | None, is_active: bool | None
+    ) -> User:
+        user = await self.get(user_id)
+        if role is not None and role != user.role:
+            self._require_owner_for(user.role, role)
+        if is_active is not None and is_active != user.is_active:
+            self._require_owner_for(user.role)
+        leaves_owners = (
+            user.role is Role.OWNER
+            and user.is_active
+            and ((role is not None and role is not Role.OWNER) or is_active is False)
+        )
+        if leaves_owners:
+            await self._keep_an_owner(user)
+        user.role = role if role is not None else user.role
+        user.is_active = is_active if is_active is not None else user.is_active
+        await self.users.flush()
+        self._forget(user)
+        return user
+
+    async def delete(self, user_id: uuid.UUID) -> None:
+        user = await self.get(user_id)
+        self._require_owner_for(user.role)
+        if user.role is Role.OWNER and user.is_active:
+            await self._keep_an_owner(user)
+        await self.users.delete(user)
+        self._forget(user)
+
+    def _require_owner_for(self, *roles: Role) -> None:
+        if PRIVILEGED.intersection(roles) and self.actor.role is not Role.OWNER:
+            raise OwnerRequiredError("Only an owner may add, change or remove admins and owners.")
+
+    async def _keep_an_owner(self, leaving: User) -> None:
+        owners = await self.users.lock_active_owners()
+        if [owner for owner in owners if owner != leaving.id] == []:
+            raise LastOwnerError("The tenant's last active owner cannot be demoted or removed.")
+
+    def _forget(self, user: User) -> None:
+        """The cached principal is dropped once the change is committed, not before."""
+        key = principal_key(user.tenant_id, user.id)
+        self.users.after_commit(lambda: self.cache.delete(key))

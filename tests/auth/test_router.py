@@ -1,0 +1,231 @@
+"""Login, refresh rotation and logout against real PostgreSQL and Redis."""
+
+from fastapi import FastAPI
+from httpx import AsyncClient
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from app.api.deps import get_password_hasher, get_redis, get_settings
+from app.core.config import AuthSettings, RateLimitRule, RateLimitSettings, Settings
+from app.core.db import SessionFactory
+from app.core.security import Argon2PasswordHasher
+from app.core.tenancy import bind_tenant
+from app.user.models import User
+from tests.fixtures.app import provide
+from tests.fixtures.auth import PASSWORD, Org, create_user
+from tests.problems import assert_problem
+
+TOKEN = "/api/v1/auth/token"
+REFRESH = "/api/v1/auth/refresh"
+LOGOUT = "/api/v1/auth/logout"
+ME = "/api/v1/users/me"
+
+
+async def login(client: AsyncClient, org: Org, email: str, password: str = PASSWORD):
+    return await client.post(
+        TOKEN,
+        data={"username": email, "password": password},
+        headers={"X-Tenant": org.tenant.slug},
+    )
+
+
+class TestLogin:
+    async def test_issues_a_token_pair_that_authenticates(self, client: AsyncClient, acme: Org):
+        response = await login(client, acme, acme.member.user.email)
+
+        assert response.status_code == 200, response.text
+        pair = response.json()
+        assert pair["token_type"] == "bearer"
+        assert pair["expires_in"] == 900
+        assert pair["refresh_token"]
+        me = await client.get(ME, headers={"Authorization": f"Bearer {pair['access_token']}"})
+        assert me.json()["email"] == acme.member.user.email
+
+    async def test_email_is_case_insensitive(self, client: AsyncClient, acme: Org):
+        response = await login(client, acme, acme.member.user.email.upper())
+        assert response.status_code == 200
+
+    async def test_bad_credentials_share_one_answer(
+        self, client: AsyncClient, acme: Org, session_factory: SessionFactory, password_hash: str
+    ):
+        inactive = await create_user(
+            session_factory,
+            acme.tenant,
+            email="gone@acme.example.com",
+            password_hash=password_hash,
+            is_active=False,
+        )
+        answers = [
+            await login(client, acme, acme.member.user.email, "wrong password!!"),
+            await login(client, acme, "nobody@acme.example.com"),
+            await login(client, acme, inactive.email),
+        ]
+
+        bodies = [assert_problem(answer, 401) for answer in answers]
+        assert {(b["type"], b["title"], b["detail"]) for b in bodies} == {
+            (bodies[0]["type"], "Invalid credentials", "The email or password is incorrect.")
+        }
+        assert all(a.headers["www-authenticate"] == "Bearer" for a in answers)
+
+    async def test_user_of_another_tenant_cannot_log_in_here(
+        self, client: AsyncClient, acme: Org, globex: Org
+    ):
+        assert_problem(await login(client, globex, acme.member.user.email), 401)
+
+    async def test_tenant_must_be_named(self, client: AsyncClient, acme: Org):
+        response = await client.post(
+            TOKEN, data={"username": acme.member.user.email, "password": PASSWORD}
+        )
+        assert assert_problem(response, 422)["type"].endswith("tenant-required")
+
+    async def test_unknown_tenant_is_404(self, client: AsyncClient, acme: Org):
+        response = await client.post(
+            TOKEN,
+            data={"username": acme.member.user.email, "password": PASSWORD},
+            headers={"X-Tenant": "no-such-tenant"},
+        )
+        assert_problem(response, 404)
+
+    async def test_stale_argon2_parameters_are_rehashed_on_login(
+        self, client: AsyncClient, acme: Org, session_factory: SessionFactory, settings: Settings
+    ):
+        weaker = AuthSettings(argon2_time_cost=1, argon2_memory_cost_kib=512, argon2_parallelism=1)
+        old_hash = await Argon2PasswordHasher(weaker).hash(PASSWORD)
+        user = await create_user(
+            session_factory, acme.tenant, email="old@acme.example.com", password_hash=old_hash
+        )
+
+        assert (await login(client, acme, user.email)).status_code == 200
+
+        async with session_factory() as session:
+            await bind_tenant(session, acme.tenant.id)
+            stored = await session.scalar(select(User.password_hash).where(User.id == user.id))
+        assert stored != old_hash
+        assert "m=1024" in stored  # the test settings' memory cost
+
+    async def test_throttled_well_before_forty_attempts(
+        self, app: FastAPI, client: AsyncClient, acme: Org, settings: Settings
+    ):
+        strict = settings.model_copy(
+            update={
+                "rate_limit": RateLimitSettings(
+                    login_per_account=RateLimitRule(limit=5, period_seconds=60)
+                )
+            }
+        )
+        app.dependency_overrides[get_settings] = provide(strict)
+
+        statuses = []
+        for _ in range(7):
+            response = await login(client, acme, acme.member.user.email, "wrong password!!")
+            statuses.append(response.status_code)
+
+        assert statuses == [401] * 5 + [429] * 2
+        body = assert_problem(response, 429)
+        assert body["type"].endswith("rate-limited")
+        assert 1 <= int(response.headers["retry-after"]) <= 60
+        assert response.headers["ratelimit-remaining"] == "0"
+
+    async def test_default_limits_stop_a_guessing_run_early(self, client: AsyncClient, acme: Org):
+        for attempt in range(1, 40):
+            response = await login(client, acme, acme.member.user.email, f"guess number {attempt}")
+            if response.status_code == 429:
+                break
+        assert response.status_code == 429
+        assert attempt <= 11
+        assert "retry-after" in response.headers
+
+
+class TestRefresh:
+    async def test_rotates_and_spends_the_old_token(self, client: AsyncClient, acme: Org):
+        first = (await login(client, acme, acme.member.user.email)).json()
+
+        second = await client.post(REFRESH, json={"refresh_token": first["refresh_token"]})
+
+        assert second.status_code == 200, second.text
+        pair = second.json()
+        assert pair["refresh_token"] != first["refresh_token"]
+        me = await client.get(ME, headers={"Authorization": f"Bearer {pair['access_token']}"})
+        assert me.status_code == 200
+
+    async def test_reuse_revokes_the_whole_family(self, client: AsyncClient, acme: Org):
+        first = (await login(client, acme, acme.member.user.email)).json()
+        second = (await client.post(REFRESH, json={"refresh_token": first["refresh_token"]})).json()
+
+        replay = await client.post(REFRESH, json={"refresh_token": first["refresh_token"]})
+        assert_problem(replay, 401)
+
+        # The thief's replay killed the legitimate holder's newer token too, and its session.
+        newer = await client.post(REFRESH, json={"refresh_token": second["refresh_token"]})
+        assert_problem(newer, 401)
+
+    async def test_unknown_token_is_401(self, client: AsyncClient):
+        response = await client.post(REFRESH, json={"refresh_token": "x" * 43})
+        assert_problem(response, 401)
+
+    async def test_malformed_body_is_422(self, client: AsyncClient):
+        assert_problem(await client.post(REFRESH, json={"refresh_token": 7}), 422)
+        assert_problem(await client.post(REFRESH, json={"token": "x" * 43}), 422)
+
+
+class TestLogout:
+    async def test_denies_the_access_token_and_the_refresh_family(
+        self, client: AsyncClient, acme: Org
+    ):
+        pair = (await login(client, acme, acme.member.user.email)).json()
+        bearer = {"Authorization": f"Bearer {pair['access_token']}"}
+
+        response = await client.post(LOGOUT, headers=bearer)
+
+        assert response.status_code == 204
+        assert_problem(await client.get(ME, headers=bearer), 401)
+        assert_problem(
+            await client.post(REFRESH, json={"refresh_token": pair["refresh_token"]}), 401
+        )
+
+    async def test_logged_out_token_stays_rejected_when_redis_is_down(
+        self, app: FastAPI, client: AsyncClient, acme: Org
+    ):
+        pair = (await login(client, acme, acme.member.user.email)).json()
+        bearer = {"Authorization": f"Bearer {pair['access_token']}"}
+        assert (await client.post(LOGOUT, headers=bearer)).status_code == 204
+
+        unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.25)
+        app.dependency_overrides[get_redis] = provide(unreachable)
+        try:
+            # The denylist cannot answer: the check falls back to PostgreSQL's revoked family.
+            assert_problem(await client.get(ME, headers=bearer), 401)
+            # A token that was not logged out still works: the service keeps answering.
+            assert (await client.get(ME, headers=acme.viewer.headers)).status_code == 200
+        finally:
+            await unreachable.aclose()
+
+    async def test_needs_a_token(self, client: AsyncClient):
+        assert_problem(await client.post(LOGOUT), 401)
+
+
+class TestTimingSafety:
+    async def test_unknown_email_is_still_verified_against_a_hash(
+        self, app: FastAPI, app_instance: FastAPI, client: AsyncClient, acme: Org
+    ):
+        """No timed assertion: the proof is that the hasher does the same work either way."""
+        real = app_instance.state.resources.password_hasher
+        calls: list[tuple[str, str | None]] = []
+
+        class Recording:
+            async def hash(self, password: str) -> str:
+                return await real.hash(password)
+
+            async def verify_and_update(self, password: str, password_hash: str | None):
+                calls.append((password, password_hash))
+                return await real.verify_and_update(password, password_hash)
+
+        app.dependency_overrides[get_password_hasher] = provide(Recording())
+
+        await login(client, acme, "nobody@acme.example.com", "some password!")
+        await login(client, acme, acme.member.user.email, "some password!")
+
+        assert [(password, stored is None) for password, stored in calls] == [
+            ("some password!", True),
+            ("some password!", False),
+        ]

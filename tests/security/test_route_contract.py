@@ -1,0 +1,89 @@
+"""Every route outside an explicit public list is authenticated and tenant-scoped: its
+dependency tree contains both `get_principal` and `get_tenant`. A new route that forgets them
+fails here before it can leak anything."""
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from app.auth.dependencies import PrincipalDep, ViewerDep, get_principal, get_tenant
+
+PUBLIC = {
+    ("GET", "/health/live"),
+    ("GET", "/health/ready"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("POST", "/api/v1/tenants"),
+    ("POST", "/api/v1/auth/token"),
+    ("POST", "/api/v1/auth/refresh"),
+}
+
+
+def calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            yield sub.call
+        yield from calls(sub)
+
+
+def api_routes(app: FastAPI) -> Iterator[tuple[str, str, Dependant]]:
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            for method in sorted(context.methods or ()):
+                yield method, str(context.path_format), context.dependant  # type: ignore[misc]
+
+
+def unguarded(app: FastAPI) -> list[str]:
+    return [
+        f"{method} {path}"
+        for method, path, dependant in api_routes(app)
+        if (method, path) not in PUBLIC and not {get_principal, get_tenant} <= set(calls(dependant))
+    ]
+
+
+def test_every_non_public_route_resolves_principal_and_tenant(app_instance: FastAPI):
+    assert unguarded(app_instance) == []
+
+
+def test_the_check_catches_a_route_that_forgets_the_guard():
+    app = FastAPI()
+    router = APIRouter(prefix="/api/v1")
+
+    @router.get("/leak")
+    async def leak(principal: PrincipalDep) -> None:  # authenticated, but not tenant-scoped
+        return None
+
+    @router.get("/ok")
+    async def ok(principal: ViewerDep) -> None:
+        return None
+
+    app.include_router(router)
+    assert unguarded(app) == ["GET /api/v1/leak"]
+
+
+def test_the_public_list_names_only_routes_that_exist(app_instance: FastAPI):
+    """Keeps the allow-list honest: a removed route must leave it too."""
+    served = {(method, path) for method, path, _ in api_routes(app_instance)}
+    # The docs pages are plain Starlette routes, not APIRoutes.
+    plain = {
+        (method, route.path)
+        for route in app_instance.routes
+        for method in getattr(route, "methods", None) or ()
+    }
+    assert PUBLIC - served - plain == set()
+
+
+def test_protected_routes_declare_their_scope_in_openapi(app_instance: FastAPI):
+    spec = app_instance.openapi()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if (method.upper(), path) in PUBLIC:
+                continue
+            [requirement] = operation["security"]
+            assert requirement["OAuth2PasswordBearer"], f"{method.upper()} {path}"
