@@ -1,7 +1,19 @@
 """Imports every model module so `Base.metadata` is complete for autogenerate and checks."""
 
+from app.auth import models as auth_models
 from app.core.models import Base
+from app.flag import models as flag_models
+from app.project import models as project_models
+from app.task import models as task_models
 from app.tenant import models as tenant_models
 from app.user import models as user_models
 
-__all__ = ["Base", "tenant_models", "user_models"]
+__all__ = [
+    "Base",
+    "auth_models",
+    "flag_models",
+    "project_models",
+    "task_models",
+    "tenant_models",
+    "user_models",
+]

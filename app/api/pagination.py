@@ -1,0 +1,49 @@
+"""The pagination dependency and the generic `Page[T]` response: `?limit=&cursor=` in,
+`{items, next_cursor}` out. See `app/core/pagination.py` for the keyset mechanics."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+
+from app.api.deps import ResourcesDep
+from app.core.pagination import CursorCodec, PageRequest, Position, split_page
+
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+
+class Page(BaseModel, Generic[ItemT]):
+    items: list[ItemT]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pagination:
+    request: PageRequest
+    codec: CursorCodec
+
+    def page(self, rows: Sequence[Any], schema: type[ItemT]) -> Page[ItemT]:
+        """Rows fetched with `keyset` (limit + 1 of them) as a page with the next cursor."""
+        items, last = split_page(list(rows), self.request)
+        next_cursor = self.codec.encode(Position(last.created_at, last.id)) if last else None
+        return Page[schema](  # type: ignore[valid-type]
+            items=[schema.model_validate(row) for row in items], next_cursor=next_cursor
+        )
+
+
+async def get_pagination(
+    resources: ResourcesDep,
+    limit: Annotated[int, Query(ge=1, le=100, description="Items per page (1-100).")] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+    ] = None,
+) -> Pagination:
+    """`limit` outside 1-100 or a forged/tampered `cursor` is a 422 (never clamped)."""
+    codec = resources.cursor_codec
+    after = codec.decode(cursor) if cursor else None
+    return Pagination(PageRequest(limit=limit, after=after), codec)
+
+
+PaginationDep = Annotated[Pagination, Depends(get_pagination)]

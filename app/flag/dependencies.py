@@ -1,0 +1,33 @@
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends
+
+from app.api.deps import CacheDep
+from app.auth.dependencies import TenantDep, TenantSessionDep
+from app.core.errors import NotFoundError
+from app.flag.repository import FlagRepository
+from app.flag.service import FlagService
+
+
+async def get_flag_service(
+    session: TenantSessionDep, tenant: TenantDep, cache: CacheDep
+) -> FlagService:
+    return FlagService(FlagRepository(session, tenant.id), cache)
+
+
+FlagServiceDep = Annotated[FlagService, Depends(get_flag_service)]
+
+
+@functools.cache
+def require_feature(key: str) -> Callable[..., Awaitable[None]]:
+    """A guard: the route answers 404 (as if it did not exist) unless flag `key` is on for the
+    caller's tenant. Memoised, so `require_feature("x")` is one overridable object."""
+
+    async def feature_guard(flags: FlagServiceDep) -> None:
+        if not await flags.is_enabled(key):
+            raise NotFoundError("Not Found")
+
+    feature_guard.__name__ = feature_guard.__qualname__ = f"require_feature_{key}"
+    return feature_guard

@@ -1,0 +1,27 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from app.api.problems import problem_responses
+from app.auth.dependencies import AdminDep, ViewerDep
+from app.flag.dependencies import FlagServiceDep
+from app.flag.schemas import FLAG_KEY, FlagRead, FlagUpdate
+
+router = APIRouter(prefix="/flags", tags=["flags"], responses=problem_responses(401, 403))
+
+
+@router.get("")
+async def list_flags(_: ViewerDep, service: FlagServiceDep) -> list[FlagRead]:
+    """The tenant's feature flags (unlisted keys are off)."""
+    return [FlagRead.model_validate(flag) for flag in await service.list()]
+
+
+@router.put("/{key}", responses=problem_responses(422))
+async def set_flag(
+    key: Annotated[str, Path(pattern=FLAG_KEY)],
+    body: FlagUpdate,
+    _: AdminDep,
+    service: FlagServiceDep,
+) -> FlagRead:
+    """Turn a flag on or off for the tenant (admins and owners)."""
+    return FlagRead.model_validate(await service.set(key, enabled=body.enabled))

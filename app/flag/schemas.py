@@ -1,0 +1,25 @@
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field
+
+from app.api.schemas import RequestBody, Schema
+
+FLAG_KEY = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+FlagKey = Annotated[str, Field(pattern=FLAG_KEY, description="e.g. `bulk_tasks`")]
+
+
+class FlagRead(Schema):
+    key: str
+    enabled: bool
+    updated_at: datetime
+
+
+class FlagSet(Schema):
+    """Every flag of a tenant, as cached: unknown keys are off."""
+
+    flags: dict[str, bool]
+
+
+class FlagUpdate(RequestBody):
+    enabled: bool

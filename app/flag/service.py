@@ -1,0 +1,43 @@
+"""Per-tenant feature flags, stored in PostgreSQL and cached whole per tenant."""
+
+import uuid
+from collections.abc import Sequence
+
+from app.core.cache import Cache
+from app.flag.models import FeatureFlag
+from app.flag.repository import FlagRepository
+from app.flag.schemas import FlagSet
+
+CACHE_TTL_SECONDS = 60
+
+
+def flags_key(tenant_id: uuid.UUID) -> str:
+    return f"flags:{tenant_id}"
+
+
+class FlagService:
+    def __init__(self, flags: FlagRepository, cache: Cache) -> None:
+        self.flags = flags
+        self.cache = cache
+
+    async def list(self) -> Sequence[FeatureFlag]:
+        return await self.flags.list()
+
+    async def is_enabled(self, key: str) -> bool:
+        cache_key = flags_key(self.flags.tenant_id)
+        flag_set = await self.cache.get(cache_key, FlagSet)
+        if flag_set is None:
+            flag_set = FlagSet(flags={f.key: f.enabled for f in await self.flags.list()})
+            await self.cache.set(cache_key, flag_set, ttl_seconds=CACHE_TTL_SECONDS)
+        return flag_set.flags.get(key, False)
+
+    async def set(self, key: str, *, enabled: bool) -> FeatureFlag:
+        flag = await self.flags.get_by_key(key)
+        if flag is None:
+            flag = await self.flags.add(FeatureFlag(key=key, enabled=enabled))
+        else:
+            flag.enabled = enabled
+            await self.flags.flush()
+        cache_key = flags_key(self.flags.tenant_id)
+        self.flags.after_commit(lambda: self.cache.delete(cache_key))
+        return flag

@@ -1,0 +1,50 @@
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Select
+
+from app.core.pagination import PageRequest, keyset
+from app.core.repository import TenantScopedRepository
+from app.task.models import Task, TaskStatus
+
+
+class TaskRepository(TenantScopedRepository[Task]):
+    model = Task
+
+    async def get_in_project(self, project_id: uuid.UUID, task_id: uuid.UUID) -> Task | None:
+        statement = self._select().where(Task.project_id == project_id, Task.id == task_id)
+        return await self.session.scalar(statement)
+
+    async def list(
+        self,
+        project_id: uuid.UUID,
+        page: PageRequest,
+        *,
+        status: TaskStatus | None = None,
+        assignee_id: uuid.UUID | None = None,
+    ) -> Sequence[Task]:
+        statement = self.list_statement(project_id, page, status=status, assignee_id=assignee_id)
+        return (await self.session.scalars(statement)).all()
+
+    def list_statement(
+        self,
+        project_id: uuid.UUID,
+        page: PageRequest,
+        *,
+        status: TaskStatus | None = None,
+        assignee_id: uuid.UUID | None = None,
+    ) -> Select[Task]:
+        """One page in (created_at, id) order; each filter has an index that ends with those."""
+        statement = self._select().where(Task.project_id == project_id)
+        if status is not None:
+            statement = statement.where(Task.status == status)
+        if assignee_id is not None:
+            statement = statement.where(Task.assignee_id == assignee_id)
+        return keyset(statement, Task, page)
+
+    async def add_all(self, tasks: Sequence[Task]) -> Sequence[Task]:
+        for task in tasks:
+            task.tenant_id = self.tenant_id
+        self.session.add_all(tasks)
+        await self.flush()
+        return tasks

@@ -1,0 +1,108 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from app.api.etag import ExpectedVersionDep, etag
+from app.api.idempotency import IdempotentDep
+from app.api.pagination import Page, PaginationDep
+from app.api.problems import problem_responses
+from app.auth.dependencies import MemberDep, ViewerDep
+from app.flag.dependencies import require_feature
+from app.project.dependencies import ProjectDep
+from app.task.dependencies import TaskDep, TaskServiceDep
+from app.task.models import TaskStatus
+from app.task.schemas import BulkTaskCreate, TaskCreate, TaskRead, TaskUpdate
+
+router = APIRouter(
+    prefix="/projects/{project_id}/tasks",
+    tags=["tasks"],
+    responses=problem_responses(401, 403, 404),
+)
+
+
+@router.get("", responses=problem_responses(422))
+async def list_tasks(
+    project: ProjectDep,
+    _: ViewerDep,
+    pagination: PaginationDep,
+    service: TaskServiceDep,
+    status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
+    assignee_id: Annotated[uuid.UUID | None, Query()] = None,
+) -> Page[TaskRead]:
+    """A project's tasks, oldest first, optionally only one status or assignee."""
+    rows = await service.list(
+        project.id, pagination.request, status=status_, assignee_id=assignee_id
+    )
+    return pagination.page(rows, TaskRead)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[IdempotentDep],
+    responses=problem_responses(422, 503),
+)
+async def create_task(
+    body: TaskCreate,
+    project: ProjectDep,
+    _: MemberDep,
+    service: TaskServiceDep,
+    response: Response,
+) -> TaskRead:
+    """Add a task to the project (members and above). Accepts `Idempotency-Key`."""
+    task = await service.create(project.id, body.model_dump())
+    response.headers["ETag"] = etag(task.version)
+    return TaskRead.model_validate(task)
+
+
+# ":bulk" is a custom method on the collection (AIP-136 style), so it cannot clash with an id.
+@router.post(
+    ":bulk",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_feature("bulk_tasks")), IdempotentDep],
+    responses=problem_responses(422, 503),
+)
+async def create_tasks_in_bulk(
+    body: BulkTaskCreate, project: ProjectDep, _: MemberDep, service: TaskServiceDep
+) -> list[TaskRead]:
+    """Add up to 100 tasks in one transaction: all or none. Behind the `bulk_tasks` flag."""
+    tasks = await service.create_many(project.id, [t.model_dump() for t in body.tasks])
+    return [TaskRead.model_validate(task) for task in tasks]
+
+
+@router.get("/{task_id}")
+async def read_task(task: TaskDep, _: ViewerDep, response: Response) -> TaskRead:
+    """One task, with its version as `ETag`."""
+    response.headers["ETag"] = etag(task.version)
+    return TaskRead.model_validate(task)
+
+
+@router.patch("/{task_id}", responses=problem_responses(412, 422))
+async def update_task(
+    body: TaskUpdate,
+    task: TaskDep,
+    _: MemberDep,
+    expected: ExpectedVersionDep,
+    service: TaskServiceDep,
+    response: Response,
+) -> TaskRead:
+    """Change a task. Send `If-Match` with the ETag you read to refuse lost updates (412)."""
+    updated = await service.update(
+        task.project_id,
+        task.id,
+        expected_version=expected,
+        changes=body.model_dump(exclude_unset=True),
+    )
+    response.headers["ETag"] = etag(updated.version)
+    return TaskRead.model_validate(updated)
+
+
+@router.delete(
+    "/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(412)
+)
+async def delete_task(
+    task: TaskDep, _: MemberDep, expected: ExpectedVersionDep, service: TaskServiceDep
+) -> None:
+    """Delete a task (`If-Match` honoured)."""
+    await service.delete(task.project_id, task.id, expected_version=expected)

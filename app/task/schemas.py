@@ -1,0 +1,49 @@
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from app.api.schemas import RequestBody, Schema, reject_null
+from app.task.models import TaskStatus
+
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+Description = Annotated[str, Field(max_length=10_000)]
+
+
+class TaskCreate(RequestBody):
+    title: Title
+    description: Description = ""
+    status: TaskStatus = TaskStatus.TODO
+    assignee_id: uuid.UUID | None = None
+    due_date: date | None = None
+
+
+class TaskUpdate(RequestBody):
+    """Only the fields sent change. `assignee_id` and `due_date` may be set to null (cleared);
+    the others may not."""
+
+    title: Title | None = None
+    description: Description | None = None
+    status: TaskStatus | None = None
+    assignee_id: uuid.UUID | None = None
+    due_date: date | None = None
+
+    _not_null = field_validator("title", "description", "status")(reject_null)
+
+
+class BulkTaskCreate(RequestBody):
+    tasks: Annotated[list[TaskCreate], Field(min_length=1, max_length=100)]
+
+
+class TaskRead(Schema):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    title: str
+    description: str
+    status: TaskStatus
+    assignee_id: uuid.UUID | None
+    due_date: date | None
+    version: int
+    created_at: datetime
+    updated_at: datetime

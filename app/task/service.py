@@ -1,0 +1,109 @@
+"""Tasks within a project. The assignee must be a user of the same tenant (looked up through
+the tenant-scoped user repository, so another tenant's user id is simply not found)."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from app.auth.schemas import Principal
+from app.core.concurrency import check_version
+from app.core.events import DomainEvent, EventPublisher
+from app.core.pagination import PageRequest
+from app.task.exceptions import InvalidAssigneeError, TaskNotFoundError
+from app.task.models import Task, TaskStatus
+from app.task.repository import TaskRepository
+from app.user.repository import UserRepository
+
+
+class TaskService:
+    def __init__(
+        self,
+        tasks: TaskRepository,
+        users: UserRepository,
+        publisher: EventPublisher,
+        *,
+        actor: Principal,
+    ) -> None:
+        self.tasks = tasks
+        self.users = users
+        self.publisher = publisher
+        self.actor = actor
+
+    async def list(
+        self,
+        project_id: uuid.UUID,
+        page: PageRequest,
+        *,
+        status: TaskStatus | None,
+        assignee_id: uuid.UUID | None,
+    ) -> Sequence[Task]:
+        return await self.tasks.list(project_id, page, status=status, assignee_id=assignee_id)
+
+    async def get(self, project_id: uuid.UUID, task_id: uuid.UUID) -> Task:
+        task = await self.tasks.get_in_project(project_id, task_id)
+        if task is None:
+            raise TaskNotFoundError
+        return task
+
+    async def create(self, project_id: uuid.UUID, fields: dict[str, Any]) -> Task:
+        [task] = await self.create_many(project_id, [fields])
+        return task
+
+    async def create_many(
+        self, project_id: uuid.UUID, items: Sequence[dict[str, Any]]
+    ) -> Sequence[Task]:
+        """All in the request's one transaction: every task is created, or none."""
+        for fields in items:
+            await self._check_assignee(fields.get("assignee_id"))
+        tasks = await self.tasks.add_all([Task(project_id=project_id, **f) for f in items])
+        for task in tasks:
+            self._announce("task.created", task)
+        return tasks
+
+    async def update(
+        self,
+        project_id: uuid.UUID,
+        task_id: uuid.UUID,
+        *,
+        expected_version: int | None,
+        changes: dict[str, Any],
+    ) -> Task:
+        task = await self.get(project_id, task_id)
+        check_version(task.version, expected_version)
+        if "assignee_id" in changes:
+            await self._check_assignee(changes["assignee_id"])
+        previous_status = task.status
+        for field, value in changes.items():
+            setattr(task, field, value)
+        await self.tasks.flush()
+        if task.status is not previous_status:
+            self._announce("task.status_changed", task, previous=previous_status.value)
+        else:
+            self._announce("task.updated", task)
+        return task
+
+    async def delete(
+        self, project_id: uuid.UUID, task_id: uuid.UUID, *, expected_version: int | None
+    ) -> None:
+        task = await self.get(project_id, task_id)
+        check_version(task.version, expected_version)
+        await self.tasks.delete(task)
+        self._announce("task.deleted", task)
+
+    async def _check_assignee(self, assignee_id: uuid.UUID | None) -> None:
+        if assignee_id is not None and await self.users.get(assignee_id) is None:
+            raise InvalidAssigneeError(f"No user {assignee_id} in this tenant.")
+
+    def _announce(self, type_: str, task: Task, **extra: str) -> None:
+        event = DomainEvent(
+            type=type_,
+            tenant_id=task.tenant_id,
+            data={
+                "task_id": str(task.id),
+                "project_id": str(task.project_id),
+                "status": task.status.value,
+                "by": str(self.actor.id),
+                **extra,
+            },
+        )
+        self.tasks.after_commit(lambda: self.publisher.publish(event))

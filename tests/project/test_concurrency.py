@@ -1,0 +1,121 @@
+"""Optimistic concurrency: no lost update between two writers of the same version.
+
+The API test shows the contract (`If-Match` with a stale ETag is 412). The session test shows
+why it holds under real concurrency: two transactions on two connections both read version 1;
+the second UPDATE waits for the first's row lock, then matches no row (`AND version = 1`), and
+is refused instead of overwriting.
+"""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app.auth.schemas import Principal
+from app.core.concurrency import StaleVersionError
+from app.core.config import Settings
+from app.core.db import create_session_factory
+from app.core.events import InMemoryPublisher
+from app.core.tenancy import bind_tenant
+from app.project.repository import ProjectRepository
+from app.project.service import ProjectService
+from app.user.models import Role
+from tests.fixtures.auth import Org
+from tests.problems import assert_problem
+
+
+async def test_a_stale_if_match_is_412_and_changes_nothing(client: AsyncClient, acme: Org):
+    path = f"/api/v1/projects/{acme.project.id}"  # type: ignore[union-attr]
+    read = await client.get(path, headers=acme.viewer.headers)
+    stale = {**acme.member.headers, "If-Match": read.headers["etag"]}
+
+    first = await client.patch(path, json={"name": "First writer"}, headers=stale)
+    second = await client.patch(path, json={"name": "Second writer"}, headers=stale)
+
+    assert first.status_code == 200
+    assert first.headers["etag"] != read.headers["etag"]
+    assert assert_problem(second, 412)["type"].endswith("stale-version")
+    current = await client.get(path, headers=acme.viewer.headers)
+    assert current.json()["name"] == "First writer"
+
+
+class NoCache:
+    async def get(self, key: str, model: object) -> None:
+        return None
+
+    async def set(self, key: str, value: object, *, ttl_seconds: int) -> None: ...
+
+    async def delete(self, *keys: str) -> None: ...
+
+
+@pytest.fixture
+async def committed_project(
+    settings: Settings, engine: AsyncEngine
+) -> AsyncIterator[tuple[uuid.UUID, uuid.UUID]]:
+    """A tenant and project really committed (two connections must both see them), removed
+    afterwards through the owner connection."""
+    owner = create_async_engine(settings.database.owner_url)
+    tenant_id, project_id = uuid.uuid4(), uuid.uuid4()
+    async with owner.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO tenants (id, slug, name) VALUES (:id, :slug, 'Race')"),
+            {"id": tenant_id, "slug": f"race-{tenant_id.hex[:12]}"},
+        )
+        await connection.execute(
+            text("INSERT INTO projects (id, tenant_id, name) VALUES (:id, :tenant, 'Original')"),
+            {"id": project_id, "tenant": tenant_id},
+        )
+    yield tenant_id, project_id
+    async with owner.begin() as connection:
+        await connection.execute(text("DELETE FROM tenants WHERE id = :id"), {"id": tenant_id})
+    await owner.dispose()
+
+
+async def test_two_sessions_cannot_both_update_one_version(
+    engine: AsyncEngine, committed_project: tuple[uuid.UUID, uuid.UUID]
+):
+    tenant_id, project_id = committed_project
+    factory = create_session_factory(engine)
+    actor = Principal(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        email="a@race.example.com",
+        full_name="A",
+        role=Role.MEMBER,
+        is_active=True,
+    )
+
+    async with factory() as first, factory() as second:
+        services = []
+        for session in (first, second):
+            await bind_tenant(session, tenant_id)
+            repository = ProjectRepository(session, tenant_id)
+            services.append(ProjectService(repository, NoCache(), InMemoryPublisher(), actor=actor))
+        # Both read version 1 before either writes.
+        assert [(await s.get(project_id)).version for s in services] == [1, 1]
+
+        await services[0].update(project_id, expected_version=1, changes={"name": "First"})
+        # The second UPDATE blocks on the first's row lock until the first commits...
+        racing = asyncio.create_task(
+            services[1].update(project_id, expected_version=1, changes={"name": "Second"})
+        )
+        await asyncio.sleep(0.2)
+        assert not racing.done()
+        await first.commit()
+        # ...then finds version 2 where it expected 1, and is refused.
+        with pytest.raises(StaleVersionError):
+            await racing
+        await second.rollback()
+
+    async with factory() as check:
+        await bind_tenant(check, tenant_id)
+        row = (
+            await check.execute(
+                text("SELECT name, version FROM projects WHERE id = :id"), {"id": project_id}
+            )
+        ).one()
+    assert tuple(row) == ("First", 2)

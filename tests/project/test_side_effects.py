@@ -1,0 +1,130 @@
+"""What a write sets off happens only after its transaction commits: events are published and
+cached reads are invalidated then, and never for a write that rolled back."""
+
+import json
+
+from fastapi import FastAPI
+from httpx import AsyncClient
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.api.deps import get_publisher, get_session_factory
+from app.core.events import InMemoryPublisher
+from app.project.service import project_key
+from tests.fixtures.app import provide
+from tests.fixtures.auth import Org
+from tests.fixtures.database import FailingCommitSession, savepoint_factory
+
+PROJECTS = "/api/v1/projects"
+
+
+class TestEvents:
+    async def test_published_after_commit(self, app: FastAPI, client: AsyncClient, acme: Org):
+        publisher = InMemoryPublisher()
+        app.dependency_overrides[get_publisher] = provide(publisher)
+
+        created = await client.post(PROJECTS, json={"name": "Launch"}, headers=acme.member.headers)
+        project_id = created.json()["id"]
+        await client.patch(
+            f"{PROJECTS}/{project_id}", json={"name": "Launch v2"}, headers=acme.member.headers
+        )
+        await client.delete(f"{PROJECTS}/{project_id}", headers=acme.member.headers)
+
+        assert [(e.type, e.data["project_id"]) for e in publisher.events] == [
+            ("project.created", project_id),
+            ("project.updated", project_id),
+            ("project.deleted", project_id),
+        ]
+        assert {e.tenant_id for e in publisher.events} == {acme.tenant.id}
+
+    async def test_nothing_published_when_the_commit_fails(
+        self, app: FastAPI, client: AsyncClient, acme: Org, connection: AsyncConnection
+    ):
+        publisher = InMemoryPublisher()
+        app.dependency_overrides[get_publisher] = provide(publisher)
+        app.dependency_overrides[get_session_factory] = provide(
+            savepoint_factory(connection, FailingCommitSession)
+        )
+
+        response = await client.post(PROJECTS, json={"name": "Doomed"}, headers=acme.member.headers)
+
+        assert response.status_code == 500
+        assert publisher.events == []
+
+    async def test_nothing_published_when_the_request_fails(
+        self, app: FastAPI, client: AsyncClient, acme: Org
+    ):
+        publisher = InMemoryPublisher()
+        app.dependency_overrides[get_publisher] = provide(publisher)
+        name = acme.project.name  # type: ignore[union-attr]
+
+        response = await client.post(PROJECTS, json={"name": name}, headers=acme.member.headers)
+
+        assert response.status_code == 409
+        assert publisher.events == []
+
+    async def test_redis_streams_publisher_writes_the_tenants_stream(
+        self, client: AsyncClient, acme: Org, redis: Redis
+    ):
+        response = await client.post(
+            PROJECTS, json={"name": "Streamed"}, headers=acme.member.headers
+        )
+
+        [(_, fields)] = await redis.xrange(f"events:{acme.tenant.id}")
+        assert fields["type"] == "project.created"
+        assert json.loads(fields["data"])["project_id"] == response.json()["id"]
+
+
+class TestCacheInvalidation:
+    async def test_a_write_invalidates_the_cached_read(
+        self, client: AsyncClient, acme: Org, redis: Redis
+    ):
+        project = acme.project
+        assert project is not None
+        path = f"{PROJECTS}/{project.id}"
+        key = "cache:" + project_key(acme.tenant.id, project.id)
+
+        first = await client.get(path, headers=acme.viewer.headers)
+        assert await redis.exists(key) == 1
+        assert json.loads(await redis.get(key))["name"] == first.json()["name"]
+
+        renamed = await client.patch(path, json={"name": "Renamed"}, headers=acme.member.headers)
+        assert renamed.status_code == 200
+        assert await redis.exists(key) == 0
+
+        second = await client.get(path, headers=acme.viewer.headers)
+        assert second.json()["name"] == "Renamed"
+        assert second.headers["etag"] == renamed.headers["etag"]
+
+    async def test_a_failed_write_leaves_the_cache_alone(
+        self,
+        app: FastAPI,
+        client: AsyncClient,
+        acme: Org,
+        redis: Redis,
+        connection: AsyncConnection,
+    ):
+        project = acme.project
+        assert project is not None
+        path = f"{PROJECTS}/{project.id}"
+        await client.get(path, headers=acme.viewer.headers)
+        app.dependency_overrides[get_session_factory] = provide(
+            savepoint_factory(connection, FailingCommitSession)
+        )
+
+        failed = await client.patch(path, json={"name": "Never"}, headers=acme.member.headers)
+
+        assert failed.status_code == 500
+        key = "cache:" + project_key(acme.tenant.id, project.id)
+        assert json.loads(await redis.get(key))["name"] == project.name
+
+    async def test_cache_keys_carry_the_tenant(
+        self, client: AsyncClient, acme: Org, globex: Org, redis: Redis
+    ):
+        for org in (acme, globex):
+            await client.get(f"{PROJECTS}/{org.project.id}", headers=org.viewer.headers)  # type: ignore[union-attr]
+        keys = sorted(await redis.keys("cache:project:*"))
+        assert keys == sorted(
+            "cache:" + project_key(org.tenant.id, org.project.id)  # type: ignore[union-attr]
+            for org in (acme, globex)
+        )
