@@ -1,11 +1,14 @@
 """The application factory. `app.main:app` is what uvicorn serves."""
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.api.idempotency import install_idempotency
 from app.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.api.observability import ObservabilityMiddleware, install_metrics
 from app.api.problems import install_problem_handlers
 from app.api.router import api_router
 from app.core.config import Settings, load_settings
@@ -17,14 +20,19 @@ from app.health.router import router as health_router
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the pools once for the process; close them when the server stops."""
-    async with open_resources(app.state.settings) as resources:
-        app.state.resources = resources
+    settings: Settings = app.state.settings
+    async with AsyncExitStack() as stack:
+        app.state.resources = await stack.enter_async_context(open_resources(settings))
         yield
+        # uvicorn waits for the lifespan's shutdown without a limit: bound the closing of the
+        # pools, so a hung server cannot hold the process past the orchestrator's grace period.
+        async with asyncio.timeout(settings.operations.shutdown_timeout_seconds):
+            await stack.aclose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     docs = settings.api.docs_enabled
     app = FastAPI(
         title=settings.app_name,
@@ -37,8 +45,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
-    # Added last = outermost: the request id exists before anything else runs.
+    install_idempotency(app)  # its recorder is the innermost middleware
+    metrics = install_metrics(app, settings.operations)
+    # Added last = outermost: the request id exists before anything else runs. The access log
+    # and the HTTP metrics come next, so they see every request with its id: 413s included, and
+    # the 500 RequestContextMiddleware renders for an exception that escaped.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
     app.include_router(api_router)

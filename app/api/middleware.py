@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.problems import problem, unexpected_error_response
-from app.core.context import request_id_var
+from app.core.context import request_id_var, tenant_id_var, user_id_var
 
 logger = logging.getLogger("app.errors")
 
@@ -42,6 +42,10 @@ class RequestContextMiddleware:
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
+        # Tenant and user start empty for each request (the auth dependencies set them): nothing
+        # from an earlier request run in the same context (as tests do) leaks into these logs.
+        tenant_token = tenant_id_var.set(None)
+        user_token = user_id_var.set(None)
         response_started = False
 
         async def send_with_request_id(message: Message) -> None:
@@ -60,6 +64,8 @@ class RequestContextMiddleware:
             response = unexpected_error_response(scope["path"], request_id)
             await response(scope, receive, send_with_request_id)
         finally:
+            user_id_var.reset(user_token)
+            tenant_id_var.reset(tenant_token)
             request_id_var.reset(token)
 
 

@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 AppEnv = Literal["development", "test", "staging", "production"]
@@ -33,15 +33,78 @@ class RedisSettings(BaseModel):
     url: str = "redis://127.0.0.1:6379/0"
     max_connections: int = Field(default=64, ge=1)
     socket_timeout_seconds: float = Field(default=0.25, gt=0)
+    circuit_cooldown_seconds: float = Field(default=5.0, ge=0)
+    outage_log_interval_seconds: float = Field(default=30.0, gt=0)
 
 
 class AuthSettings(BaseModel):
     secret_key: SecretStr = SecretStr("dev-only-change-me")
+    algorithm: Literal["HS256", "HS384", "HS512", "RS256", "ES256"] = "HS256"
+    key_id: str = Field(default="k1", min_length=1, max_length=64)
+    private_key: SecretStr | None = Field(
+        default=None, description="PEM signing key for RS256/ES256."
+    )
+    public_key: str | None = Field(default=None, description="PEM verification key for RS/ES.")
+    previous_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Retired verification keys by kid (HS secrets or PEM public keys), so tokens "
+        "signed before a rotation stay valid until they expire.",
+    )
+    issuer: str = "dependable"
+    audience: str = "dependable-api"
     access_ttl_seconds: int = Field(default=900, ge=60)
+    refresh_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=300)
+    leeway_seconds: int = Field(default=10, ge=0, le=300)
+
+    @field_validator("private_key", "public_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     password_min_length: int = Field(default=12, ge=12)
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65_536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
+
+
+class TenancySettings(BaseModel):
+    resolver: Literal["header", "subdomain"] = "header"
+    base_domain: str | None = Field(
+        default=None, description="With the subdomain resolver: acme.<base_domain> is tenant acme."
+    )
+
+    @field_validator("base_domain", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+class CacheSettings(BaseModel):
+    principal_ttl_seconds: int = Field(default=60, ge=1)
+    tenant_ttl_seconds: int = Field(default=60, ge=1)
+
+
+class RateLimitRule(BaseModel):
+    limit: int = Field(ge=1)
+    period_seconds: int = Field(ge=1)
+
+
+class RateLimitSettings(BaseModel):
+    enabled: bool = True
+    fail_open: bool = Field(
+        default=True, description="When Redis is down: allow (true) or answer 503 (false)."
+    )
+    login_per_account: RateLimitRule = RateLimitRule(limit=10, period_seconds=300)
+    login_per_address: RateLimitRule = RateLimitRule(limit=30, period_seconds=60)
+    signup_per_address: RateLimitRule = RateLimitRule(limit=10, period_seconds=3600)
+
+
+class EventSettings(BaseModel):
+    stream_max_length: int = Field(default=10_000, ge=100)
+
+
+class IdempotencySettings(BaseModel):
+    ttl_seconds: int = Field(default=24 * 3600, ge=60)
 
 
 class ApiSettings(BaseModel):
@@ -51,6 +114,51 @@ class ApiSettings(BaseModel):
 
 class HealthSettings(BaseModel):
     check_timeout_seconds: float = Field(default=1.5, gt=0)
+
+
+LogFormat = Literal["json", "console"]
+MetricsMode = Literal["open", "disabled", "bearer"]
+MIN_METRICS_TOKEN_LENGTH = 16
+
+
+class OperationsSettings(BaseModel):
+    """How the process is run and watched: log format, access to /metrics, shutdown. See
+    docs/operations.md."""
+
+    log_format: LogFormat | None = Field(
+        default=None, description="Unset: console with APP_ENV=development, json otherwise."
+    )
+    metrics_mode: MetricsMode = "open"
+    metrics_token: SecretStr | None = Field(
+        default=None, description="The bearer token /metrics requires in `bearer` mode."
+    )
+    shutdown_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest the lifespan may spend closing the pools when the server stops.",
+    )
+
+    @field_validator("log_format", "metrics_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `OPERATIONS__LOG_FORMAT=` in a .env file means "the default", as for the other groups.
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _bearer_needs_a_token(self) -> Self:
+        token = self.metrics_token.get_secret_value() if self.metrics_token else ""
+        if self.metrics_mode == "bearer" and len(token) < MIN_METRICS_TOKEN_LENGTH:
+            msg = (
+                "OPERATIONS__METRICS_MODE=bearer needs OPERATIONS__METRICS_TOKEN of at least "
+                f"{MIN_METRICS_TOKEN_LENGTH} characters."
+            )
+            raise ValueError(msg)
+        return self
+
+    def resolved_log_format(self, app_env: AppEnv) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return "console" if app_env == "development" else "json"
 
 
 class Settings(BaseSettings):
@@ -67,8 +175,14 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()
     auth: AuthSettings = AuthSettings()
+    tenancy: TenancySettings = TenancySettings()
+    cache: CacheSettings = CacheSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    events: EventSettings = EventSettings()
+    idempotency: IdempotencySettings = IdempotencySettings()
     api: ApiSettings = ApiSettings()
     health: HealthSettings = HealthSettings()
+    operations: OperationsSettings = OperationsSettings()
 
     @property
     def is_development(self) -> bool:
@@ -76,6 +190,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> Self:
+        if self.auth.algorithm.startswith(("RS", "ES")):
+            if self.auth.private_key is None or self.auth.public_key is None:
+                msg = (
+                    f"AUTH__ALGORITHM={self.auth.algorithm} needs AUTH__PRIVATE_KEY and "
+                    "AUTH__PUBLIC_KEY (PEM)."
+                )
+                raise ValueError(msg)
+            return self
         secret = self.auth.secret_key.get_secret_value()
         weak = secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH
         if weak and not self.is_development:

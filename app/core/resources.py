@@ -4,6 +4,7 @@
 CLI both use it, and dependencies in `app/api/deps.py` hand the pieces out per request.
 """
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.core.db import SessionFactory, create_engine, create_session_factory
-from app.core.redis import create_redis_client, create_redis_pool
-from app.core.security import Argon2PasswordHasher, PasswordHasher
+from app.core.pagination import CursorCodec
+from app.core.redis import RedisCircuit, create_redis_client, create_redis_pool
+from app.core.security import Argon2PasswordHasher, JWTCodec, PasswordHasher
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -27,6 +29,9 @@ class Resources:
     session_factory: SessionFactory
     redis: Redis
     password_hasher: PasswordHasher
+    jwt: JWTCodec
+    cursor_codec: CursorCodec
+    redis_circuit: RedisCircuit
     migration_heads: frozenset[str]
 
 
@@ -46,8 +51,15 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             session_factory=create_session_factory(engine),
             redis=redis,
             password_hasher=Argon2PasswordHasher(settings.auth),
+            jwt=JWTCodec(settings.auth),
+            cursor_codec=CursorCodec(settings.auth.secret_key.get_secret_value().encode()),
+            redis_circuit=RedisCircuit(
+                cooldown_seconds=settings.redis.circuit_cooldown_seconds,
+                log_interval_seconds=settings.redis.outage_log_interval_seconds,
+            ),
             migration_heads=read_migration_heads(),
         )
     finally:
         await redis.aclose(close_connection_pool=True)
         await engine.dispose()
+        logging.getLogger(__name__).info("resources closed")

@@ -11,6 +11,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.metrics import record_redis_error
+
 CheckStatus = Literal["up", "down", "degraded"]
 T = TypeVar("T")
 
@@ -57,6 +59,7 @@ class HealthService:
         )
         if redis.status == "down":
             redis.status = "degraded"
+            record_redis_error()
         return Readiness(
             checks={
                 "database": database,

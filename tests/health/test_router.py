@@ -3,7 +3,6 @@ server (accepts, never answers), swapped in through `dependency_overrides`."""
 
 import asyncio
 import dataclasses
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -73,9 +72,7 @@ async def test_redis_down_is_degraded_but_ready(app: FastAPI, client: AsyncClien
     broken = redis_at(dead_port)
     app.dependency_overrides[get_redis] = provide(broken)
 
-    started = time.perf_counter()
     response = await client.get("/health/ready")
-    elapsed = time.perf_counter() - started
     await broken.aclose()
 
     assert response.status_code == 200
@@ -83,16 +80,17 @@ async def test_redis_down_is_degraded_but_ready(app: FastAPI, client: AsyncClien
     assert body["status"] == "degraded"
     assert body["checks"]["redis"]["status"] == "degraded"
     assert body["checks"]["database"]["status"] == "up"
-    assert elapsed < 2.0
+    # Refused at once, or cut off by the 0.25 s socket timeout: never waiting on the server.
+    assert body["checks"]["redis"]["detail"] in {"ConnectionError", "TimeoutError"}
 
 
-async def test_database_down_is_503_naming_it(app: FastAPI, client: AsyncClient, dead_port: int):
+async def test_database_down_is_503_naming_it(
+    app: FastAPI, client: AsyncClient, dead_port: int, request: pytest.FixtureRequest
+):
     engine, factory = database_at(dead_port)
     app.dependency_overrides[get_session_factory] = provide(factory)
 
-    started = time.perf_counter()
     response = await client.get("/health/ready")
-    elapsed = time.perf_counter() - started
     await engine.dispose()
 
     assert response.status_code == 503
@@ -101,7 +99,11 @@ async def test_database_down_is_503_naming_it(app: FastAPI, client: AsyncClient,
     assert body["checks"]["database"]["status"] == "down"
     assert body["checks"]["migrations"]["status"] == "down"
     assert body["checks"]["redis"]["status"] == "up"
-    assert elapsed < 2.0
+    # A hung server is cut off by the check's own timeout (HEALTH__CHECK_TIMEOUT_SECONDS, 1.5 s),
+    # not by the 5 s connect timeout configured above.
+    kind = request.node.callspec.params["dead_port"]
+    expected = "timed out" if kind == "silent" else "ConnectionRefusedError"
+    assert body["checks"]["database"]["detail"] == expected
 
 
 async def test_database_behind_the_migration_head_is_503(

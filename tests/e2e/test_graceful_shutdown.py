@@ -1,0 +1,205 @@
+"""Graceful shutdown of a real uvicorn process: SIGTERM while a request is in flight lets that
+request finish with its full response, then the lifespan closes the pools and the process exits
+within the graceful-shutdown timeout. Also: the lifespan's closing of the pools is bounded by
+OPERATIONS__SHUTDOWN_TIMEOUT_SECONDS (app/main.py)."""
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import app.main
+from app.core.config import Settings
+from app.main import create_app
+from tests.e2e.slow_app import SLOW_SECONDS, STARTED_EVENT, STARTUP_WARNING
+from tests.fixtures.settings import make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+GRACE_SECONDS = 10  # uvicorn --timeout-graceful-shutdown
+STARTUP_SECONDS = 60  # importing the app takes seconds on a loaded machine
+
+Line = dict[str, Any]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ProcessOutput:
+    """Reads the process's output line by line as it comes (so its pipe never fills up), and
+    lets the test wait for a given line."""
+
+    def __init__(self, stream: asyncio.StreamReader) -> None:
+        self.raw: list[str] = []
+        self._changed = asyncio.Condition()
+        self._task = asyncio.create_task(self._read(stream))
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            async with self._changed:
+                self.raw.append(line.decode().rstrip("\n"))
+                self._changed.notify_all()
+
+    def lines(self) -> list[Line]:
+        """Every line, parsed: a line that is not a JSON object fails the test."""
+        return [json.loads(line) for line in self.raw if line.strip()]
+
+    async def wait_for(self, predicate: Callable[[Line], bool]) -> Line:
+        def found() -> Line | None:
+            matching = [line for line in self.lines() if predicate(line)]
+            return matching[0] if matching else None
+
+        async with self._changed:
+            await self._changed.wait_for(lambda: found() is not None)
+            line = found()
+            assert line is not None
+            return line
+
+    async def finish(self) -> None:
+        await asyncio.wait_for(self._task, 5)
+
+
+def server_environment(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "APP_ENV": "test",
+        "DATABASE__URL": settings.database.url,
+        "DATABASE__MIGRATION_URL": settings.database.owner_url,
+        "REDIS__URL": settings.redis.url,
+        "OPERATIONS__LOG_FORMAT": "json",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@asynccontextmanager
+async def uvicorn_serving(
+    settings: Settings, port: int
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "tests.e2e.slow_app:create",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        str(GRACE_SECONDS),
+        cwd=ROOT,
+        env=server_environment(settings),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def wait_until_ready(client: httpx.AsyncClient) -> None:
+    async with asyncio.timeout(STARTUP_SECONDS):
+        while True:
+            try:
+                if (await client.get("/health/ready")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.usefixtures("engine")  # the database is migrated: /health/ready can answer 200
+async def test_sigterm_lets_the_request_in_flight_finish(settings: Settings):
+    port = free_port()
+    async with uvicorn_serving(settings, port) as process:
+        assert process.stdout is not None
+        output = ProcessOutput(process.stdout)
+        base_url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base_url, timeout=GRACE_SECONDS) as client:
+            await wait_until_ready(client)
+            slow = asyncio.create_task(client.get("/slow"))
+            async with asyncio.timeout(10):
+                await output.wait_for(lambda line: line["event"] == STARTED_EVENT)
+
+            process.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            response = await asyncio.wait_for(slow, GRACE_SECONDS)
+            returncode = await asyncio.wait_for(process.wait(), GRACE_SECONDS + 5)
+            exited_after = time.monotonic() - signalled
+        await output.finish()
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "done"}
+    # uvicorn >= 0.29 re-raises the signal it handled once its shutdown is complete, so the exit
+    # status is "terminated by SIGTERM" (143 in a shell). As PID 1 in a container, where the
+    # kernel ignores that re-raised signal, the same shutdown exits 0. Anything else (1, 3, our
+    # SIGKILL) would be a failed shutdown.
+    assert returncode == -signal.SIGTERM
+    assert exited_after < GRACE_SECONDS
+    assert exited_after >= SLOW_SECONDS * 0.5  # it waited for /slow
+
+    lines = output.lines()  # every line of the process's output is one JSON object
+    events = [line["event"] for line in lines]
+    assert "resources closed" in events  # app/core/resources.py: the lifespan closed the pools
+    assert "Application shutdown complete." in events
+    assert not [event for event in events if "timeout graceful shutdown exceeded" in event]
+    [access] = [
+        line for line in lines if line["logger"] == "app.access" and line["path"] == "/slow"
+    ]
+    assert (access["route"], access["status"]) == ("/slow", 200)
+    assert access["duration_ms"] >= SLOW_SECONDS * 1000
+    # The order of a graceful shutdown: the request finished, then the pools were closed.
+    assert events.index("resources closed") > lines.index(access)
+    # uvicorn's own lines and Python warnings have the shape of ours.
+    assert {"uvicorn.error", "app.access", "app.core.resources", "py.warnings"} <= {
+        line["logger"] for line in lines
+    }
+    assert any(STARTUP_WARNING in line["event"] for line in lines)
+
+
+class TestClosingThePoolsIsBounded:
+    async def test_a_hung_close_is_cut_off_at_the_shutdown_timeout(
+        self, monkeypatch: pytest.MonkeyPatch
+    ):
+        @asynccontextmanager
+        async def resources_that_never_close(settings: Settings) -> AsyncIterator[object]:
+            yield object()
+            await asyncio.sleep(60)  # a server that never answers the close
+
+        # The lifespan has no dependency to override: swap what it opens, for this test only.
+        monkeypatch.setattr(app.main, "open_resources", resources_that_never_close)
+        application = create_app(make_settings(operations={"shutdown_timeout_seconds": 0.2}))
+
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            async with application.router.lifespan_context(application):
+                pass
+        assert time.monotonic() - started < 2
+
+    @pytest.mark.usefixtures("engine")
+    async def test_a_normal_close_completes(self, caplog: pytest.LogCaptureFixture):
+        application = create_app(make_settings(operations={"shutdown_timeout_seconds": 5}))
+        with caplog.at_level(logging.INFO, logger="app.core.resources"):
+            async with (
+                application.router.lifespan_context(application),
+                application.state.resources.engine.connect(),  # a connection for close to close
+            ):
+                pass
+        assert "resources closed" in caplog.messages
