@@ -3,10 +3,13 @@
 #   docker build -t dependable:local .      (needs BuildKit: RUN --mount)
 #   docker compose up --build               (builds this image once, see docker-compose.yml)
 #
-# Two stages: "builder" resolves the locked dependencies (uv.lock) into /app/.venv with uv;
-# "runtime" copies that virtual environment and the source onto a clean slim image, without uv,
-# compilers or caches, and runs as an unprivileged user. The image defaults to APP_ENV=production,
-# so it refuses to start without a real AUTH__SECRET_KEY; docker-compose.yml sets development.
+# Three stages: "builder" resolves the locked dependencies (uv.lock) into /app/.venv with uv;
+# "runtime" (the last stage, so the default target) copies that virtual environment and the source
+# onto a clean slim image, without uv, compilers or caches, and runs as an unprivileged user. The
+# image defaults to APP_ENV=production, so it refuses to start without a real AUTH__SECRET_KEY;
+# docker-compose.yml sets development. "dev" is for tests only, never deployed: the builder plus
+# the dev dependency group, make and the whole source tree, so that `make test` runs inside the
+# compose stack (`docker compose --profile test run --rm --build tests`, see docker-compose.yml).
 
 FROM python:3.11-slim-bookworm AS builder
 
@@ -27,6 +30,29 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --no-install-project
+
+
+FROM builder AS dev
+
+# make runs the Makefile's `test` target; the version is whatever the base image's Debian ships.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends make \
+ && rm -rf /var/lib/apt/lists/*
+
+# The builder's runtime dependencies plus the dev group (pytest, httpx, ruff, mypy, ...).
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --locked --no-install-project
+
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    APP_ENV=test
+
+# The whole build context (.dockerignore keeps .venv, .env and caches out): tests, scripts, Makefile.
+COPY . .
+
+CMD ["make", "test"]
 
 
 FROM python:3.11-slim-bookworm AS runtime
@@ -60,5 +86,9 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=4)"]
 
 # --proxy-headers trusts X-Forwarded-* only from FORWARDED_ALLOW_IPS (uvicorn reads it from the
-# environment; its default is 127.0.0.1).
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+# environment; its default is 127.0.0.1). The app writes the access log itself (one JSON line per
+# request, with the route template), hence --no-access-log. On SIGTERM uvicorn stops accepting,
+# lets requests in flight finish for up to 20 s, then runs the lifespan shutdown: keep the
+# orchestrator's grace period above that (docs/operations.md).
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", \
+     "--no-access-log", "--timeout-graceful-shutdown", "20"]

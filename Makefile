@@ -15,10 +15,10 @@ install: ## Create .venv from uv.lock (runtime and dev dependencies)
 	$(UV) sync --locked
 
 dev: ## Run the API with auto-reload (APP_ENV=development unless set)
-	APP_ENV=$${APP_ENV:-development} $(UV) run uvicorn app.main:app --reload --host $(HOST) --port $(PORT)
+	APP_ENV=$${APP_ENV:-development} $(UV) run uvicorn app.main:app --reload --host $(HOST) --port $(PORT) --no-access-log
 
 run: ## Run the API as production would (no reload)
-	$(UV) run uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers
+	$(UV) run uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers --no-access-log --timeout-graceful-shutdown 20
 
 test: ## Run the test suite against real PostgreSQL and Redis (checked first)
 	@bash scripts/check-services.sh
@@ -45,3 +45,12 @@ check-migrations: ## Fail if the models and the migrations disagree
 containers-check: ## Static checks of the Dockerfile and compose files (no engine needed)
 	$(UV) run hadolint Dockerfile
 	$(UV) run docker-compose -f docker-compose.yml config -q
+
+.PHONY: compose-smoke
+compose-smoke: ## Build the image, start the compose stack under a throwaway name, smoke-test it over HTTP, tear it down
+	bash scripts/compose-smoke.sh
+
+.PHONY: depgraph
+depgraph: ## Regenerate docs/dependency-graph.md (Mermaid) and print every route's dependency tree
+	$(UV) run python -m app.cli depgraph --format mermaid --output docs/dependency-graph.md
+	$(UV) run python -m app.cli depgraph

@@ -1,0 +1,387 @@
+#!/usr/bin/env bash
+# Smoke test of the compose stack (`make compose-smoke`; CI's "compose smoke" phase).
+#
+# Builds the image, starts db, redis, migrate and api from docker-compose.yml under a throwaway
+# project name, then checks through the published port: migrate exited 0, api is healthy,
+# /health/ready says ok, a tenant signup, a login (POST /api/v1/auth/token), GET /api/v1/users/me
+# with the token, and that the api process is not root. Always ends with `down -v
+# --remove-orphans`; on failure it first prints the logs of the services that failed.
+#
+# Isolation from the developer's own setup:
+#   * only docker-compose.yml plus an override generated here (never docker-compose.override.yml,
+#     COMPOSE_FILE or COMPOSE_PROFILES), and an empty --env-file instead of the repo's .env; the
+#     override also drops the services' `env_file: .env`;
+#   * project dependable-smoke-<pid>, image dependable:smoke-<pid> (removed at the end), so a
+#     running `dependable` stack and its dependable:local image are left alone;
+#   * nothing is published but the api, on a free port chosen now (API_PORT): 5432, 6379 and 8000
+#     may belong to local servers.
+#
+# Engine: a Docker engine that answers `docker info` (with Compose >= 2.24). Failing that, the
+# offline tool ($OFFLINE_DOCKER, else ../shared/tools/offline-docker.sh beside the repository):
+# private dockerd, Debian stand-ins for the upstream images, BuildKit pre-build, `up --no-build`.
+# A dockerd this script started is stopped at the end; one already running is left running.
+#
+# Variables: OFFLINE_DOCKER (path of offline-docker.sh), SMOKE_WAIT_TIMEOUT (seconds for
+# `up --wait`, default 180).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+PROJECT=dependable-smoke-$$
+IMAGE=dependable:smoke-$$
+WAIT_TIMEOUT=${SMOKE_WAIT_TIMEOUT:-180}
+OFFLINE_TOOL=${OFFLINE_DOCKER:-$ROOT/../shared/tools/offline-docker.sh}
+STANDIN_LABEL=offline-docker.standin
+
+# Settings a developer may have exported for their own stack must not reach this one.
+unset COMPOSE_FILE COMPOSE_PROFILES COMPOSE_PROJECT_NAME COMPOSE_ENV_FILES
+
+log() { printf 'compose-smoke: %s\n' "$*" >&2; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+# Milliseconds since the epoch: bash 5's EPOCHREALTIME, else python3 (macOS ships bash 3.2 and a
+# date without %N).
+ms_now() {
+  if [ -n "${EPOCHREALTIME:-}" ]; then
+    local us=${EPOCHREALTIME/[.,]/}
+    echo $((us / 1000))
+  else
+    python3 -c 'import time; print(int(time.time() * 1000))'
+  fi
+}
+secs() { printf '%d.%01d' $(($1 / 1000)) $(($1 % 1000 / 100)); } # MILLISECONDS -> "12.3"
+
+RUN_START=$(ms_now)
+TIMINGS=()
+CURRENT_STEP=""
+STEP_START=0
+
+# step NAME COMMAND...: run one timed step; a failure ends the script (the EXIT trap cleans up).
+step() {
+  CURRENT_STEP=$1
+  shift
+  log "--> $CURRENT_STEP"
+  STEP_START=$(ms_now)
+  "$@"
+  local took
+  took=$(secs $(($(ms_now) - STEP_START)))
+  TIMINGS+=("${took}s  $CURRENT_STEP")
+  log "<-- $CURRENT_STEP: ok in ${took}s"
+  CURRENT_STEP=""
+}
+
+standin_banner() {
+  cat >&2 <<'EOF'
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!!! STAND-IN IMAGES. This run uses offline-docker.sh (no other Docker engine): a private
+!!! dockerd and Debian-built images TAGGED AS python, ghcr.io/astral-sh/uv, postgres and redis.
+!!! They are NOT the upstream images (versions and distribution differ: see "versions" in the log).
+!!! A pass proves the Dockerfile, the compose wiring and the app, NOT the real images.
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+EOF
+}
+
+# ----------------------------------------------------------------------------- cleanup --
+TMP=""
+DC=()
+STACK_CREATED=false
+IMAGE_BUILT=false
+
+# container STATE of a service: "running healthy", "exited 0", "running none", "" when absent.
+service_state() { # SERVICE
+  local id
+  id=$("${DC[@]}" ps -a -q "$1" 2>/dev/null | head -n 1)
+  [ -n "$id" ] || return 0
+  docker inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.ExitCode}}' "$id"
+}
+
+print_failure_logs() {
+  local svc state failing=()
+  log "containers of $PROJECT:"
+  "${DC[@]}" ps -a >&2 || true
+  for svc in $("${DC[@]}" config --services 2>/dev/null); do
+    state=$(service_state "$svc")
+    case $svc:$state in
+      migrate:"exited "*" 0") ;;
+      *:"running healthy "*) ;;
+      *:"running none "*) ;;
+      *:) log "$svc: no container" ;;
+      *:"created "*) log "$svc: created, never started (it waits for a failed dependency)" ;;
+      *) failing+=("$svc") ;;
+    esac
+  done
+  # Nothing failed at the container level (an HTTP check did): the api is the suspect.
+  [ "${#failing[@]}" -gt 0 ] || failing=(api)
+  for svc in "${failing[@]}"; do
+    log "==================== logs of $svc ($(service_state "$svc")) ===================="
+    "${DC[@]}" logs --no-color --timestamps --tail 200 "$svc" >&2 || true
+  done
+}
+
+cleanup() {
+  local rc=$? t
+  set +e
+  trap - EXIT INT TERM
+  if [ -n "$CURRENT_STEP" ]; then
+    TIMINGS+=("$(secs $(($(ms_now) - STEP_START)))s  $CURRENT_STEP (FAILED)")
+    log "FAILED during: $CURRENT_STEP (exit $rc)"
+  fi
+  if [ "$rc" -ne 0 ] && $STACK_CREATED; then print_failure_logs; fi
+  t=$(ms_now)
+  if $STACK_CREATED; then
+    log "--> down -v --remove-orphans"
+    "${DC[@]}" down -v --remove-orphans --timeout 10 >&2 || log "WARNING: down failed"
+  fi
+  if $IMAGE_BUILT; then docker image rm "$IMAGE" >/dev/null 2>&1; fi
+  [ -z "$TMP" ] || rm -rf "$TMP"
+  TIMINGS+=("$(secs $(($(ms_now) - t)))s  teardown")
+  if $STARTED_DOCKERD; then
+    t=$(ms_now)
+    bash "$OFFLINE_TOOL" stop
+    TIMINGS+=("$(secs $(($(ms_now) - t)))s  stop the private dockerd (started by this run)")
+  fi
+  {
+    echo
+    echo "compose-smoke timings:"
+    for t in "${TIMINGS[@]}"; do echo "  $t"; done
+    echo "  $(secs $(($(ms_now) - RUN_START)))s  total"
+  } >&2
+  $USE_OFFLINE && standin_banner
+  if [ "$rc" -eq 0 ]; then
+    log "PASSED$($USE_OFFLINE && echo ' (on Debian stand-in images, see above)')"
+  else
+    log "FAILED (exit $rc)"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ------------------------------------------------------------------------------------ engine --
+USE_OFFLINE=false
+STARTED_DOCKERD=false
+offline_env=""
+if [ -f "$OFFLINE_TOOL" ]; then
+  offline_env=$(bash "$OFFLINE_TOOL" env)
+fi
+# The offline tool's own dockerd counts as the offline path (BuildKit pre-build needed), even
+# when a previous `eval "$(offline-docker.sh start)"` left DOCKER_HOST pointing at it.
+if [ -n "$offline_env" ] && [ "${DOCKER_HOST:-}" = "$(eval "$offline_env"; echo "$DOCKER_HOST")" ]; then
+  USE_OFFLINE=true
+elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+  USE_OFFLINE=false
+elif [ -n "$offline_env" ]; then
+  USE_OFFLINE=true
+else
+  die "no Docker engine answers (\`docker info\` failed) and the offline tool is not at" \
+    "$OFFLINE_TOOL. Start Docker (with Compose v2), or set OFFLINE_DOCKER to offline-docker.sh."
+fi
+
+if $USE_OFFLINE; then
+  standin_banner
+  eval "$offline_env"
+  if ! docker info >/dev/null 2>&1; then STARTED_DOCKERD=true; fi
+  start_engine() {
+    local lines
+    lines=$(bash "$OFFLINE_TOOL" start)
+    eval "$lines"
+  }
+  step "engine (offline-docker.sh start)" start_engine
+  ENGINE="private dockerd of offline-docker.sh ($DOCKER_HOST)"
+else
+  ENGINE="Docker engine at ${DOCKER_HOST:-the default socket}"
+fi
+
+compose_version=$(docker compose version --short 2>/dev/null) ||
+  die "\`docker compose\` (Compose v2) is not installed for this docker CLI."
+compose_version=${compose_version#v}
+IFS=. read -r cv_major cv_minor _ <<<"$compose_version"
+if [ "$cv_major" -lt 2 ] || { [ "$cv_major" -eq 2 ] && [ "$cv_minor" -lt 24 ]; }; then
+  die "Docker Compose $compose_version is too old: need 2.24 or newer (\`!reset\`, env_file required:)."
+fi
+log "engine: $ENGINE; Docker Compose $compose_version; project $PROJECT"
+
+# ------------------------------------------------------------------------------ compose setup --
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/compose-smoke.XXXXXX")
+: >"$TMP/empty.env"
+cat >"$TMP/smoke.override.yml" <<'EOF'
+# Generated by scripts/compose-smoke.sh: no .env from the developer's checkout.
+services:
+  migrate:
+    env_file: !reset []
+  api:
+    env_file: !reset []
+EOF
+
+API_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1]); s.close()')
+export API_PORT DEPENDABLE_IMAGE=$IMAGE
+DC=(docker compose -p "$PROJECT" --env-file "$TMP/empty.env" -f docker-compose.yml -f "$TMP/smoke.override.yml")
+
+# ---------------------------------------------------------------------------------- the run --
+build_images() {
+  IMAGE_BUILT=true
+  if $USE_OFFLINE; then
+    # Compose's own build uses the classic builder here (no RUN --mount): BuildKit pre-build.
+    bash "$OFFLINE_TOOL" standins Dockerfile docker-compose.yml
+    bash "$OFFLINE_TOOL" compose-build -f docker-compose.yml -f "$TMP/smoke.override.yml"
+  else
+    "${DC[@]}" build
+  fi
+}
+
+stack_up() {
+  STACK_CREATED=true
+  "${DC[@]}" up -d --no-build --wait --wait-timeout "$WAIT_TIMEOUT"
+}
+
+check_containers() {
+  local migrate api
+  migrate=$(service_state migrate)
+  api=$(service_state api)
+  log "migrate: $migrate; api: $api"
+  [[ $migrate == "exited "*" 0" ]] || die "migrate did not exit 0 ($migrate)"
+  [[ $api == "running healthy "* ]] || die "api is not running and healthy ($api)"
+  local published
+  published=$("${DC[@]}" port api 8000)
+  [ "${published##*:}" = "$API_PORT" ] || die "api is published on $published, not port $API_PORT"
+  log "api published on $published"
+}
+
+http_checks() {
+  python3 - "http://127.0.0.1:$API_PORT" <<'EOF'
+import http.client
+import json
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+BASE = sys.argv[1]
+# No proxy: an HTTP(S)_PROXY in the environment must not intercept 127.0.0.1.
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def fail(message: str) -> None:
+    print(f"compose-smoke: ERROR: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def call(method, path, *, expect, json_body=None, form=None, headers=None, retry_for=0.0):
+    data, hdrs = None, dict(headers or {})
+    if json_body is not None:
+        data, hdrs["Content-Type"] = json.dumps(json_body).encode(), "application/json"
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+    request = urllib.request.Request(BASE + path, data=data, method=method, headers=hdrs)
+    deadline = time.monotonic() + retry_for
+    while True:
+        start = time.monotonic()
+        try:
+            with OPENER.open(request, timeout=15) as response:
+                status, body = response.status, response.read()
+            break
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read()
+            break
+        except (urllib.error.URLError, ConnectionError, http.client.HTTPException) as error:
+            if time.monotonic() >= deadline:
+                fail(f"{method} {path}: no answer from {BASE}: {error}")
+            time.sleep(0.5)
+    elapsed_ms = (time.monotonic() - start) * 1000
+    text = body.decode("utf-8", "replace")
+    if status != expect:
+        fail(f"{method} {path}: expected {expect}, got {status}: {text[:2000]}")
+    try:
+        document = json.loads(text)
+    except ValueError:
+        fail(f"{method} {path}: {status} but not JSON: {text[:500]}")
+    print(f"compose-smoke:   ok {method} {path} -> {status} ({elapsed_ms:.0f} ms)", file=sys.stderr)
+    return document
+
+
+ready = call("GET", "/health/ready", expect=200, retry_for=20)
+if ready.get("status") != "ok":
+    fail(f"/health/ready: status is {ready.get('status')!r}, not 'ok': {json.dumps(ready)}")
+print(f"compose-smoke:      {json.dumps(ready)}", file=sys.stderr)
+
+slug = f"smoke-{secrets.token_hex(4)}"
+email = f"owner@{slug}.example.com"
+password = secrets.token_urlsafe(24)
+signup = call(
+    "POST",
+    "/api/v1/tenants",
+    expect=201,
+    json_body={
+        "name": "Smoke Test",
+        "slug": slug,
+        "email": email,
+        "password": password,
+        "full_name": "Smoke Owner",
+    },
+)
+tenant_slug = (signup.get("tenant") or {}).get("slug")
+owner_email = str((signup.get("owner") or {}).get("email", ""))
+if tenant_slug != slug or owner_email.lower() != email:
+    fail(f"signup answered another tenant or owner: {json.dumps(signup)}")
+print(f"compose-smoke:      tenant {slug}, owner {email}", file=sys.stderr)
+
+token = call(
+    "POST",
+    "/api/v1/auth/token",
+    expect=200,
+    form={"username": email, "password": password},
+    headers={"X-Tenant": slug},
+)
+access_token = token.get("access_token")
+if not isinstance(access_token, str) or not access_token:
+    fail(f"/api/v1/auth/token: no access_token in {sorted(token)}")
+
+me = call(
+    "GET", "/api/v1/users/me", expect=200, headers={"Authorization": f"Bearer {access_token}"}
+)
+if str(me.get("email", "")).lower() != email:
+    fail(f"/api/v1/users/me: expected {email}, got {json.dumps(me)}")
+print(f"compose-smoke:      /users/me is {me['email']}", file=sys.stderr)
+EOF
+}
+
+check_not_root() {
+  local uid pid1
+  uid=$("${DC[@]}" exec -T api id -u | tr -d '[:space:]')
+  # The server process itself (PID 1, uvicorn), not only what `exec` runs as.
+  pid1=$("${DC[@]}" exec -T api sh -c 'sed -n "s/^Uid:[[:space:]]*//p" /proc/1/status' |
+    tr -s '[:space:]' ' ')
+  log "api: exec id -u = $uid; PID 1 uids (real effective saved fs) = $pid1"
+  [[ $uid =~ ^[0-9]+$ ]] || die "api: unexpected id -u output: $uid"
+  [ "$uid" -ne 0 ] || die "api runs as root (id -u = 0)"
+  for u in $pid1; do [ "$u" -ne 0 ] || die "api's PID 1 has a root uid ($pid1)"; done
+}
+
+report_versions() {
+  local img label
+  for img in $("${DC[@]}" config --images | sort -u); do
+    label=$(docker image inspect -f "{{index .Config.Labels \"$STANDIN_LABEL\"}}" "$img" 2>/dev/null)
+    case $label in
+      "") log "image $img: not an offline-docker stand-in" ;;
+      "$img") log "image $img: STAND-IN (Debian-built, not upstream)" ;;
+      *) log "image $img: built on the stand-in $label" ;;
+    esac
+  done
+  log "versions: PostgreSQL $("${DC[@]}" exec -T db postgres --version | sed -n 's/.*(PostgreSQL) \([^ ]*\).*/\1/p')," \
+    "Redis $("${DC[@]}" exec -T redis redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')," \
+    "$("${DC[@]}" exec -T api python --version)"
+}
+
+step "build images" build_images
+step "up -d --wait (db, redis, migrate, api on port $API_PORT)" stack_up
+step "migrate exited 0, api healthy" check_containers
+step "api does not run as root" check_not_root
+step "images and versions" report_versions
+step "HTTP: ready, signup, login, /users/me" http_checks
