@@ -1,0 +1,251 @@
+"""`app.dependency_overrides` (FastAPI 0.165): an override replaces one node deep in the graph
+(the original's own sub-dependencies are then not resolved at all), is cached per request like
+the original (one call for three dependants), and clearing the overrides restores the original.
+Overrides are looked up by the ORIGINAL callable (`dict.get(call)`), so a guard built by a factory
+can only be overridden when the factory hands back an equal, hashable callable for the same
+arguments: a naive closure factory silently ignores the override; a `functools.cache`d factory or
+a guard class with value equality (a frozen dataclass) works."""
+
+import enum
+import functools
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+import pytest
+from fastapi import Depends, FastAPI, Header, HTTPException
+
+from tests.di.asgi import client_for
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+Guard = Callable[..., Awaitable[None]]
+
+
+def require_role_naive(role: Role) -> Guard:
+    """Returns a fresh closure on every call: each `require_role_naive(Role.ADMIN)` is a new key."""
+
+    async def guard(x_role: Annotated[str, Header()] = "") -> None:
+        if x_role != role:
+            raise HTTPException(403, f"{role} required")
+
+    return guard
+
+
+@functools.cache
+def require_role_cached(role: Role) -> Guard:
+    """The same closure object for the same role, so an override keyed by it matches."""
+
+    async def guard(x_role: Annotated[str, Header()] = "") -> None:
+        if x_role != role:
+            raise HTTPException(403, f"{role} required")
+
+    return guard
+
+
+@dataclass(frozen=True)
+class RequireRole:
+    """A guard instance; the frozen dataclass gives it `__eq__`/`__hash__` by value."""
+
+    role: Role
+
+    async def __call__(self, x_role: Annotated[str, Header()] = "") -> None:
+        if x_role != self.role:
+            raise HTTPException(403, f"{self.role} required")
+
+
+EVENTS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def events() -> Iterator[list[str]]:
+    EVENTS.clear()
+    yield EVENTS
+    EVENTS.clear()
+
+
+async def get_db() -> str:
+    EVENTS.append("get_db")
+    return "db"
+
+
+async def get_repository(db: Annotated[str, Depends(get_db)]) -> str:
+    EVENTS.append("get_repository")
+    return f"repository({db})"
+
+
+async def get_user_service(repository: Annotated[str, Depends(get_repository)]) -> str:
+    EVENTS.append("get_user_service")
+    return f"users({repository})"
+
+
+async def get_project_service(repository: Annotated[str, Depends(get_repository)]) -> str:
+    EVENTS.append("get_project_service")
+    return f"projects({repository})"
+
+
+async def get_audit(db: Annotated[str, Depends(get_db)]) -> str:
+    EVENTS.append("get_audit")
+    return f"audit({db})"
+
+
+async def fake_db() -> str:
+    EVENTS.append("fake_db")
+    return "fake"
+
+
+async def fake_repository() -> str:
+    EVENTS.append("fake_repository")
+    return "in-memory"
+
+
+async def allow() -> None:
+    """The override a test installs to get past an admin guard."""
+    EVENTS.append("allow")
+
+
+def build_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/service")
+    async def service(
+        users: Annotated[str, Depends(get_user_service)],
+        projects: Annotated[str, Depends(get_project_service)],
+        audit: Annotated[str, Depends(get_audit)],
+    ) -> list[str]:
+        EVENTS.append("endpoint")
+        return [users, projects, audit]
+
+    @app.get("/naive", dependencies=[Depends(require_role_naive(Role.ADMIN))])
+    async def naive() -> str:
+        return "admin area"
+
+    @app.get("/cached", dependencies=[Depends(require_role_cached(Role.ADMIN))])
+    async def cached() -> str:
+        return "admin area"
+
+    @app.get("/instance", dependencies=[Depends(RequireRole(Role.ADMIN))])
+    async def instance() -> str:
+        return "admin area"
+
+    return app
+
+
+async def test_override_replaces_a_deep_node_and_is_called_once_per_request(events: list[str]):
+    app = build_app()
+    app.dependency_overrides[get_db] = fake_db
+
+    async with client_for(app) as client:
+        response = await client.get("/service")
+
+    assert response.json() == [
+        "users(repository(fake))",
+        "projects(repository(fake))",
+        "audit(fake)",
+    ]
+    # get_repository and get_audit both need the overridden get_db: one call of fake_db.
+    assert events == [
+        "fake_db",
+        "get_repository",
+        "get_user_service",
+        "get_project_service",
+        "get_audit",
+        "endpoint",
+    ]
+
+
+async def test_overriding_a_node_prunes_its_subtree(events: list[str]):
+    app = build_app()
+    app.dependency_overrides[get_repository] = fake_repository
+
+    async with client_for(app) as client:
+        response = await client.get("/service")
+
+    assert response.json() == ["users(in-memory)", "projects(in-memory)", "audit(db)"]
+    # get_db runs only for get_audit, which was not overridden.
+    assert events == [
+        "fake_repository",
+        "get_user_service",
+        "get_project_service",
+        "get_db",
+        "get_audit",
+        "endpoint",
+    ]
+
+
+async def test_clearing_overrides_restores_the_original(events: list[str]):
+    app = build_app()
+    app.dependency_overrides[get_db] = fake_db
+    async with client_for(app) as client:
+        overridden = await client.get("/service")
+        app.dependency_overrides.clear()
+        restored = await client.get("/service")
+
+    assert overridden.json()[2] == "audit(fake)"
+    assert restored.json()[2] == "audit(db)"
+    assert events == [
+        "fake_db",
+        "get_repository",
+        "get_user_service",
+        "get_project_service",
+        "get_audit",
+        "endpoint",
+        "get_db",
+        "get_repository",
+        "get_user_service",
+        "get_project_service",
+        "get_audit",
+        "endpoint",
+    ]
+
+
+async def test_a_naive_guard_factory_cannot_be_overridden(events: list[str]):
+    app = build_app()
+    # A new closure, equal only to itself: the route's guard is a different object.
+    app.dependency_overrides[require_role_naive(Role.ADMIN)] = allow
+
+    async with client_for(app) as client:
+        response = await client.get("/naive")
+
+    assert require_role_naive(Role.ADMIN) != require_role_naive(Role.ADMIN)
+    assert response.status_code == 403  # the override was silently ignored
+    assert events == []
+
+
+async def test_a_cached_guard_factory_can_be_overridden(events: list[str]):
+    app = build_app()
+    app.dependency_overrides[require_role_cached(Role.ADMIN)] = allow
+
+    async with client_for(app) as client:
+        response = await client.get("/cached")
+
+    assert require_role_cached(Role.ADMIN) is require_role_cached(Role.ADMIN)
+    assert response.status_code == 200
+    assert events == ["allow"]
+
+
+async def test_a_guard_class_with_value_equality_can_be_overridden(events: list[str]):
+    app = build_app()
+    app.dependency_overrides[RequireRole(Role.ADMIN)] = allow
+
+    async with client_for(app) as client:
+        response = await client.get("/instance")
+
+    assert RequireRole(Role.ADMIN) == RequireRole(Role.ADMIN)
+    assert response.status_code == 200
+    assert events == ["allow"]
+
+
+async def test_the_guards_refuse_without_an_override():
+    app = build_app()
+    async with client_for(app) as client:
+        statuses = [(await client.get(path)).status_code for path in ("/naive", "/cached")]
+        instance = await client.get("/instance")
+        admin = await client.get("/instance", headers={"X-Role": "admin"})
+
+    assert statuses == [403, 403]
+    assert (instance.status_code, admin.status_code) == (403, 200)

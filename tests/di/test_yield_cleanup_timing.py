@@ -1,0 +1,124 @@
+"""When the code after `yield` runs (FastAPI 0.165), seen from the ASGI `send` calls. With
+`Depends(..., scope="function")` it runs when the endpoint returns, before "response.start"; with
+`scope="request"` or the default it runs after "response.body", i.e. after the response has been
+sent. The article's "after the response is returned" is only true for the latter, and only on
+success: when the endpoint raises, every cleanup runs before the error response is sent."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException
+
+from tests.di.asgi import client_for, record_response
+
+
+def build_app(events: list[str]) -> FastAPI:
+    async def get_resource() -> AsyncIterator[str]:
+        events.append("setup")
+        try:
+            yield "resource"
+        finally:  # without `finally`, an exception at the yield skips this code entirely
+            events.append("cleanup")
+
+    async def commit_that_fails() -> AsyncIterator[str]:
+        yield "session"
+        events.append("commit fails")
+        raise RuntimeError("commit failed")
+
+    app = FastAPI()
+
+    @app.get("/function")
+    async def function_scope(
+        resource: Annotated[str, Depends(get_resource, scope="function")],
+    ) -> str:
+        events.append("endpoint")
+        return resource
+
+    @app.get("/request")
+    async def request_scope(
+        resource: Annotated[str, Depends(get_resource, scope="request")],
+    ) -> str:
+        events.append("endpoint")
+        return resource
+
+    @app.get("/default")
+    async def default_scope(resource: Annotated[str, Depends(get_resource)]) -> str:
+        events.append("endpoint")
+        return resource
+
+    @app.get("/request-error")
+    async def request_scope_error(
+        resource: Annotated[str, Depends(get_resource, scope="request")],
+    ) -> str:
+        events.append("endpoint")
+        raise HTTPException(409, "conflict")
+
+    @app.get("/late-commit/default")
+    async def late_commit_default(session: Annotated[str, Depends(commit_that_fails)]) -> str:
+        events.append("endpoint")
+        return "stored?"
+
+    @app.get("/late-commit/function")
+    async def late_commit_function(
+        session: Annotated[str, Depends(commit_that_fails, scope="function")],
+    ) -> str:
+        events.append("endpoint")
+        return "stored?"
+
+    return app
+
+
+async def call(path: str, *, raise_app_exceptions: bool = True) -> tuple[int, list[str]]:
+    events: list[str] = []
+    app = record_response(build_app(events), events)
+    async with client_for(app, raise_app_exceptions=raise_app_exceptions) as client:
+        response = await client.get(path)
+    return response.status_code, events
+
+
+async def test_function_scope_cleans_up_before_the_response_starts():
+    status, events = await call("/function")
+
+    assert status == 200
+    assert events == ["setup", "endpoint", "cleanup", "response.start", "response.body"]
+
+
+async def test_request_scope_cleans_up_after_the_response_is_sent():
+    status, events = await call("/request")
+
+    assert status == 200
+    assert events == ["setup", "endpoint", "response.start", "response.body", "cleanup"]
+
+
+async def test_default_scope_of_a_yield_dependency_is_request():
+    status, events = await call("/default")
+
+    assert status == 200
+    assert events == ["setup", "endpoint", "response.start", "response.body", "cleanup"]
+
+
+async def test_on_error_request_scope_cleans_up_before_the_error_response():
+    # The error response is built by the exception handler, outside the dependency exit stacks,
+    # so the exception first unwinds every yield dependency.
+    status, events = await call("/request-error")
+
+    assert status == 409
+    assert events == ["setup", "endpoint", "cleanup", "response.start", "response.body"]
+
+
+async def test_a_failure_after_yield_in_request_scope_cannot_change_the_status():
+    # A commit in request (default) scope fails after a 200 went out: the client was told
+    # "stored" and the error only reaches the server. This is why app/api/deps.py declares
+    # get_session with scope="function" (the real-app proof: tests/api/test_session.py).
+    status, events = await call("/late-commit/default", raise_app_exceptions=False)
+
+    assert status == 200
+    assert events == ["endpoint", "response.start", "response.body", "commit fails"]
+
+
+async def test_a_failure_after_yield_in_function_scope_is_a_500():
+    status, events = await call("/late-commit/function", raise_app_exceptions=False)
+
+    # With the bare app, Starlette's ServerErrorMiddleware sends a plain 500 and re-raises.
+    assert status == 500
+    assert events == ["endpoint", "commit fails", "response.start", "response.body"]

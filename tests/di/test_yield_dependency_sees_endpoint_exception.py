@@ -1,0 +1,136 @@
+"""A yield dependency sees the endpoint's exception at its `yield` (FastAPI 0.165), in both scopes,
+and HTTPExceptions included: that is the rollback path; without one it commits. It must re-raise:
+swallowing it turns the request into a 500 with a confusing error. Code after a bare `yield`
+(no try/finally) is skipped on error. The real app's `get_session` is proven against PostgreSQL in
+tests/api/test_session.py (rollback on error, commit before the response, always closed)."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import pytest
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.exceptions import FastAPIError
+
+from tests.di.asgi import client_for
+
+
+def build_app(events: list[str]) -> FastAPI:
+    async def get_transaction() -> AsyncIterator[str]:
+        events.append("begin")
+        try:
+            yield "tx"
+        except Exception as exc:
+            events.append(f"rollback ({type(exc).__name__})")
+            raise
+        else:
+            events.append("commit")
+        finally:
+            events.append("close")
+
+    async def get_swallowing_transaction() -> AsyncIterator[str]:
+        try:
+            yield "tx"
+        except Exception:  # the bug: no `raise`
+            events.append("rollback, exception swallowed")
+
+    async def get_bare_transaction() -> AsyncIterator[str]:
+        events.append("begin")
+        yield "tx"
+        events.append("close")  # skipped when the endpoint raises
+
+    def act(outcome: str) -> str:
+        events.append("endpoint")
+        if outcome == "conflict":
+            raise HTTPException(409, "conflict")
+        if outcome == "crash":
+            raise RuntimeError("endpoint failed")
+        return "ok"
+
+    app = FastAPI()
+
+    @app.post("/function/{outcome}")
+    async def in_function_scope(
+        outcome: str, tx: Annotated[str, Depends(get_transaction, scope="function")]
+    ) -> str:
+        return act(outcome)
+
+    @app.post("/request/{outcome}")
+    async def in_request_scope(outcome: str, tx: Annotated[str, Depends(get_transaction)]) -> str:
+        return act(outcome)
+
+    @app.post("/swallow/function")
+    async def swallow_function(
+        tx: Annotated[str, Depends(get_swallowing_transaction, scope="function")],
+    ) -> str:
+        raise RuntimeError("endpoint failed")
+
+    @app.post("/swallow/request")
+    async def swallow_request(tx: Annotated[str, Depends(get_swallowing_transaction)]) -> str:
+        raise RuntimeError("endpoint failed")
+
+    @app.post("/bare")
+    async def bare(tx: Annotated[str, Depends(get_bare_transaction)]) -> str:
+        events.append("endpoint")
+        raise HTTPException(409, "conflict")
+
+    return app
+
+
+@pytest.mark.parametrize("scope", ["function", "request"])
+async def test_success_commits(scope: str):
+    events: list[str] = []
+    async with client_for(build_app(events)) as client:
+        response = await client.post(f"/{scope}/ok")
+
+    assert response.status_code == 200
+    assert events == ["begin", "endpoint", "commit", "close"]
+
+
+@pytest.mark.parametrize("scope", ["function", "request"])
+async def test_unexpected_exception_rolls_back(scope: str):
+    events: list[str] = []
+    async with client_for(build_app(events), raise_app_exceptions=False) as client:
+        response = await client.post(f"/{scope}/crash")
+
+    assert response.status_code == 500
+    assert events == ["begin", "endpoint", "rollback (RuntimeError)", "close"]
+
+
+@pytest.mark.parametrize("scope", ["function", "request"])
+async def test_http_exception_rolls_back_too(scope: str):
+    # A 4xx raised as HTTPException passes through the dependency like any other exception.
+    events: list[str] = []
+    async with client_for(build_app(events)) as client:
+        response = await client.post(f"/{scope}/conflict")
+
+    assert response.status_code == 409
+    assert events == ["begin", "endpoint", "rollback (HTTPException)", "close"]
+
+
+async def test_swallowing_in_request_scope_is_a_fastapi_error():
+    events: list[str] = []
+    async with client_for(build_app(events)) as client:
+        with pytest.raises(FastAPIError, match="Response not awaited"):
+            await client.post("/swallow/request")
+
+    assert events == ["rollback, exception swallowed"]
+
+
+async def test_swallowing_in_function_scope_is_an_unbound_local_error():
+    # FastAPI 0.165 has no friendly message for this case: the request handler's `response`
+    # variable was never assigned.
+    events: list[str] = []
+    async with client_for(build_app(events)) as client:
+        with pytest.raises(UnboundLocalError, match="response"):
+            await client.post("/swallow/function")
+
+    assert events == ["rollback, exception swallowed"]
+
+
+async def test_code_after_a_bare_yield_is_skipped_on_error():
+    events: list[str] = []
+    async with client_for(build_app(events)) as client:
+        response = await client.post("/bare")
+
+    assert response.status_code == 409
+    assert events == ["begin", "endpoint"]
