@@ -26,7 +26,7 @@ async def list_projects(
     responses=problem_responses(409, 422, 503),
 )
 async def create_project(
-    body: ProjectCreate, _: MemberDep, service: ProjectServiceDep, response: Response
+    _: MemberDep, body: ProjectCreate, service: ProjectServiceDep, response: Response
 ) -> ProjectRead:
     """Create a project (members and above). Accepts `Idempotency-Key`."""
     project = await service.create(name=body.name, description=body.description)
@@ -43,9 +43,9 @@ async def read_project(_: ViewerDep, project: ProjectDep, response: Response) ->
 
 @router.patch("/{project_id}", responses=problem_responses(404, 409, 412, 422))
 async def update_project(
+    _: MemberDep,
     body: ProjectUpdate,
     project: ProjectDep,
-    _: MemberDep,
     expected: ExpectedVersionDep,
     service: ProjectServiceDep,
     response: Response,
@@ -62,7 +62,7 @@ async def update_project(
     "/{project_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 412)
 )
 async def delete_project(
-    project: ProjectDep, _: MemberDep, expected: ExpectedVersionDep, service: ProjectServiceDep
+    _: MemberDep, project: ProjectDep, expected: ExpectedVersionDep, service: ProjectServiceDep
 ) -> None:
     """Delete a project and all its tasks (`If-Match` honoured)."""
     await service.delete(project.id, expected_version=expected)

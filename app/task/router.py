@@ -23,8 +23,8 @@ router = APIRouter(
 
 @router.get("", responses=problem_responses(422))
 async def list_tasks(
-    project: ProjectDep,
     _: ViewerDep,
+    project: ProjectDep,
     pagination: PaginationDep,
     service: TaskServiceDep,
     status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
@@ -44,9 +44,9 @@ async def list_tasks(
     responses=problem_responses(422, 503),
 )
 async def create_task(
+    _: MemberDep,
     body: TaskCreate,
     project: ProjectDep,
-    _: MemberDep,
     service: TaskServiceDep,
     response: Response,
 ) -> TaskRead:
@@ -64,7 +64,7 @@ async def create_task(
     responses=problem_responses(422, 503),
 )
 async def create_tasks_in_bulk(
-    body: BulkTaskCreate, project: ProjectDep, _: MemberDep, service: TaskServiceDep
+    _: MemberDep, body: BulkTaskCreate, project: ProjectDep, service: TaskServiceDep
 ) -> list[TaskRead]:
     """Add up to 100 tasks in one transaction: all or none. Behind the `bulk_tasks` flag."""
     tasks = await service.create_many(project.id, [t.model_dump() for t in body.tasks])
@@ -72,7 +72,7 @@ async def create_tasks_in_bulk(
 
 
 @router.get("/{task_id}")
-async def read_task(task: TaskDep, _: ViewerDep, response: Response) -> TaskRead:
+async def read_task(_: ViewerDep, task: TaskDep, response: Response) -> TaskRead:
     """One task, with its version as `ETag`."""
     response.headers["ETag"] = etag(task.version)
     return TaskRead.model_validate(task)
@@ -80,19 +80,16 @@ async def read_task(task: TaskDep, _: ViewerDep, response: Response) -> TaskRead
 
 @router.patch("/{task_id}", responses=problem_responses(412, 422))
 async def update_task(
+    _: MemberDep,
     body: TaskUpdate,
     task: TaskDep,
-    _: MemberDep,
     expected: ExpectedVersionDep,
     service: TaskServiceDep,
     response: Response,
 ) -> TaskRead:
     """Change a task. Send `If-Match` with the ETag you read to refuse lost updates (412)."""
     updated = await service.update(
-        task.project_id,
-        task.id,
-        expected_version=expected,
-        changes=body.model_dump(exclude_unset=True),
+        task, expected_version=expected, changes=body.model_dump(exclude_unset=True)
     )
     response.headers["ETag"] = etag(updated.version)
     return TaskRead.model_validate(updated)
@@ -102,7 +99,7 @@ async def update_task(
     "/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(412)
 )
 async def delete_task(
-    task: TaskDep, _: MemberDep, expected: ExpectedVersionDep, service: TaskServiceDep
+    _: MemberDep, task: TaskDep, expected: ExpectedVersionDep, service: TaskServiceDep
 ) -> None:
     """Delete a task (`If-Match` honoured)."""
-    await service.delete(task.project_id, task.id, expected_version=expected)
+    await service.delete(task, expected_version=expected)

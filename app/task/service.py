@@ -61,14 +61,9 @@ class TaskService:
         return tasks
 
     async def update(
-        self,
-        project_id: uuid.UUID,
-        task_id: uuid.UUID,
-        *,
-        expected_version: int | None,
-        changes: dict[str, Any],
+        self, task: Task, *, expected_version: int | None, changes: dict[str, Any]
     ) -> Task:
-        task = await self.get(project_id, task_id)
+        """`task` as `valid_task` loaded it, in this request's session."""
         check_version(task.version, expected_version)
         if "assignee_id" in changes:
             await self._check_assignee(changes["assignee_id"])
@@ -82,10 +77,7 @@ class TaskService:
             self._announce("task.updated", task)
         return task
 
-    async def delete(
-        self, project_id: uuid.UUID, task_id: uuid.UUID, *, expected_version: int | None
-    ) -> None:
-        task = await self.get(project_id, task_id)
+    async def delete(self, task: Task, *, expected_version: int | None) -> None:
         check_version(task.version, expected_version)
         await self.tasks.delete(task)
         self._announce("task.deleted", task)
