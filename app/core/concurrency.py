@@ -11,7 +11,7 @@ class StaleVersionError(PreconditionFailedError):
         super().__init__(detail or "The resource was modified since you read it; re-read it.")
 
 
-def check_version(current: int, expected: int | None) -> None:
-    """The client's If-Match version (when given) must be the stored one."""
-    if expected is not None and expected != current:
+def check_version(current: int, expected: frozenset[int] | None) -> None:
+    """The stored version must be one the client's If-Match names (when it names any)."""
+    if expected is not None and current not in expected:
         raise StaleVersionError

@@ -56,6 +56,16 @@ class Timestamps(CreatedAt):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
+class CreatedInOrder:
+    """For keyset-paginated tables: `clock_timestamp()` advances per row, where `now()` is the
+    transaction's start, so rows created together still list in the order they were made."""
+
+    created_at: Mapped[datetime] = mapped_column(server_default=func.clock_timestamp())
+    updated_at: Mapped[datetime] = mapped_column(
+        server_default=func.clock_timestamp(), onupdate=func.clock_timestamp()
+    )
+
+
 class Versioned:
     """Optimistic concurrency: SQLAlchemy adds `AND version = :loaded` to every UPDATE and
     DELETE and bumps it, raising StaleDataError when another transaction got there first.

@@ -2,11 +2,10 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, HTTPException, status
 
 from app.api.deps import CacheDep
 from app.auth.dependencies import TenantDep, TenantSessionDep
-from app.core.errors import NotFoundError
 from app.flag.repository import FlagRepository
 from app.flag.service import FlagService
 
@@ -27,7 +26,8 @@ def require_feature(key: str) -> Callable[..., Awaitable[None]]:
 
     async def feature_guard(flags: FlagServiceDep) -> None:
         if not await flags.is_enabled(key):
-            raise NotFoundError("Not Found")
+            # The very answer an unknown path gets: nothing tells the route exists.
+            raise HTTPException(status.HTTP_404_NOT_FOUND)
 
     feature_guard.__name__ = feature_guard.__qualname__ = f"require_feature_{key}"
     return feature_guard

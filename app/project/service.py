@@ -62,7 +62,11 @@ class ProjectService:
         return project
 
     async def update(
-        self, project_id: uuid.UUID, *, expected_version: int | None, changes: dict[str, object]
+        self,
+        project_id: uuid.UUID,
+        *,
+        expected_version: frozenset[int] | None,
+        changes: dict[str, object],
     ) -> Project:
         project = await self.get(project_id)
         check_version(project.version, expected_version)
@@ -73,7 +77,9 @@ class ProjectService:
         self._announce("project.updated", project)
         return project
 
-    async def delete(self, project_id: uuid.UUID, *, expected_version: int | None) -> None:
+    async def delete(
+        self, project_id: uuid.UUID, *, expected_version: frozenset[int] | None
+    ) -> None:
         project = await self.get(project_id)
         check_version(project.version, expected_version)
         await self.projects.delete(project)  # its tasks go with it (ON DELETE CASCADE)

@@ -61,7 +61,7 @@ class TaskService:
         return tasks
 
     async def update(
-        self, task: Task, *, expected_version: int | None, changes: dict[str, Any]
+        self, task: Task, *, expected_version: frozenset[int] | None, changes: dict[str, Any]
     ) -> Task:
         """`task` as `valid_task` loaded it, in this request's session."""
         check_version(task.version, expected_version)
@@ -77,7 +77,7 @@ class TaskService:
             self._announce("task.updated", task)
         return task
 
-    async def delete(self, task: Task, *, expected_version: int | None) -> None:
+    async def delete(self, task: Task, *, expected_version: frozenset[int] | None) -> None:
         check_version(task.version, expected_version)
         await self.tasks.delete(task)
         self._announce("task.deleted", task)

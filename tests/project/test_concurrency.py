@@ -98,10 +98,14 @@ async def test_two_sessions_cannot_both_update_one_version(
         # Both read version 1 before either writes.
         assert [(await s.get(project_id)).version for s in services] == [1, 1]
 
-        await services[0].update(project_id, expected_version=1, changes={"name": "First"})
+        await services[0].update(
+            project_id, expected_version=frozenset({1}), changes={"name": "First"}
+        )
         # The second UPDATE blocks on the first's row lock until the first commits...
         racing = asyncio.create_task(
-            services[1].update(project_id, expected_version=1, changes={"name": "Second"})
+            services[1].update(
+                project_id, expected_version=frozenset({1}), changes={"name": "Second"}
+            )
         )
         await asyncio.sleep(0.2)
         assert not racing.done()
@@ -119,3 +123,21 @@ async def test_two_sessions_cannot_both_update_one_version(
             )
         ).one()
     assert tuple(row) == ("First", 2)
+
+
+async def test_if_match_may_list_several_versions(client: AsyncClient, acme: Org):
+    """RFC 9110: the precondition holds when any listed strong tag is current."""
+    path = f"/api/v1/projects/{acme.project.id}"  # type: ignore[union-attr]
+    current = (await client.get(path, headers=acme.viewer.headers)).headers["etag"]
+
+    listed = await client.patch(
+        path,
+        json={"name": "Listed"},
+        headers={**acme.member.headers, "If-Match": f'"99", W/"1", {current}'},
+    )
+    stale_only = await client.patch(
+        path, json={"name": "Stale"}, headers={**acme.member.headers, "If-Match": '"98", "99"'}
+    )
+
+    assert listed.status_code == 200
+    assert_problem(stale_only, 412)

@@ -1,0 +1,210 @@
+"""ProjectService with in-memory collaborators injected through `app.dependency_overrides`:
+routing, validation, the role guards and the service run for real; the repository, cache,
+publisher and caller are stand-ins, and reaching the database session fails the test."""
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+
+from app.api.deps import get_cache, get_publisher, get_session
+from app.auth.dependencies import get_principal, get_tenant, get_tenant_session
+from app.auth.schemas import Principal
+from app.core.events import InMemoryPublisher
+from app.core.pagination import PageRequest
+from app.project.dependencies import get_project_repository
+from app.project.models import Project
+from app.project.service import project_key
+from app.tenant.schemas import TenantRead
+from app.user.models import Role
+from tests.fixtures.app import provide
+from tests.fixtures.fakes import (
+    InMemoryCache,
+    InMemoryRepository,
+    caller,
+    database_must_not_be_used,
+    unit_of_work,
+)
+from tests.problems import assert_problem
+
+PROJECTS = "/api/v1/projects"
+
+
+class InMemoryProjects(InMemoryRepository[Project]):
+    fields = ("name", "description")
+
+    async def list(self, page: PageRequest) -> Sequence[Project]:
+        rows = sorted(self.rows.values(), key=lambda p: (p.created_at, p.id))
+        if page.after is not None:
+            after = (page.after.created_at, page.after.id)
+            rows = [p for p in rows if (p.created_at, p.id) > after]
+        return rows[: page.limit + 1]
+
+
+@dataclass
+class Unit:
+    client: AsyncClient
+    projects: InMemoryProjects
+    cache: InMemoryCache
+    publisher: InMemoryPublisher
+    principal: Principal
+    tenant: TenantRead
+
+    def events(self) -> list[tuple[str, str]]:
+        return [(e.type, e.data["project_id"]) for e in self.publisher.events]
+
+    async def seed(self, name: str = "Seeded") -> Project:
+        return await self.projects.add(Project(name=name, description=""))
+
+
+async def open_unit(app: FastAPI, role: Role) -> AsyncIterator[Unit]:
+    principal, tenant = caller(role)
+    projects, cache, publisher = InMemoryProjects(tenant.id), InMemoryCache(), InMemoryPublisher()
+    overrides = app.dependency_overrides
+    overrides[get_project_repository] = unit_of_work(projects)
+    overrides[get_cache] = provide(cache)
+    overrides[get_publisher] = provide(publisher)
+    overrides[get_principal] = provide(principal)
+    overrides[get_tenant] = provide(tenant)
+    # Nothing may reach the database: neither the tenant-bound session nor the session itself.
+    overrides[get_tenant_session] = database_must_not_be_used
+    overrides[get_session] = database_must_not_be_used
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+        yield Unit(client, projects, cache, publisher, principal, tenant)
+    overrides.clear()
+
+
+@pytest.fixture
+async def unit(app_instance: FastAPI) -> AsyncIterator[Unit]:
+    async for value in open_unit(app_instance, Role.MEMBER):
+        yield value
+
+
+@pytest.fixture
+async def viewer_unit(app_instance: FastAPI) -> AsyncIterator[Unit]:
+    async for value in open_unit(app_instance, Role.VIEWER):
+        yield value
+
+
+class TestProjectEvents:
+    async def test_create_publishes_project_created(self, unit: Unit):
+        response = await unit.client.post(PROJECTS, json={"name": "Launch"})
+
+        assert response.status_code == 201, response.text
+        assert response.headers["etag"] == '"1"'
+        project_id = response.json()["id"]
+        [event] = unit.publisher.events
+        assert event.type == "project.created"
+        assert event.tenant_id == unit.tenant.id
+        assert event.data == {
+            "project_id": project_id,
+            "name": "Launch",
+            "by": str(unit.principal.id),
+        }
+        [row] = unit.projects.rows.values()
+        assert (row.name, row.created_by, row.tenant_id) == (
+            "Launch",
+            unit.principal.id,
+            unit.tenant.id,
+        )
+
+    async def test_read_publishes_nothing_and_is_cached(self, unit: Unit):
+        project = await unit.seed()
+
+        response = await unit.client.get(f"{PROJECTS}/{project.id}")
+
+        assert response.status_code == 200
+        assert response.headers["etag"] == '"1"'
+        assert response.json()["name"] == "Seeded"
+        assert unit.publisher.events == []
+        assert project_key(unit.tenant.id, project.id) in unit.cache.values
+
+    async def test_update_publishes_project_updated_and_drops_the_cached_read(self, unit: Unit):
+        project = await unit.seed()
+        await unit.client.get(f"{PROJECTS}/{project.id}")  # fills the cache
+
+        response = await unit.client.patch(
+            f"{PROJECTS}/{project.id}", json={"name": "Renamed"}, headers={"If-Match": '"1"'}
+        )
+
+        assert response.status_code == 200, response.text
+        assert (response.json()["version"], response.headers["etag"]) == (2, '"2"')
+        assert unit.events() == [("project.updated", str(project.id))]
+        assert unit.publisher.events[0].data["name"] == "Renamed"
+        assert project_key(unit.tenant.id, project.id) not in unit.cache.values
+        read = await unit.client.get(f"{PROJECTS}/{project.id}")
+        assert (read.json()["name"], read.headers["etag"]) == ("Renamed", '"2"')
+
+    async def test_delete_publishes_project_deleted(self, unit: Unit):
+        project = await unit.seed()
+
+        response = await unit.client.delete(f"{PROJECTS}/{project.id}")
+
+        assert response.status_code == 204
+        assert unit.events() == [("project.deleted", str(project.id))]
+        assert unit.projects.rows == {}
+        assert project_key(unit.tenant.id, project.id) not in unit.cache.values
+        assert_problem(await unit.client.get(f"{PROJECTS}/{project.id}"), 404)
+
+    async def test_create_read_update_delete_in_order(self, unit: Unit):
+        created = await unit.client.post(PROJECTS, json={"name": "Launch"})
+        url = f"{PROJECTS}/{created.json()['id']}"
+        await unit.client.get(url)
+        await unit.client.patch(url, json={"description": "soon"})
+        await unit.client.delete(url)
+
+        assert [e.type for e in unit.publisher.events] == [
+            "project.created",
+            "project.updated",
+            "project.deleted",
+        ]
+        assert {e.tenant_id for e in unit.publisher.events} == {unit.tenant.id}
+        assert unit.projects.commits == 4
+
+    async def test_stale_if_match_is_412_with_no_event(self, unit: Unit):
+        project = await unit.seed()
+        await unit.client.patch(f"{PROJECTS}/{project.id}", json={"name": "First"})
+        published = list(unit.publisher.events)
+
+        patched = await unit.client.patch(
+            f"{PROJECTS}/{project.id}", json={"name": "Lost"}, headers={"If-Match": '"1"'}
+        )
+        deleted = await unit.client.delete(f"{PROJECTS}/{project.id}", headers={"If-Match": '"1"'})
+
+        assert assert_problem(patched, 412)["type"].endswith("stale-version")
+        assert assert_problem(deleted, 412)["type"].endswith("stale-version")
+        assert unit.publisher.events == published
+        assert (project.name, project.version) == ("First", 2)
+        assert unit.projects.rollbacks == 2
+
+    async def test_unknown_project_is_404_with_no_event(self, unit: Unit):
+        response = await unit.client.patch(f"{PROJECTS}/{uuid.uuid4()}", json={"name": "x"})
+        assert assert_problem(response, 404)["type"].endswith("project-not-found")
+        assert unit.publisher.events == []
+
+    async def test_list_pages_through_the_fake(self, unit: Unit):
+        for i in range(3):
+            await unit.seed(f"p{i}")
+        first = await unit.client.get(PROJECTS, params={"limit": 2})
+        second = await unit.client.get(
+            PROJECTS, params={"limit": 2, "cursor": first.json()["next_cursor"]}
+        )
+        names = [p["name"] for p in first.json()["items"] + second.json()["items"]]
+        assert sorted(names) == ["p0", "p1", "p2"]
+        assert second.json()["next_cursor"] is None
+
+
+class TestProjectRolesWithoutDatabase:
+    async def test_viewer_cannot_write_and_nothing_is_published(self, viewer_unit: Unit):
+        project = await viewer_unit.seed()
+
+        created = await viewer_unit.client.post(PROJECTS, json={"name": "x"})
+        deleted = await viewer_unit.client.delete(f"{PROJECTS}/{project.id}")
+
+        assert assert_problem(created, 403)["type"].endswith("insufficient-role")
+        assert_problem(deleted, 403)
+        assert viewer_unit.publisher.events == []
+        assert list(viewer_unit.projects.rows) == [project.id]
