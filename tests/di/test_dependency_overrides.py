@@ -4,18 +4,23 @@ the original (one call for three dependants), and clearing the overrides restore
 Overrides are looked up by the ORIGINAL callable (`dict.get(call)`), so a guard built by a factory
 can only be overridden when the factory hands back an equal, hashable callable for the same
 arguments: a naive closure factory silently ignores the override; a `functools.cache`d factory or
-a guard class with value equality (a frozen dataclass) works."""
+a guard class with value equality (a frozen dataclass) works. A yield override has no scope of
+its own: it takes the scope declared where the original is used (`solve_dependencies` builds the
+replacement's `Dependant` with the use site's `scope`). And while the overrides dict is not
+empty, every request rebuilds the `Dependant` of every node it visits, overridden or not, each
+rebuild walking that node's whole subtree: overrides belong in tests."""
 
 import enum
 import functools
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 from fastapi import Depends, FastAPI, Header, HTTPException
+from fastapi.dependencies import utils as dependency_utils
 
-from tests.di.asgi import client_for
+from tests.di.asgi import client_for, record_response
 
 
 class Role(enum.StrEnum):
@@ -249,3 +254,92 @@ async def test_the_guards_refuse_without_an_override():
 
     assert statuses == [403, 403]
     assert (instance.status_code, admin.status_code) == (403, 200)
+
+
+async def get_clock() -> str:
+    """A plain (return) dependency, used without a scope."""
+    return "clock"
+
+
+async def get_session() -> AsyncIterator[str]:
+    """A yield dependency, used with scope="function" (like the app's `SessionDep`)."""
+    yield "session"
+
+
+def yield_override(name: str) -> Callable[[], AsyncIterator[str]]:
+    async def override() -> AsyncIterator[str]:
+        EVENTS.append(f"setup {name}")
+        yield name
+        EVENTS.append(f"cleanup {name}")
+
+    return override
+
+
+async def test_a_yield_override_takes_the_scope_of_the_use_site(events: list[str]):
+    app = FastAPI()
+
+    @app.get("/scopes")
+    async def scopes(
+        clock: Annotated[str, Depends(get_clock)],
+        session: Annotated[str, Depends(get_session, scope="function")],
+    ) -> list[str]:
+        EVENTS.append("endpoint")
+        return [clock, session]
+
+    app.dependency_overrides[get_clock] = yield_override("fake clock")
+    app.dependency_overrides[get_session] = yield_override("fake session")
+
+    async with client_for(record_response(app, events)) as client:
+        response = await client.get("/scopes")
+
+    assert response.json() == ["fake clock", "fake session"]
+    # The generator replacing a plain Depends(get_clock) became request-scoped (its cleanup runs
+    # after the body); the one replacing Depends(get_session, scope="function") kept that scope.
+    assert events == [
+        "setup fake clock",
+        "setup fake session",
+        "endpoint",
+        "cleanup fake session",
+        "response.start",
+        "response.body",
+        "cleanup fake clock",
+    ]
+
+
+async def test_a_non_empty_overrides_dict_rebuilds_every_node_per_request(
+    events: list[str], monkeypatch: pytest.MonkeyPatch
+):
+    app = FastAPI()
+
+    @app.get("/chain")
+    async def chain(users: Annotated[str, Depends(get_user_service)]) -> str:
+        return users
+
+    built: list[str] = []
+    original = dependency_utils.get_dependant
+
+    def counting_get_dependant(**kwargs: Any) -> Any:
+        built.append(kwargs["call"].__name__)
+        return original(**kwargs)
+
+    # solve_dependencies (and get_dependant's own recursion) look the name up in the module.
+    monkeypatch.setattr(dependency_utils, "get_dependant", counting_get_dependant)
+
+    async with client_for(app) as client:
+        await client.get("/chain")
+        without_overrides = list(built)
+        built.clear()
+        app.dependency_overrides[allow] = allow  # unrelated to this route
+        await client.get("/chain")
+
+    assert without_overrides == []
+    # get_user_service -> get_repository -> get_db: each node visited is built again with its
+    # whole subtree (3 + 2 + 1 builds), although nothing on the route is overridden.
+    assert built == [
+        "get_user_service",
+        "get_repository",
+        "get_db",
+        "get_repository",
+        "get_db",
+        "get_db",
+    ]

@@ -2,14 +2,19 @@
 per request and again on the next request. The cache key is the callable plus its scopes (the
 security scopes it uses and its computed `scope`), not the `Depends` object: two `Depends(f)` share
 one call, while `Depends(gen)` and `Depends(gen, scope="function")`, or `Security(f, scopes=[...])`
-with different scopes, are different keys and run separately."""
+with different scopes, are different keys and run separately.
+
+The cache saves calls, not the walk: `solve_dependencies` walks a node's subtree before it looks
+the node up, so at every declaration of a cached node its parameters are extracted and validated
+again, although the node itself is called once."""
 
 import itertools
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Security
+from fastapi import Depends, FastAPI, Header, Security
 from fastapi.security import SecurityScopes
+from pydantic import AfterValidator
 
 from tests.di.asgi import client_for
 
@@ -143,3 +148,66 @@ async def test_security_scopes_are_part_of_the_key():
         "get_principal ['write']",
         "endpoint",
     ]
+
+
+def build_walked_app(events: list[str]) -> FastAPI:
+    def checked(slug: str) -> str:
+        events.append(f"validate X-Tenant={slug}")
+        return slug
+
+    async def get_tenant(x_tenant: Annotated[str, Header(), AfterValidator(checked)]) -> str:
+        events.append("get_tenant")
+        return x_tenant
+
+    async def get_repository(tenant: Annotated[str, Depends(get_tenant)]) -> str:
+        events.append("get_repository")
+        return f"repository({tenant})"
+
+    async def get_service(tenant: Annotated[str, Depends(get_tenant)]) -> str:
+        events.append("get_service")
+        return f"service({tenant})"
+
+    app = FastAPI()
+
+    @app.get("/walked")
+    async def walked(
+        repository: Annotated[str, Depends(get_repository)],
+        service: Annotated[str, Depends(get_service)],
+        tenant: Annotated[str, Depends(get_tenant)],
+    ) -> list[str]:
+        events.append("endpoint")
+        return [repository, service, tenant]
+
+    return app
+
+
+async def test_a_cached_subtree_is_walked_again_but_not_called():
+    events: list[str] = []
+    async with client_for(build_walked_app(events)) as client:
+        response = await client.get("/walked", headers={"X-Tenant": "acme"})
+
+    assert response.json() == ["repository(acme)", "service(acme)", "acme"]
+    # Three declarations of get_tenant: its header is validated three times, it is called once.
+    assert events == [
+        "validate X-Tenant=acme",
+        "get_tenant",
+        "get_repository",
+        "validate X-Tenant=acme",
+        "get_service",
+        "validate X-Tenant=acme",
+        "endpoint",
+    ]
+
+
+async def test_a_shared_node_with_an_invalid_input_is_reported_once_per_declaration():
+    events: list[str] = []
+    async with client_for(build_walked_app(events)) as client:
+        response = await client.get("/walked")
+
+    assert response.status_code == 422
+    assert [(error["loc"], error["type"]) for error in response.json()["detail"]] == [
+        (["header", "x-tenant"], "missing"),
+        (["header", "x-tenant"], "missing"),
+        (["header", "x-tenant"], "missing"),
+    ]
+    assert events == []

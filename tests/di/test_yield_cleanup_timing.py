@@ -2,12 +2,19 @@
 `Depends(..., scope="function")` it runs when the endpoint returns, before "response.start"; with
 `scope="request"` or the default it runs after "response.body", i.e. after the response has been
 sent. The article's "after the response is returned" is only true for the latter, and only on
-success: when the endpoint raises, every cleanup runs before the error response is sent."""
+success: when the endpoint raises, every cleanup runs before the error response is sent.
+
+A request-scoped generator cannot depend directly on a function-scoped one (its cleanup would run
+after its dependency's): `get_dependant` raises `DependencyScopeError` when the route is built.
+The check looks only at the generator's own parameters, so a plain dependency in between hides
+the function-scoped one, and then the generator's exit code runs after that one has closed."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import pytest
 from fastapi import Depends, FastAPI, HTTPException
+from fastapi.exceptions import DependencyScopeError
 
 from tests.di.asgi import client_for, record_response
 
@@ -122,3 +129,80 @@ async def test_a_failure_after_yield_in_function_scope_is_a_500():
     # With the bare app, Starlette's ServerErrorMiddleware sends a plain 500 and re-raises.
     assert status == 500
     assert events == ["endpoint", "commit fails", "response.start", "response.body"]
+
+
+async def test_request_scope_cannot_depend_on_function_scope():
+    async def get_session() -> AsyncIterator[str]:
+        yield "session"
+
+    async def get_unit_of_work(
+        session: Annotated[str, Depends(get_session, scope="function")],
+    ) -> AsyncIterator[str]:
+        yield f"unit of work({session})"
+
+    app = FastAPI()
+
+    with pytest.raises(DependencyScopeError) as refused:
+
+        @app.get("/request-scoped")
+        async def request_scoped(uow: Annotated[str, Depends(get_unit_of_work)]) -> str:
+            return uow
+
+    assert str(refused.value) == (
+        'The dependency "get_unit_of_work" has a scope of "request", '
+        'it cannot depend on dependencies with scope "function".'
+    )
+    assert [route.path for route in app.routes if route.path == "/request-scoped"] == []
+
+    # Declared function-scoped itself, the same generator is accepted.
+    @app.get("/function-scoped")
+    async def function_scoped(
+        uow: Annotated[str, Depends(get_unit_of_work, scope="function")],
+    ) -> str:
+        return uow
+
+    async with client_for(app) as client:
+        response = await client.get("/function-scoped")
+    assert response.json() == "unit of work(session)"
+
+
+async def test_a_plain_dependency_in_between_hides_the_function_scope():
+    events: list[str] = []
+
+    async def get_session() -> AsyncIterator[str]:
+        events.append("session open")
+        yield "session"
+        events.append("session closed")
+
+    async def get_repository(
+        session: Annotated[str, Depends(get_session, scope="function")],
+    ) -> str:
+        return f"repository({session})"
+
+    async def get_unit_of_work(
+        repository: Annotated[str, Depends(get_repository)],
+    ) -> AsyncIterator[str]:
+        events.append("unit of work setup")
+        yield repository
+        events.append("unit of work cleanup")  # the session it used is already closed
+
+    app = FastAPI()
+
+    @app.get("/accepted")  # no DependencyScopeError: get_unit_of_work's parameter is not scoped
+    async def accepted(uow: Annotated[str, Depends(get_unit_of_work)]) -> str:
+        events.append("endpoint")
+        return uow
+
+    async with client_for(record_response(app, events)) as client:
+        response = await client.get("/accepted")
+
+    assert response.json() == "repository(session)"
+    assert events == [
+        "session open",
+        "unit of work setup",
+        "endpoint",
+        "session closed",
+        "response.start",
+        "response.body",
+        "unit of work cleanup",
+    ]

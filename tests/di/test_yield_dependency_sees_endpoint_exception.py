@@ -2,7 +2,11 @@
 and HTTPExceptions included: that is the rollback path; without one it commits. It must re-raise:
 swallowing it turns the request into a 500 with a confusing error. Code after a bare `yield`
 (no try/finally) is skipped on error. The real app's `get_session` is proven against PostgreSQL in
-tests/api/test_session.py (rollback on error, commit before the response, always closed)."""
+tests/api/test_session.py (rollback on error, commit before the response, always closed).
+
+The return value is validated and serialized inside the function scope, before its stack closes,
+so a return value that fails the response model is a `ResponseValidationError` at the `yield`:
+the transaction rolls back and the client gets a 500, never a 2xx for unsaved data."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -10,8 +14,14 @@ from typing import Annotated
 import pytest
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.exceptions import FastAPIError
+from pydantic import BaseModel
 
-from tests.di.asgi import client_for
+from tests.di.asgi import client_for, record_response
+
+
+class Item(BaseModel):
+    id: int
+    name: str
 
 
 def build_app(events: list[str]) -> FastAPI:
@@ -72,6 +82,18 @@ def build_app(events: list[str]) -> FastAPI:
     async def bare(tx: Annotated[str, Depends(get_bare_transaction)]) -> str:
         events.append("endpoint")
         raise HTTPException(409, "conflict")
+
+    @app.post("/invalid-response/function")
+    async def invalid_response_function(
+        tx: Annotated[str, Depends(get_transaction, scope="function")],
+    ) -> Item:
+        events.append("endpoint")
+        return {"id": "not a number", "name": "stored?"}  # type: ignore[return-value]
+
+    @app.post("/invalid-response/request")
+    async def invalid_response_request(tx: Annotated[str, Depends(get_transaction)]) -> Item:
+        events.append("endpoint")
+        return {"id": "not a number", "name": "stored?"}  # type: ignore[return-value]
 
     return app
 
@@ -134,3 +156,22 @@ async def test_code_after_a_bare_yield_is_skipped_on_error():
 
     assert response.status_code == 409
     assert events == ["begin", "endpoint"]
+
+
+@pytest.mark.parametrize("scope", ["function", "request"])
+async def test_response_validation_error_rolls_back(scope: str):
+    events: list[str] = []
+    app = record_response(build_app(events), events)
+    async with client_for(app, raise_app_exceptions=False) as client:
+        response = await client.post(f"/invalid-response/{scope}")
+
+    # With the bare app, Starlette's ServerErrorMiddleware sends a plain 500 and re-raises.
+    assert response.status_code == 500
+    assert events == [
+        "begin",
+        "endpoint",
+        "rollback (ResponseValidationError)",
+        "close",
+        "response.start",
+        "response.body",
+    ]

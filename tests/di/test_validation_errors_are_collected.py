@@ -1,0 +1,108 @@
+"""Validation errors are collected, not raised (FastAPI 0.165, `solve_dependencies`): a dependency
+whose own inputs (path, query, header, cookie, body) fail validation is not called, and nor is
+anything that depends on it, but the walk goes on. Its siblings still run, every error found on
+the way is gathered, and one 422 listing them all is raised after the walk, so the response comes
+after the siblings. An exception is different: it stops the walk at once, and it wins over a
+validation error collected earlier."""
+
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query
+
+from tests.di.asgi import client_for, record_response
+
+
+def build_app(events: list[str]) -> FastAPI:
+    async def get_project(project_id: int) -> int:
+        events.append("get_project")
+        return project_id
+
+    async def get_task(project: Annotated[int, Depends(get_project)]) -> str:
+        events.append("get_task")
+        return f"task of {project}"
+
+    async def get_audit() -> str:
+        events.append("get_audit")
+        return "audit"
+
+    async def get_limit(x_limit: Annotated[int, Header()]) -> int:
+        events.append("get_limit")
+        return x_limit
+
+    async def forbid() -> None:
+        events.append("forbid")
+        raise HTTPException(403, "not allowed")
+
+    app = FastAPI()
+
+    @app.get("/projects/{project_id}")
+    async def read(
+        task: Annotated[str, Depends(get_task)],
+        audit: Annotated[str, Depends(get_audit)],
+        limit: Annotated[int, Depends(get_limit)],
+        verbose: Annotated[bool, Query()] = False,
+    ) -> list[str]:
+        events.append("endpoint")
+        return [task, audit, str(limit), str(verbose)]
+
+    @app.get("/guarded/{project_id}")
+    async def guarded(
+        task: Annotated[str, Depends(get_task)],
+        guard: Annotated[None, Depends(forbid)],
+        audit: Annotated[str, Depends(get_audit)],
+    ) -> str:
+        events.append("endpoint")
+        return task
+
+    return app
+
+
+async def call(path: str, **kwargs: object) -> tuple[int, object, list[str]]:
+    events: list[str] = []
+    app = record_response(build_app(events), events)
+    async with client_for(app) as client:
+        response = await client.get(path, **kwargs)  # type: ignore[arg-type]
+    return response.status_code, response.json(), events
+
+
+async def test_every_dependency_runs_when_the_inputs_are_valid():
+    status, body, events = await call(
+        "/projects/7", params={"verbose": "true"}, headers={"X-Limit": "10"}
+    )
+
+    assert (status, body) == (200, ["task of 7", "audit", "10", "True"])
+    assert events == [
+        "get_project",
+        "get_task",
+        "get_audit",
+        "get_limit",
+        "endpoint",
+        "response.start",
+        "response.body",
+    ]
+
+
+async def test_siblings_still_run_and_the_422_comes_last():
+    # project_id fails inside get_project (so get_project and get_task are skipped), X-Limit
+    # fails inside get_limit (skipped), and the endpoint's own query parameter fails too.
+    status, body, events = await call(
+        "/projects/xyz", params={"verbose": "maybe"}, headers={"X-Limit": "many"}
+    )
+
+    assert status == 422
+    assert [(error["loc"], error["type"]) for error in body["detail"]] == [  # type: ignore[index]
+        (["path", "project_id"], "int_parsing"),
+        (["header", "x-limit"], "int_parsing"),
+        (["query", "verbose"], "bool_parsing"),
+    ]
+    # get_audit, the sibling declared between the two failing ones, was still called.
+    assert events == ["get_audit", "response.start", "response.body"]
+
+
+async def test_an_exception_stops_the_walk_and_beats_a_collected_validation_error():
+    status, body, events = await call("/guarded/xyz")
+
+    # get_task was skipped for its invalid input, then forbid raised: get_audit never ran, and
+    # the client sees the 403, not the 422 that was being collected.
+    assert (status, body) == (403, {"detail": "not allowed"})
+    assert events == ["forbid", "response.start", "response.body"]

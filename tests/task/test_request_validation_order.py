@@ -1,0 +1,109 @@
+"""Where the body is checked relative to the dependency graph, on PATCH
+/api/v1/projects/{project_id}/tasks/{task_id} (FastAPI 0.165, `get_request_handler`). A body sent
+as JSON is read and parsed before any dependency runs, so malformed JSON is a 422 before
+authentication, the role guard and the lookups: no session is even opened. Validating the parsed
+body against `TaskUpdate` comes after every dependency, so a well-formed but invalid body gets
+whatever the graph answers first (401, 403, 404). A body that is not declared as JSON is not
+parsed up front at all."""
+
+import uuid
+
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.deps import get_session_factory
+from app.core.db import SessionFactory
+from tests.fixtures.app import provide
+from tests.fixtures.auth import Org
+from tests.problems import assert_problem
+
+MALFORMED = b'{"title": '  # JSON that ends in the middle: the decoder fails at position 10
+INVALID = b'{"status": "finished"}'  # well-formed JSON, but not a TaskStatus
+JSON = {"content-type": "application/json"}
+
+
+def task_url(org: Org) -> str:
+    return f"/api/v1/projects/{org.project.id}/tasks/{org.task.id}"  # type: ignore[union-attr]
+
+
+def missing_task_url() -> str:
+    return f"/api/v1/projects/{uuid.uuid4()}/tasks/{uuid.uuid4()}"
+
+
+@pytest.fixture
+def opened(app: FastAPI, session_factory: SessionFactory) -> list[AsyncSession]:
+    """Every session `get_session` opens during the test (the first dependency with I/O)."""
+    sessions: list[AsyncSession] = []
+
+    def counting_factory() -> AsyncSession:
+        session = session_factory()
+        sessions.append(session)
+        return session
+
+    app.dependency_overrides[get_session_factory] = provide(counting_factory)
+    return sessions
+
+
+def field_errors(response_body: dict[str, object]) -> list[tuple[object, object]]:
+    return [(error["loc"], error["type"]) for error in response_body["errors"]]  # type: ignore[attr-defined, index]
+
+
+async def test_malformed_json_is_422_before_authentication(
+    client: AsyncClient, acme: Org, opened: list[AsyncSession]
+):
+    response = await client.patch(task_url(acme), content=MALFORMED, headers=JSON)
+
+    problem = assert_problem(response, 422)
+    assert field_errors(problem) == [(["body", 10], "json_invalid")]
+    assert opened == []  # no dependency ran: not even the session was entered
+
+
+async def test_malformed_json_is_422_before_the_role_guard_and_the_lookups(
+    client: AsyncClient, acme: Org, opened: list[AsyncSession]
+):
+    # A viewer (403 with a valid body) on a task that does not exist (404 for a member).
+    response = await client.patch(
+        missing_task_url(), content=MALFORMED, headers={**JSON, **acme.viewer.headers}
+    )
+
+    assert field_errors(assert_problem(response, 422)) == [(["body", 10], "json_invalid")]
+    assert opened == []
+
+
+async def test_anonymous_with_an_invalid_body_is_401(
+    client: AsyncClient, acme: Org, opened: list[AsyncSession]
+):
+    response = await client.patch(task_url(acme), content=INVALID, headers=JSON)
+
+    assert assert_problem(response, 401)["type"].endswith("not-authenticated")
+    # The graph was entered (get_token_claims needs the session's scopes before it raises).
+    assert len(opened) == 1
+
+
+async def test_an_invalid_body_is_checked_after_the_role_guard_and_the_lookups(
+    client: AsyncClient, acme: Org
+):
+    as_viewer = await client.patch(
+        task_url(acme), content=INVALID, headers={**JSON, **acme.viewer.headers}
+    )
+    on_a_missing_task = await client.patch(
+        missing_task_url(), content=INVALID, headers={**JSON, **acme.member.headers}
+    )
+    as_member = await client.patch(
+        task_url(acme), content=INVALID, headers={**JSON, **acme.member.headers}
+    )
+
+    assert assert_problem(as_viewer, 403)["type"].endswith("insufficient-role")
+    assert assert_problem(on_a_missing_task, 404)["type"].endswith("project-not-found")
+    assert field_errors(assert_problem(as_member, 422)) == [(["body", "status"], "enum")]
+
+
+@pytest.mark.parametrize("headers", [{"content-type": "text/plain"}, {}])
+async def test_a_body_not_sent_as_json_is_not_parsed_before_authentication(
+    client: AsyncClient, acme: Org, headers: dict[str, str]
+):
+    response = await client.patch(task_url(acme), content=MALFORMED, headers=headers)
+
+    assert assert_problem(response, 401)["type"].endswith("not-authenticated")
