@@ -1,15 +1,23 @@
 """Admin commands: `uv run python -m app.cli --help`.
 
 One typer app, `cli`; each command is a function decorated with `@cli.command()` that imports what
-it needs inside its body, so importing this module builds no app and touches no server.
+it needs inside its body, so importing this module builds no app and touches no server. Commands
+that write go through the API's own dependency functions and services (`app/accounts.py`,
+`app/seed.py`) in the API's own transaction (`app/cli_runtime.py`); a failure is one line on
+stderr and exit status 1.
 """
 
 import enum
-import os
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from app.seed import SeedReport
 
 cli = typer.Typer(
     name="dependable",
@@ -17,12 +25,28 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Markdown: a docstring's paragraphs are rewrapped to the terminal, not broken where the
+    # source lines end.
+    rich_markup_mode="markdown",
 )
 
 
 @cli.callback()
 def main() -> None:
     """Dependable admin commands (settings come from the environment and `.env`)."""
+    from app.cli_runtime import default_app_env
+
+    default_app_env()  # APP_ENV set nowhere means development
+
+
+def _write(content: str, output: Path | None, summary: str) -> None:
+    """`content` to standard output, or to the file `output` (saying so on stderr)."""
+    if output is None:
+        typer.echo(content, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(content, encoding="utf-8")
+    typer.echo(f"Wrote {output} ({summary})", err=True)
 
 
 class GraphFormat(enum.StrEnum):
@@ -51,9 +75,8 @@ def depgraph(
     ] = None,
 ) -> None:
     """Print the dependency graph of every route (or one), read from FastAPI's own tree."""
-    # Building the app needs settings; outside a deployment the development defaults will do
-    # (creating the app opens no connection: that happens in the lifespan).
-    os.environ.setdefault("APP_ENV", "development")
+    # Building the app needs settings (APP_ENV defaults to development, see `main`); creating
+    # the app opens no connection: that happens in the lifespan.
     from app.api import depgraph as graph
 
     graphs = graph.collect_routes(graph.build_app())
@@ -67,13 +90,177 @@ def depgraph(
         GraphFormat.MERMAID: graph.render_markdown,
         GraphFormat.JSON: graph.render_json,
     }
-    content = renderers[output_format](graphs)
-    if output is None:
-        typer.echo(content, nl=False)
-        return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(content, encoding="utf-8")
-    typer.echo(f"Wrote {output} ({len(graphs)} routes)", err=True)
+    _write(renderers[output_format](graphs), output, f"{len(graphs)} routes")
+
+
+@cli.command()
+def openapi(
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file instead of standard output.")
+    ] = None,
+) -> None:
+    """Print the OpenAPI document (JSON) of the app `create_app()` builds; connects to nothing."""
+    from app.cli_runtime import reporting_errors
+
+    with reporting_errors():  # building the app reads the settings, which may be invalid
+        from app.main import create_app
+
+        document = create_app().openapi()
+    content = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    _write(content, output, f"{len(document.get('paths', {}))} paths")
+
+
+PasswordOption = Annotated[
+    str,
+    typer.Option(
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        help="Prompted for (hidden, twice) when omitted, which keeps it out of the shell's "
+        "history and the process list.",
+    ),
+]
+
+
+@cli.command("create-tenant")
+def create_tenant(
+    name: Annotated[str, typer.Option(help="The tenant's display name.")],
+    slug: Annotated[
+        str,
+        typer.Option(help="3-63 lowercase letters, digits and hyphens; the X-Tenant value."),
+    ],
+    email: Annotated[str, typer.Option(help="The owner's email, their login.")],
+    full_name: Annotated[str, typer.Option(help="The owner's full name.")],
+    password: PasswordOption,
+) -> None:
+    """Create a tenant and its owner, as POST /api/v1/tenants does (same schema, service and
+    transaction)."""
+    from app import accounts
+    from app.cli_runtime import reporting_errors, run, validated
+    from app.tenant.schemas import SignUpRequest
+
+    with reporting_errors():
+        request = validated(
+            SignUpRequest,
+            name=name,
+            slug=slug,
+            email=email,
+            password=password,
+            full_name=full_name,
+        )
+    signup = run(lambda settings, resources: accounts.create_tenant(settings, resources, request))
+    typer.echo(
+        f"Created tenant {signup.tenant.slug!r} ({signup.tenant.id}) "
+        f"with owner {signup.owner.email} ({signup.owner.id})."
+    )
+
+
+class NewUserRole(enum.StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+@cli.command("create-user")
+def create_user(
+    tenant: Annotated[str, typer.Option(help="The tenant's slug.")],
+    email: Annotated[str, typer.Option(help="The user's email, their login in this tenant.")],
+    full_name: Annotated[str, typer.Option(help="The user's full name.")],
+    role: Annotated[NewUserRole, typer.Option(help="The user's role.")],
+    password: PasswordOption,
+) -> None:
+    """Add a user to a tenant, as POST /api/v1/users does (same schema, service and rules).
+
+    The command acts as the tenant's first active owner (the earliest created), so the service's
+    role rules see an owner: admins may be created as well as members and viewers.
+    """
+    from app import accounts
+    from app.cli_runtime import reporting_errors, run, validated
+    from app.user.schemas import UserCreate
+
+    with reporting_errors():
+        request = validated(
+            UserCreate, email=email, password=password, full_name=full_name, role=role.value
+        )
+    created = run(
+        lambda settings, resources: accounts.create_user(settings, resources, tenant, request)
+    )
+    typer.echo(
+        f"Created {created.user.role.value} {created.user.email} ({created.user.id}) in tenant "
+        f"{created.tenant.slug!r}, acting as owner {created.actor.email}."
+    )
+
+
+class _RichSeedProgress:
+    """`app.seed.SeedProgress` as a rich progress bar on stderr."""
+
+    def __init__(self, progress: "Progress") -> None:
+        self.progress = progress
+        self.task = progress.add_task("demo data", total=None)
+
+    def start(self, total: int) -> None:
+        self.progress.update(self.task, total=total)
+
+    def advance(self, steps: int, description: str) -> None:
+        self.progress.update(self.task, advance=steps, description=description)
+
+
+@cli.command("seed-demo")
+def seed_demo(
+    tasks: Annotated[
+        int, typer.Option(min=0, max=100_000, help="How many demo tasks should exist.")
+    ] = 3000,
+) -> None:
+    """Create what is missing of the demo tenant `demo`: one user of every role, six projects
+    and TASKS tasks (varied statuses, assignees, due dates). Running it again changes nothing.
+
+    The demo passwords are printed at the end, so it refuses to run outside APP_ENV=development
+    or test.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from app import seed
+    from app.cli_runtime import run
+
+    columns = (
+        TextColumn("{task.description:<40}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        progress = _RichSeedProgress(bar)
+        report = run(
+            lambda settings, resources: seed.seed_demo(
+                settings, resources, tasks=tasks, progress=progress
+            )
+        )
+    _print_seed_report(report)
+
+
+def _print_seed_report(report: "SeedReport") -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from app.seed import DEMO_SLUG, DEMO_USERS
+
+    created = ", ".join(f"{n} {what}" for what, n in report.created.items()) or "nothing"
+    console = Console(highlight=False)
+    console.print(
+        f"Demo tenant {DEMO_SLUG!r} ready in {report.seconds:.1f} s (created: {created}).",
+        soft_wrap=True,
+    )
+    statuses = ", ".join(f"{n} {status}" for status, n in report.tasks_by_status.items())
+    total = sum(report.tasks_by_status.values())
+    console.print(
+        f"It has {report.users} users, {report.projects} projects and {total} tasks ({statuses}).",
+        soft_wrap=True,
+    )
+    logins = Table("role", "email (X-Tenant: demo)", "password", title="Demo logins")
+    for user in DEMO_USERS:
+        logins.add_row(user.role.value, user.email, user.password)
+    console.print(logins)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """POST /api/v1/tenants against real PostgreSQL: the signup contract and its bad-input answers."""
 
+import uuid
 from typing import Any
 
 import pytest
@@ -7,6 +8,7 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.tenancy import bind_tenant
 from app.tenant.models import Tenant
 from app.user.models import Role, User
 from tests.fixtures.factories import signup_body
@@ -25,6 +27,7 @@ class TestSignUp:
         assert body["owner"]["email"] == "owner@example.com"
         assert body["owner"]["role"] == "owner"
         assert body["owner"]["tenant_id"] == body["tenant"]["id"]
+        await bind_tenant(session, uuid.UUID(body["tenant"]["id"]))  # users are behind RLS
         owner = await session.scalar(select(User).where(User.id == body["owner"]["id"]))
         assert owner is not None
         assert owner.role is Role.OWNER

@@ -1,0 +1,170 @@
+"""`seed-demo`: tenant `demo` with a user of every role, six projects and N varied tasks;
+idempotent (a second run leaves the very same rows), and a larger N adds only what is missing."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app import seed
+from app.core.events import InMemoryPublisher
+from app.seed import DEMO_USERS
+from tests.cli.conftest import RunCli, delete_tenants, login, rows, scalar
+
+DEMO = "demo"
+
+
+@pytest.fixture
+async def no_demo(owner: AsyncEngine) -> AsyncIterator[None]:
+    """seed-demo always uses slug `demo`: none before the test, none after it."""
+    await delete_tenants(owner, [DEMO])
+    yield
+    await delete_tenants(owner, [DEMO])
+
+
+async def snapshot(owner: AsyncEngine) -> dict[str, Any]:
+    """What the demo tenant holds, read past row-level security by the tables' owner."""
+    of_demo = "JOIN tenants t ON t.id = {}.tenant_id WHERE t.slug = 'demo'"
+    task_rows = (
+        "FROM tasks k JOIN projects p ON p.id = k.project_id "
+        "LEFT JOIN users u ON u.id = k.assignee_id " + of_demo.format("k")
+    )
+    return {
+        "tenants": await scalar(owner, "SELECT count(*) FROM tenants WHERE slug = 'demo'"),
+        "users": dict(
+            await rows(owner, "SELECT u.email, u.role::text FROM users u " + of_demo.format("u"))
+        ),
+        "projects": dict(
+            await rows(
+                owner,
+                "SELECT p.name, count(k.id) FROM projects p LEFT JOIN tasks k "
+                "ON k.project_id = p.id " + of_demo.format("p") + " GROUP BY p.name",
+            )
+        ),
+        "tasks": await scalar(owner, "SELECT count(*) " + task_rows),
+        "titles": await scalar(owner, "SELECT count(DISTINCT k.title) " + task_rows),
+        "by_status": dict(
+            await rows(owner, "SELECT k.status::text, count(*) " + task_rows + " GROUP BY 1")
+        ),
+        "by_assignee": dict(
+            await rows(owner, "SELECT u.email, count(*) " + task_rows + " GROUP BY 1")
+        ),
+        "without_due_date": await scalar(
+            owner, "SELECT count(*) " + task_rows + " AND k.due_date IS NULL"
+        ),
+        # Every task's content and identity: equal digests mean the very same rows.
+        "digest": await scalar(
+            owner,
+            "SELECT md5(string_agg(concat_ws('|', k.id, k.title, k.status, p.name, u.email, "
+            "k.due_date, k.version), ',' ORDER BY k.title)) " + task_rows,
+        ),
+    }
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> InMemoryPublisher:
+    """The events the (in-process) command publishes, kept in a list rather than sent to the
+    Redis stream, which a concurrent test run could flush under the test."""
+    publisher = InMemoryPublisher()
+
+    async def get_publisher(*_: object) -> InMemoryPublisher:
+        return publisher
+
+    monkeypatch.setattr(seed, "get_publisher", get_publisher)
+    return publisher
+
+
+async def test_seed_demo_twice_leaves_the_same_data(
+    no_demo: None,
+    cli: RunCli,
+    owner: AsyncEngine,
+    published: InMemoryPublisher,
+    redis: Redis,
+    app_instance: FastAPI,
+):
+    first = await cli("seed-demo", "--tasks", "300")
+
+    assert first.exit_code == 0, first
+    assert "created: 1 tenant, 4 users, 6 projects, 300 tasks" in first.stdout
+    for user in DEMO_USERS:  # the logins are printed
+        assert user.email in first.stdout
+        assert user.password in first.stdout
+        assert len(user.password) >= 12
+    seeded = await snapshot(owner)
+    assert seeded["tenants"] == 1
+    assert seeded["users"] == {user.email: user.role.value for user in DEMO_USERS}
+    assert len(seeded["projects"]) == 6
+    assert all(count >= 40 for count in seeded["projects"].values())  # spread over all six
+    assert seeded["tasks"] == seeded["titles"] == 300  # no duplicates
+    assert set(seeded["by_status"]) == {"todo", "doing", "done"}
+    assert min(seeded["by_status"].values()) >= 30
+    assert None in seeded["by_assignee"]  # some unassigned
+    assert len(seeded["by_assignee"]) >= 4  # and several assignees
+    assert 0 < seeded["without_due_date"] < 300
+    tenant_id = await scalar(owner, "SELECT id FROM tenants WHERE slug = 'demo'")
+    # The projects went through ProjectService, whose events the after-commit callbacks publish.
+    events = [(event.type, event.tenant_id) for event in published.events]
+    assert events == [("project.created", tenant_id)] * 6
+
+    second = await cli("seed-demo", "--tasks", "300")
+
+    assert second.exit_code == 0, second
+    assert "created: nothing" in second.stdout
+    assert await snapshot(owner) == seeded
+    assert len(published.events) == 6
+    # The printed passwords are the real ones.
+    assert await login(app_instance, DEMO, DEMO_USERS[2].email, DEMO_USERS[2].password) == 200
+
+
+async def test_more_tasks_later_adds_only_the_missing_ones(
+    no_demo: None, cli: RunCli, owner: AsyncEngine, published: InMemoryPublisher
+):
+    await cli("seed-demo", "--tasks", "120")
+    before = await snapshot(owner)
+
+    more = await cli("seed-demo", "--tasks", "150")
+
+    assert more.exit_code == 0, more
+    assert "created: 30 tasks" in more.stdout
+    after = await snapshot(owner)
+    assert after["tasks"] == after["titles"] == 150
+    assert after["users"] == before["users"]
+    assert set(after["projects"]) == set(before["projects"])
+
+
+async def test_refuses_to_publish_passwords_outside_development(
+    no_demo: None, cli: RunCli, owner: AsyncEngine
+):
+    outcome = await cli(
+        "seed-demo",
+        "--tasks",
+        "10",
+        env={"APP_ENV": "staging", "AUTH__SECRET_KEY": "s" * 48},
+    )
+
+    assert outcome.error_line == (
+        "error: seed-demo creates users whose passwords are published: it runs only with "
+        "APP_ENV=development or test, not staging"
+    )
+    assert await scalar(owner, "SELECT count(*) FROM tenants WHERE slug = 'demo'") == 0
+
+
+async def test_app_env_from_dot_env_is_respected(
+    no_demo: None,
+    cli: RunCli,
+    owner: AsyncEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # Only an APP_ENV set nowhere defaults to development: a `.env` saying staging still counts.
+    (tmp_path / ".env").write_text(f"APP_ENV=staging\nAUTH__SECRET_KEY={'s' * 48}\n")
+    monkeypatch.chdir(tmp_path)
+
+    outcome = await cli("seed-demo", "--tasks", "10", env={"APP_ENV": None})
+
+    assert outcome.error_line.endswith("not staging")
+    assert await scalar(owner, "SELECT count(*) FROM tenants WHERE slug = 'demo'") == 0
