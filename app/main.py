@@ -6,6 +6,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.api.docs import install_docs
 from app.api.idempotency import install_idempotency
 from app.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.api.observability import ObservabilityMiddleware, install_metrics
@@ -33,14 +34,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(settings)
-    docs = settings.api.docs_enabled
+    docs = settings.api.resolved_docs_enabled(settings.app_env)
     app = FastAPI(
         title=settings.app_name,
         version="0.1.0",
         summary="A FastAPI reference service: dependency injection done right.",
         lifespan=lifespan,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        # /docs and /redoc are app/api/docs.py's pages, which serve their assets locally.
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
@@ -55,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
     app.include_router(api_router)
+    if docs:
+        install_docs(app, settings)
     return app
 
 

@@ -379,9 +379,17 @@ report_versions() {
     "$("${DC[@]}" exec -T api python --version)"
 }
 
+admin_cli() {
+  # The admin CLI runs in the stack as the README shows it (a one-off api container).
+  "${DC[@]}" run --rm --no-deps -T api python -m app.cli seed-demo --tasks 50 >&2
+  "${DC[@]}" run --rm --no-deps -T api python -m app.cli seed-demo --tasks 50 2>&1 |
+    tee /dev/stderr | grep -q "created: nothing" || die "seed-demo is not idempotent in the stack"
+}
+
 step "build images" build_images
 step "up -d --wait (db, redis, migrate, api on port $API_PORT)" stack_up
 step "migrate exited 0, api healthy" check_containers
 step "api does not run as root" check_not_root
 step "images and versions" report_versions
 step "HTTP: ready, signup, login, /users/me" http_checks
+step "admin CLI in the stack: seed-demo twice" admin_cli

@@ -109,7 +109,21 @@ class IdempotencySettings(BaseModel):
 
 class ApiSettings(BaseModel):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    docs_enabled: bool = True
+    docs_enabled: bool | None = Field(
+        default=None,
+        description="Serve /docs, /redoc and /openapi.json. Unset: on, except with "
+        "APP_ENV=production.",
+    )
+
+    @field_validator("docs_enabled", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    def resolved_docs_enabled(self, app_env: AppEnv) -> bool:
+        if self.docs_enabled is not None:
+            return self.docs_enabled
+        return app_env != "production"
 
 
 class HealthSettings(BaseModel):
