@@ -15,6 +15,19 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from app.core.config import AuthSettings
+from app.core.errors import InvalidInputError
+
+
+class WeakPasswordError(InvalidInputError):
+    code = "weak-password"
+    title = "Password too weak"
+
+
+def require_password_length(password: str, min_length: int) -> None:
+    """The one password policy, applied wherever a password is set (signup, new users). The
+    request schemas' floor of 12 shows in OpenAPI; settings may demand more."""
+    if len(password) < min_length:
+        raise WeakPasswordError(f"The password must be at least {min_length} characters long.")
 
 
 class PasswordHasher(Protocol):

@@ -6,11 +6,6 @@ class TenantSlugTakenError(ConflictError):
     title = "Tenant slug already taken"
 
 
-class WeakPasswordError(InvalidInputError):
-    code = "weak-password"
-    title = "Password too weak"
-
-
 class TenantNotFoundError(NotFoundError):
     code = "tenant-not-found"
     title = "Unknown or inactive tenant"

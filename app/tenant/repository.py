@@ -1,5 +1,3 @@
-import uuid
-
 from sqlalchemy import exists, select
 
 from app.core.repository import Repository
@@ -19,6 +17,3 @@ class TenantRepository(Repository[Tenant]):
 
     async def get_by_slug(self, slug: str) -> Tenant | None:
         return await self.session.scalar(self._select().where(Tenant.slug == slug))
-
-    async def get_by_id(self, tenant_id: uuid.UUID) -> Tenant | None:
-        return await self.get(tenant_id)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from app.core.cache import Cache
-from app.core.security import PasswordHasher
-from app.tenant.exceptions import TenantSlugTakenError, WeakPasswordError
+from app.core.security import PasswordHasher, require_password_length
+from app.tenant.exceptions import TenantSlugTakenError
 from app.tenant.models import Tenant
 from app.tenant.repository import TenantRepository
 from app.tenant.schemas import TenantRead
@@ -49,10 +49,7 @@ class TenantService:
     async def sign_up(
         self, *, name: str, slug: str, email: str, password: str, full_name: str
     ) -> SignUp:
-        if len(password) < self.password_min_length:
-            raise WeakPasswordError(
-                f"The password must be at least {self.password_min_length} characters long."
-            )
+        require_password_length(password, self.password_min_length)
         # A friendly early answer; the unique constraint still settles a race (see the repository).
         if await self.tenants.slug_exists(slug):
             raise TenantSlugTakenError(f"The slug {slug!r} is already taken.")
@@ -89,7 +86,7 @@ class TenantDirectory:
         key = f"tenant:id:{tenant_id}"
         if (cached := await self.cache.get(key, TenantRead)) is not None:
             return cached
-        row = await self.tenants.get_by_id(tenant_id)
+        row = await self.tenants.get(tenant_id)
         return await self._remember(key, row)
 
     async def _remember(self, key: str, row: Tenant | None) -> TenantRead | None:

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from app.auth.schemas import Principal
 from app.auth.service import principal_key
 from app.core.cache import Cache
-from app.core.security import PasswordHasher
-from app.tenant.exceptions import WeakPasswordError
+from app.core.security import PasswordHasher, require_password_length
 from app.user.exceptions import LastOwnerError, OwnerRequiredError, UserNotFoundError
 from app.user.models import Role, User
 from app.user.repository import UserRepository
@@ -43,10 +42,7 @@ class UserService:
 
     async def create(self, *, email: str, password: str, full_name: str, role: Role) -> User:
         self._require_owner_for(role)
-        if len(password) < self.password_min_length:
-            raise WeakPasswordError(
-                f"The password must be at least {self.password_min_length} characters long."
-            )
+        require_password_length(password, self.password_min_length)
         user = User(
             email=email.lower(),
             password_hash=await self.hasher.hash(password),

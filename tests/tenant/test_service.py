@@ -12,8 +12,9 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from app.api.deps import get_password_hasher, get_session, get_tenant_scopes
+from app.core.security import WeakPasswordError
 from app.tenant.dependencies import get_tenant_repository
-from app.tenant.exceptions import TenantSlugTakenError, WeakPasswordError
+from app.tenant.exceptions import TenantSlugTakenError
 from app.tenant.models import Tenant
 from app.tenant.service import TenantService
 from app.user.models import Role, User
