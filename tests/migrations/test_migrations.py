@@ -21,7 +21,9 @@ from tests.fixtures.settings import make_settings
 @pytest.fixture(scope="module")
 async def scratch_settings(settings: Settings) -> Settings:
     def scratch(url: str) -> str:
-        return url.rsplit("/", 1)[0] + "/dependable_test_migrations"
+        # Named after the test database, so parallel runs on other databases never share it.
+        base, name = url.rsplit("/", 1)
+        return f"{base}/{name}_migrations"
 
     owner_url = scratch(settings.database.owner_url)
     await create_database_if_missing(owner_url)
