@@ -211,6 +211,7 @@ async def seed_demo(
             await get_cache(await get_redis(resources), resources),
             await get_publisher(await get_redis(resources), resources, settings),
             actor,
+            settings,
         )
         existing = await queries.projects_named([name for name, _ in DEMO_PROJECTS])
         for name, description in DEMO_PROJECTS:

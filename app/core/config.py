@@ -82,6 +82,9 @@ class TenancySettings(BaseModel):
 class CacheSettings(BaseModel):
     principal_ttl_seconds: int = Field(default=60, ge=1)
     tenant_ttl_seconds: int = Field(default=60, ge=1)
+    project_ttl_seconds: int = Field(
+        default=300, ge=0, description="Seconds a cached project read lives; 0 turns it off."
+    )
 
 
 class RateLimitRule(BaseModel):

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.api.deps import CacheDep, PublisherDep
+from app.api.deps import CacheDep, PublisherDep, SettingsDep
 from app.auth.dependencies import PrincipalDep, TenantDep, TenantSessionDep
 from app.project.repository import ProjectRepository
 from app.project.schemas import ProjectRead
@@ -18,9 +18,19 @@ ProjectRepositoryDep = Annotated[ProjectRepository, Depends(get_project_reposito
 
 
 async def get_project_service(
-    projects: ProjectRepositoryDep, cache: CacheDep, publisher: PublisherDep, actor: PrincipalDep
+    projects: ProjectRepositoryDep,
+    cache: CacheDep,
+    publisher: PublisherDep,
+    actor: PrincipalDep,
+    settings: SettingsDep,
 ) -> ProjectService:
-    return ProjectService(projects, cache, publisher, actor=actor)
+    return ProjectService(
+        projects,
+        cache,
+        publisher,
+        actor=actor,
+        cache_ttl_seconds=settings.cache.project_ttl_seconds,
+    )
 
 
 ProjectServiceDep = Annotated[ProjectService, Depends(get_project_service)]

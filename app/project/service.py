@@ -14,8 +14,6 @@ from app.project.models import Project
 from app.project.repository import ProjectRepository
 from app.project.schemas import ProjectRead
 
-CACHE_TTL_SECONDS = 300
-
 
 def project_key(tenant_id: uuid.UUID, project_id: uuid.UUID) -> str:
     return f"project:{tenant_id}:{project_id}"
@@ -29,22 +27,26 @@ class ProjectService:
         publisher: EventPublisher,
         *,
         actor: Principal,
+        cache_ttl_seconds: int = 300,
     ) -> None:
         self.projects = projects
         self.cache = cache
         self.publisher = publisher
         self.actor = actor
+        self.cache_ttl = cache_ttl_seconds
 
     async def list(self, page: PageRequest) -> Sequence[Project]:
         return await self.projects.list(page)
 
     async def read(self, project_id: uuid.UUID) -> ProjectRead:
-        """One project as readers see it, from the cache when it is there."""
+        """One project as readers see it, from the cache when it is there (and it is on)."""
+        if not self.cache_ttl:
+            return ProjectRead.model_validate(await self.get(project_id))
         key = project_key(self.actor.tenant_id, project_id)
         if (cached := await self.cache.get(key, ProjectRead)) is not None:
             return cached
         project = ProjectRead.model_validate(await self.get(project_id))
-        await self.cache.set(key, project, ttl_seconds=CACHE_TTL_SECONDS)
+        await self.cache.set(key, project, ttl_seconds=self.cache_ttl)
         return project
 
     async def get(self, project_id: uuid.UUID) -> Project:
