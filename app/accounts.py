@@ -1,26 +1,28 @@
 """Tenants and users created outside a request (the admin CLI), by the API's own code path.
 
-The services are built by the API's dependency functions, called with explicit arguments where
-FastAPI would inject them, on a session from `transaction` (the API's `get_session`). What a
-request gets from its token, a command has to establish itself: the tenant is read by slug from
-PostgreSQL, and the acting principal is the tenant's first active owner (earliest created).
+The services are built by the API's own providers (`get_tenant_service`, `get_user_service`),
+on a session from `transaction` (the API's unit of work). What a request gets from its token, a
+command has to establish itself: the tenant is read by slug from PostgreSQL, and the acting
+principal is the tenant's first active owner (earliest created); `acting_as` makes of them the
+`RequestContext` the providers take.
 """
 
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import get_cache, get_password_hasher, get_redis, get_tenant_scopes
-from app.auth.dependencies import get_tenant_session
+from app.auth.context import RequestContext, acting_as
 from app.auth.schemas import Principal
 from app.cli_runtime import CommandError, transaction
 from app.core.config import Settings
 from app.core.resources import Resources
-from app.tenant.dependencies import get_tenant_repository, get_tenant_service
+from app.core.tenancy import bind_tenant
+from app.tenant.dependencies import get_tenant_service
 from app.tenant.exceptions import TenantSlugTakenError
+from app.tenant.repository import TenantRepository
 from app.tenant.schemas import SignUpRequest, TenantRead
 from app.tenant.service import SignUp, TenantService
-from app.user.dependencies import get_user_repository, get_user_service
+from app.user.dependencies import get_user_service
 from app.user.exceptions import EmailTakenError
 from app.user.models import Role, User
 from app.user.repository import UserRepository
@@ -28,30 +30,23 @@ from app.user.schemas import UserCreate
 from app.user.service import UserService
 
 
-async def tenant_service(
-    session: AsyncSession, resources: Resources, settings: Settings
-) -> TenantService:
-    """`TenantServiceDep`, resolved by hand: both repositories share the one session."""
-    return await get_tenant_service(
-        await get_tenant_repository(session),
-        await get_tenant_scopes(session),
-        await get_password_hasher(resources),
-        settings,
-    )
+async def tenant_service(session: AsyncSession, resources: Resources) -> TenantService:
+    """`TenantServiceDep`, from its provider: both repositories share the one session."""
+    return await get_tenant_service(session, resources, resources.settings)
 
 
 async def active_tenant(session: AsyncSession, slug: str) -> TenantRead:
     """The tenant named `slug`, read from PostgreSQL (not the cache: the command writes)."""
-    tenant = await (await get_tenant_repository(session)).get_by_slug(slug.lower())
+    tenant = await TenantRepository(session).get_by_slug(slug.lower())
     if tenant is None or not tenant.is_active:
         raise CommandError(f"no active tenant has the slug {slug!r}")
     return TenantRead.model_validate(tenant)
 
 
 async def tenant_users(session: AsyncSession, tenant: TenantRead) -> UserRepository:
-    """`UserRepositoryDep`: the session bound to the tenant (row-level security), as a request's
-    `TenantSessionDep` is."""
-    return await get_user_repository(await get_tenant_session(session, tenant), tenant)
+    """The tenant's users, with the session bound to the tenant (row-level security)."""
+    await bind_tenant(session, tenant.id)
+    return UserRepository(session, tenant.id)
 
 
 async def first_owner(users: UserRepository, tenant: TenantRead) -> Principal:
@@ -62,23 +57,23 @@ async def first_owner(users: UserRepository, tenant: TenantRead) -> Principal:
     return Principal.model_validate(owner)
 
 
-async def user_service(
-    users: UserRepository, actor: Principal, resources: Resources, settings: Settings
-) -> UserService:
-    """`UserServiceDep`, resolved by hand, acting as `actor`."""
-    return await get_user_service(
-        users,
-        actor,
-        await get_password_hasher(resources),
-        await get_cache(await get_redis(resources), resources),
-        settings,
-    )
+async def owner_context(
+    session: AsyncSession, resources: Resources, tenant: TenantRead
+) -> RequestContext:
+    """The tenant's first active owner acting in `session`, as a request of theirs would."""
+    actor = await first_owner(await tenant_users(session, tenant), tenant)
+    return await acting_as(actor, tenant, session, resources)
+
+
+async def user_service(context: RequestContext) -> UserService:
+    """`UserServiceDep`, from its provider, acting as the context's principal."""
+    return await get_user_service(context)
 
 
 async def create_tenant(settings: Settings, resources: Resources, request: SignUpRequest) -> SignUp:
     """`POST /api/v1/tenants`: the tenant and its owner, in one transaction."""
     async with transaction(resources) as session:
-        service = await tenant_service(session, resources, settings)
+        service = await tenant_service(session, resources)
         try:
             return await service.sign_up(
                 name=request.name,
@@ -104,9 +99,8 @@ async def create_user(
     """`POST /api/v1/users` in tenant `slug`, as its first active owner."""
     async with transaction(resources) as session:
         tenant = await active_tenant(session, slug)
-        users = await tenant_users(session, tenant)
-        actor = await first_owner(users, tenant)
-        service = await user_service(users, actor, resources, settings)
+        context = await owner_context(session, resources, tenant)
+        service = await user_service(context)
         try:
             user = await service.create(
                 email=request.email,
@@ -118,4 +112,4 @@ async def create_user(
             raise CommandError(
                 f"{request.email.lower()!r} is already a user of tenant {tenant.slug!r}"
             ) from None
-        return CreatedUser(user=user, tenant=tenant, actor=actor)
+        return CreatedUser(user=user, tenant=tenant, actor=context.principal)

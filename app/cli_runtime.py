@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import get_session, get_session_factory
+from app.api.deps import get_session
 from app.core.config import DatabaseSettings, Settings, load_settings
 from app.core.errors import AppError
 from app.core.resources import Resources, open_resources
@@ -155,8 +155,7 @@ async def admin_resources(settings: Settings) -> AsyncIterator[Resources]:
 @asynccontextmanager
 async def transaction(resources: Resources) -> AsyncIterator[AsyncSession]:
     """One transaction, exactly as a request's: the API's `get_session` dependency itself."""
-    factory = await get_session_factory(resources)
-    async with asynccontextmanager(get_session)(factory) as session:
+    async with asynccontextmanager(get_session)(resources) as session:
         yield session
 
 

@@ -23,17 +23,15 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts import active_tenant, first_owner, tenant_service, tenant_users, user_service
-from app.api.deps import get_cache, get_publisher, get_redis
-from app.auth.dependencies import get_tenant_session
-from app.auth.schemas import Principal
+from app.accounts import active_tenant, owner_context, tenant_service, user_service
+from app.auth.context import RequestContext
 from app.cli_runtime import CommandError, transaction
 from app.core.config import Settings
 from app.core.resources import Resources
-from app.project.dependencies import get_project_repository, get_project_service
+from app.project.dependencies import get_project_service
 from app.project.models import Project
-from app.task.dependencies import get_task_repository
 from app.task.models import Task, TaskStatus
+from app.task.repository import TaskRepository
 from app.tenant.schemas import TenantRead
 from app.user.models import Role, User
 from app.user.repository import UserRepository
@@ -149,7 +147,7 @@ async def _demo_tenant(
     session: AsyncSession, resources: Resources, settings: Settings, report: SeedReport
 ) -> TenantRead:
     owner = DEMO_USERS[0]
-    service = await tenant_service(session, resources, settings)
+    service = await tenant_service(session, resources)
     if await service.tenants.slug_exists(DEMO_SLUG):
         return await active_tenant(session, DEMO_SLUG)
     signup = await service.sign_up(
@@ -165,14 +163,9 @@ async def _demo_tenant(
 
 
 async def _demo_users(
-    users: UserRepository,
-    actor: Principal,
-    resources: Resources,
-    settings: Settings,
-    report: SeedReport,
-    progress: SeedProgress,
+    users: UserRepository, context: RequestContext, report: SeedReport, progress: SeedProgress
 ) -> dict[Role, User]:
-    service = await user_service(users, actor, resources, settings)
+    service = await user_service(context)
     people: dict[Role, User] = {}
     for demo in DEMO_USERS:
         user = await users.get_by_email(demo.email)
@@ -200,19 +193,12 @@ async def seed_demo(
     async with transaction(resources) as session:
         await session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
         tenant = await _demo_tenant(session, resources, settings, report)
-        users = await tenant_users(session, tenant)
-        actor = await first_owner(users, tenant)
-        people = await _demo_users(users, actor, resources, settings, report, progress)
+        context = await owner_context(session, resources, tenant)
+        users = UserRepository(session, tenant.id)
+        people = await _demo_users(users, context, report, progress)
 
-        tenant_session = await get_tenant_session(session, tenant)
-        queries = DemoQueries(tenant_session, tenant.id)
-        projects = await get_project_service(
-            await get_project_repository(tenant_session, tenant),
-            await get_cache(await get_redis(resources), resources),
-            await get_publisher(await get_redis(resources), resources, settings),
-            actor,
-            settings,
-        )
+        queries = DemoQueries(session, tenant.id)
+        projects = await get_project_service(context)
         existing = await queries.projects_named([name for name, _ in DEMO_PROJECTS])
         for name, description in DEMO_PROJECTS:
             if name not in existing:
@@ -221,7 +207,7 @@ async def seed_demo(
             progress.advance(1, f"project {name}")
         ordered = [existing[name] for name, _ in DEMO_PROJECTS]
 
-        repository = await get_task_repository(tenant_session, tenant)
+        repository = TaskRepository(session, tenant.id)
         titles = await queries.task_titles()
         day = tenant.created_at.date()
         missing = [

@@ -9,6 +9,12 @@ already resolved earlier in the walk is reported as shared: FastAPI reuses its v
 calling it again. Its sub-tree is not repeated (FastAPI revisits it, but every cached node in it
 is a cache hit too). Path, query, header, cookie and body parameters are leaves, not nodes.
 
+Each route also gets two figures. FastAPI's `solve_dependencies` recurses into a dependency's
+whole sub-tree wherever it is declared, and only then looks in the per-request cache: a shared
+dependency is *called* once but *walked* at every occurrence. `walked` counts the nodes FastAPI
+visits per request (every occurrence, sub-trees included); `distinct` counts the dependencies
+(callables) it can call. `tests/api/test_dependency_walk.py` keeps `walked <= 2 * distinct`.
+
 `python -m app.cli depgraph` renders it as text, Mermaid (the Markdown of
 `docs/dependency-graph.md`) or JSON. Building the app does no I/O: pools open in the lifespan.
 """
@@ -123,17 +129,45 @@ class RouteGraph:
     methods: tuple[str, ...]
     path: str
     endpoint: Node
+    walked: int  # nodes FastAPI's walk visits per request: every occurrence, sub-trees included
+    distinct: int  # distinct dependencies (callables) in the tree
 
     @property
     def label(self) -> str:
         return f"{','.join(self.methods)} {self.path}"
 
+    @property
+    def figures(self) -> str:
+        return f"walked {self.walked} for {self.distinct} distinct"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "methods": list(self.methods),
             "path": self.path,
+            "walked": self.walked,
+            "distinct": self.distinct,
             "endpoint": self.endpoint.to_dict(),
         }
+
+
+def walked_nodes(dependant: Dependant) -> int:
+    """How many dependencies `solve_dependencies` visits for this tree on each request: every
+    occurrence of every dependency, its sub-tree included, cached or not (the endpoint, the
+    root, is not counted)."""
+    return sum(1 + walked_nodes(sub) for sub in dependant.dependencies)
+
+
+def distinct_dependencies(dependant: Dependant) -> int:
+    """How many different callables the tree can call (each at most once per cache key)."""
+    calls: set[Callable[..., Any]] = set()
+
+    def visit(node: Dependant) -> None:
+        for sub in node.dependencies:
+            calls.add(_call(sub))
+            visit(sub)
+
+    visit(dependant)
+    return len(calls)
 
 
 # --- building the graph -----------------------------------------------------------------------
@@ -165,7 +199,15 @@ def collect_routes(app: FastAPI) -> list[RouteGraph]:
             continue
         dependant = cast(Dependant, context.dependant)
         path = cast(str, context.path_format)
-        graphs.append(RouteGraph(methods, path, _Walker().endpoint(dependant)))
+        graphs.append(
+            RouteGraph(
+                methods,
+                path,
+                _Walker().endpoint(dependant),
+                walked=walked_nodes(dependant),
+                distinct=distinct_dependencies(dependant),
+            )
+        )
     return sorted(graphs, key=lambda graph: (graph.path, graph.methods))
 
 
@@ -372,7 +414,10 @@ def render_text(graphs: Sequence[RouteGraph]) -> str:
     blocks: list[str] = []
     for graph in graphs:
         root = graph.endpoint
-        lines = [f"{graph.label} -> {root.name}  {root.location}  [{_endpoint_attributes(root)}]"]
+        lines = [
+            f"{graph.label} -> {root.name}  {root.location}  [{_endpoint_attributes(root)}; "
+            f"{graph.figures}]"
+        ]
         lines.extend(_text_children(root, prefix=""))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
@@ -414,6 +459,16 @@ make depgraph
 
 `tests/api/test_depgraph.py` fails when this file no longer matches the code.
 
+**Walked and distinct.** FastAPI's `solve_dependencies` recurses into a dependency's whole
+sub-tree wherever the dependency is declared, and only then finds its value in the per-request
+cache: a shared dependency is *called once but walked every time*. So each route shows two
+figures: the nodes FastAPI visits per request (`walked`, every occurrence with its sub-tree) and
+the dependencies it can call (`distinct`). The graph is shaped to keep them close: the deep work
+is one node (`get_request_context`) whose own sub-tree is a single leaf, and
+`tests/api/test_dependency_walk.py` fails when a route walks more than twice its distinct
+dependencies. See "Called once, walked every time" in
+[the DI guide](dependency-injection.md#called-once-walked-every-time).
+
 How to read a chart: `A --> B` means A declares `Depends(B)`, so B is resolved first; a dotted
 arrow is a `dependencies=[...]` entry (run, value unused); the arrow's label is the parameter.
 A node with several arrows into it is resolved once per request (the per-request cache). Each
@@ -426,9 +481,14 @@ trees: `uv run python -m app.cli depgraph`.
 
 def render_markdown(graphs: Sequence[RouteGraph]) -> str:
     """The document `docs/dependency-graph.md`: one Mermaid flowchart per route."""
-    sections = [MARKDOWN_HEADER]
+    table = ["| route | walked | distinct |", "|---|---:|---:|"]
+    table.extend(f"| `{graph.label}` | {graph.walked} | {graph.distinct} |" for graph in graphs)
+    sections = [MARKDOWN_HEADER, "\n".join(table) + "\n"]
     for graph in graphs:
-        sections.append(f"## `{graph.label}`\n\n```mermaid\n{render_mermaid(graph)}```\n")
+        sections.append(
+            f"## `{graph.label}`\n\n{graph.figures.capitalize()} dependencies per request.\n\n"
+            f"```mermaid\n{render_mermaid(graph)}```\n"
+        )
     return "\n".join(sections)
 
 

@@ -1,7 +1,16 @@
 """Cross-cutting dependencies: the process-wide resources, handed out per request.
 
-Every resource reaches code through one of these aliases, so `app.dependency_overrides` can swap
-any of them. Domain aliases (`TenantServiceDep`, ...) live in `app/<domain>/dependencies.py`.
+The graph is shaped for how FastAPI walks it. `solve_dependencies` revisits a dependency's whole
+sub-tree at every place it is declared, before it looks in the per-request cache: a cached node
+is *called* once but *walked* every time (docs/dependency-injection.md). So the nodes that many
+others share are leaves (`get_settings`, `get_resources`: no sub-dependencies), and the deep
+work, authentication and the tenant-bound transaction, is one node (`get_request_context` in
+app/auth/dependencies.py) whose own sub-tree is a single leaf.
+
+Every resource still reaches code through one of these aliases, so `app.dependency_overrides`
+can swap it: override `get_resources` with `dataclasses.replace(resources, field=...)` to swap
+any process-wide object (the Redis client, the session factory, the JWT codec, the publisher).
+Domain aliases (`ProjectServiceDep`, ...) live in `app/<domain>/dependencies.py`.
 """
 
 import functools
@@ -13,23 +22,11 @@ from fastapi import Depends, Request, Response
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.repository import TenantScopes
-from app.core.cache import Cache, RedisCache
 from app.core.config import Settings
-from app.core.db import SessionFactory, discard_after_commit, run_after_commit
-from app.core.events import EventPublisher, RedisStreamPublisher
+from app.core.db import transaction
 from app.core.metrics import record_rate_limit_rejection
-from app.core.ratelimit import RateLimitedError, RateLimiter
+from app.core.ratelimit import RateLimitedError
 from app.core.resources import Resources
-from app.core.security import JWTCodec, PasswordHasher
-
-
-async def get_settings(request: Request) -> Settings:
-    """The settings this app was built with (loaded once per process by `load_settings`)."""
-    return cast(Settings, request.app.state.settings)
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 async def get_resources(request: Request) -> Resources:
@@ -40,29 +37,27 @@ async def get_resources(request: Request) -> Resources:
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
-async def get_session_factory(resources: ResourcesDep) -> SessionFactory:
-    return resources.session_factory
+async def get_settings(resources: ResourcesDep) -> Settings:
+    """The settings the resources were opened with (loaded once per process by
+    `load_settings`). Overriding this reaches whatever declares `SettingsDep`; the request
+    context reads the same object from the resources."""
+    return resources.settings
 
 
-SessionFactoryDep = Annotated[SessionFactory, Depends(get_session_factory)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def get_session(factory: SessionFactoryDep) -> AsyncIterator[AsyncSession]:
+async def get_session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
     """One transaction per request: commit if the endpoint returned, roll back if anything raised.
 
     Declared with `scope="function"` (below), so this code after `yield` runs when the endpoint
     returns and before the response is sent: a failed commit becomes an error response, and a
     2xx means the data is stored. With the default scope it would run after the response.
+    For requests that do not authenticate (signup, login, refresh, health); an authenticated
+    request's transaction is the one in its `RequestContext`.
     """
-    async with factory() as session:
-        try:
-            yield session
-        except Exception:
-            discard_after_commit(session)
-            await session.rollback()
-            raise
-        await session.commit()
-        await run_after_commit(session)
+    async with transaction(resources.session_factory) as session:
+        yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
@@ -74,37 +69,6 @@ async def get_redis(resources: ResourcesDep) -> Redis:
 
 
 RedisDep = Annotated[Redis, Depends(get_redis)]
-
-
-async def get_password_hasher(resources: ResourcesDep) -> PasswordHasher:
-    return resources.password_hasher
-
-
-PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
-
-
-async def get_jwt_codec(resources: ResourcesDep) -> JWTCodec:
-    return resources.jwt
-
-
-JWTCodecDep = Annotated[JWTCodec, Depends(get_jwt_codec)]
-
-
-async def get_cache(redis: RedisDep, resources: ResourcesDep) -> Cache:
-    """Cache-aside over Redis; degrades to misses (never errors) when Redis is down."""
-    return RedisCache(redis, resources.redis_circuit)
-
-
-CacheDep = Annotated[Cache, Depends(get_cache)]
-
-
-async def get_rate_limiter(
-    redis: RedisDep, resources: ResourcesDep, settings: SettingsDep
-) -> RateLimiter:
-    return RateLimiter(redis, resources.redis_circuit, fail_open=settings.rate_limit.fail_open)
-
-
-RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 
 KeyDependency = Callable[..., Awaitable[str]]
 RuleName = Literal["login_per_account", "login_per_address", "signup_per_address"]
@@ -126,15 +90,13 @@ def rate_limit(
     """
 
     async def limit(
-        subject: Annotated[str, Depends(key)],
-        response: Response,
-        limiter: RateLimiterDep,
-        settings: SettingsDep,
+        subject: Annotated[str, Depends(key)], response: Response, resources: ResourcesDep
     ) -> None:
-        if not settings.rate_limit.enabled:
+        settings = resources.settings.rate_limit
+        if not settings.enabled:
             return
-        configured = getattr(settings.rate_limit, rule)
-        state = await limiter.hit(
+        configured = getattr(settings, rule)
+        state = await resources.rate_limiter.hit(
             rule,
             hashlib.sha256(subject.encode()).hexdigest()[:32],  # no emails in Redis keys
             limit=configured.limit,
@@ -147,24 +109,3 @@ def rate_limit(
 
     limit.__name__ = limit.__qualname__ = f"rate_limit_{rule}"
     return limit
-
-
-async def get_tenant_scopes(session: SessionDep) -> TenantScopes:
-    """Crossing the tenant wall, for flows that learn their tenant midway (signup, login,
-    refresh, loading the caller). Everything else uses `TenantSessionDep`."""
-    return TenantScopes(session)
-
-
-TenantScopesDep = Annotated[TenantScopes, Depends(get_tenant_scopes)]
-
-
-async def get_publisher(
-    redis: RedisDep, resources: ResourcesDep, settings: SettingsDep
-) -> EventPublisher:
-    """Domain events: Redis Streams here; tests swap in `InMemoryPublisher` through overrides."""
-    return RedisStreamPublisher(
-        redis, resources.redis_circuit, max_length=settings.events.stream_max_length
-    )
-
-
-PublisherDep = Annotated[EventPublisher, Depends(get_publisher)]

@@ -15,8 +15,7 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.deps import RedisDep, ResourcesDep, SettingsDep
-from app.auth.dependencies import PrincipalDep, TenantDep
+from app.auth.dependencies import RequestContextDep
 from app.core.idempotency import IdempotencyStore, Outcome, StoredResponse
 
 logger = logging.getLogger("app.idempotency")
@@ -36,22 +35,9 @@ class IdempotentReplay(Exception):  # noqa: N818 - not an error: a response to s
         self.response = response
 
 
-async def get_idempotency_store(
-    redis: RedisDep, resources: ResourcesDep, settings: SettingsDep
-) -> IdempotencyStore:
-    return IdempotencyStore(
-        redis, resources.redis_circuit, ttl_seconds=settings.idempotency.ttl_seconds
-    )
-
-
-IdempotencyStoreDep = Annotated[IdempotencyStore, Depends(get_idempotency_store)]
-
-
 async def idempotency(
     request: Request,
-    store: IdempotencyStoreDep,
-    principal: PrincipalDep,
-    tenant: TenantDep,
+    context: RequestContextDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -64,6 +50,13 @@ async def idempotency(
 ) -> None:
     if idempotency_key is None:
         return
+    resources = context.resources
+    store = IdempotencyStore(
+        resources.redis,
+        resources.redis_circuit,
+        ttl_seconds=resources.settings.idempotency.ttl_seconds,
+    )
+    principal, tenant = context.principal, context.tenant
     route = getattr(request.scope.get("route"), "path_format", request.url.path)
     scope_key = hashlib.sha256(idempotency_key.encode()).hexdigest()
     key = f"idempotency:{tenant.id}:{principal.id}:{request.method}:{route}:{scope_key}"

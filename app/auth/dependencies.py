@@ -1,41 +1,39 @@
 """The chains that guard every request: who is calling, for which tenant, with which rights.
 
-    bearer token -> get_token_claims -> get_principal ─┐
-    resolve_tenant (X-Tenant or subdomain) ────────────┴-> get_tenant -> get_tenant_session
-    require_role(Role.X) = principal + tenant + role check; the route's OpenAPI scope
+    get_resources -> get_request_context -+-> require_role(Role.X)  (+ the route's OAuth2 scope)
+    (a leaf)         (authenticates; owns |-> get_<domain>_service  (app/<domain>/dependencies.py)
+                     the bound session)   +-> require_feature(key), idempotency
 
-Read an endpoint's signature and follow these aliases: nothing else authenticates a request.
+One node, `get_request_context`, does the deep work once: token, denylist, principal, tenant,
+and the tenant-bound transaction. Everything that needs the caller takes that node, whose own
+sub-tree is a single leaf, so FastAPI's walk (which revisits a dependency's sub-tree wherever it
+is declared) stays small. Public flows use the smaller chains at the bottom (login form, tenant
+named by the request, token claims for logout).
 """
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Form, Header, Request, Security
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi.security.utils import get_authorization_scheme_param
 
-from app.api.deps import (
-    CacheDep,
-    JWTCodecDep,
-    PasswordHasherDep,
-    RedisDep,
-    ResourcesDep,
-    SessionDep,
-    SettingsDep,
-    TenantScopesDep,
-    rate_limit,
-)
-from app.auth.exceptions import InsufficientRoleError, MissingTokenError, TenantMismatchError
+from app.api.deps import ResourcesDep, SessionDep, rate_limit
+from app.auth.context import Authenticator, RequestContext
+from app.auth.exceptions import InsufficientRoleError, TenantMismatchError
+from app.auth.repository import TenantScopes
 from app.auth.schemas import Principal
-from app.auth.service import AuthService, PrincipalLoader, Revocations, TokenVerifier
+from app.auth.service import AuthService, Revocations
+from app.core.config import Settings
 from app.core.context import tenant_id_var, user_id_var
+from app.core.db import transaction
 from app.core.security import AccessClaims
-from app.core.tenancy import bind_tenant
-from app.tenant.dependencies import TenantDirectoryDep
 from app.tenant.exceptions import TenantNotFoundError
+from app.tenant.repository import TenantRepository
 from app.tenant.schemas import TenantRead
+from app.tenant.service import TenantDirectory
 from app.user.models import Role
 
 # Scopes name the minimum role a route needs; `require_role` declares them, so the OpenAPI
@@ -49,99 +47,66 @@ ROLE_SCOPES = {
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", scopes=ROLE_SCOPES, auto_error=False)
 
-
-async def get_revocations(redis: RedisDep, resources: ResourcesDep) -> Revocations:
-    return Revocations(redis, resources.redis_circuit)
-
-
-RevocationsDep = Annotated[Revocations, Depends(get_revocations)]
-
-
-async def get_token_claims(
-    token: Annotated[str | None, Depends(bearer)],
-    codec: JWTCodecDep,
-    revocations: RevocationsDep,
-    scopes: TenantScopesDep,
-) -> AccessClaims:
-    """A valid, unrevoked access token's claims, or 401."""
-    if not token:
-        raise MissingTokenError
-    return await TokenVerifier(codec, revocations, scopes).verify(token)
+AuthorizationHeader = Annotated[
+    str | None,
+    # Read as a plain header, not through `bearer`: a security scheme in this sub-tree would
+    # make FastAPI key the context's cache entry by OAuth2 scopes. The scheme (and the scopes
+    # each route needs) is declared by the role guards, which is what the OpenAPI shows.
+    Header(alias="Authorization", include_in_schema=False),
+]
+XTenantHeader = Annotated[
+    str | None,
+    Header(alias="X-Tenant", description="Tenant slug (when TENANCY__RESOLVER=header)."),
+]
 
 
-TokenClaimsDep = Annotated[AccessClaims, Depends(get_token_claims)]
+def bearer_token(authorization: str | None) -> str | None:
+    scheme, token = get_authorization_scheme_param(authorization)
+    return token if authorization and scheme.lower() == "bearer" else None
 
 
-async def get_principal(
-    claims: TokenClaimsDep, scopes: TenantScopesDep, cache: CacheDep, settings: SettingsDep
-) -> Principal:
-    """The calling user: exists, active, role as stored now (cached briefly in Redis)."""
-    loader = PrincipalLoader(scopes, cache, ttl_seconds=settings.cache.principal_ttl_seconds)
-    principal = await loader.load(claims)
-    user_id_var.set(str(principal.id))
-    return principal
-
-
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
-
-
-def _subdomain(request: Request, base_domain: str | None) -> str | None:
-    host = (request.headers.get("host") or "").split(":", 1)[0].lower()
-    if base_domain and host.endswith("." + base_domain):
-        label = host.removesuffix("." + base_domain)
-        return label if "." not in label else None
-    return None
-
-
-async def resolve_tenant(
-    request: Request,
-    settings: SettingsDep,
-    directory: TenantDirectoryDep,
-    x_tenant: Annotated[
-        str | None,
-        Header(alias="X-Tenant", description="Tenant slug (when TENANCY__RESOLVER=header)."),
-    ] = None,
-) -> TenantRead | None:
-    """The tenant the request names (header or subdomain, per settings), or None if it names
-    none. Unknown and inactive tenants are refused with 404."""
+def named_tenant_slug(request: Request, settings: Settings, x_tenant: str | None) -> str | None:
+    """The tenant slug the request names, normalised as the resolver sees it: the `X-Tenant`
+    header or the subdomain of `Host` (port dropped), per settings, lower-cased."""
     if settings.tenancy.resolver == "header":
         slug = x_tenant
     else:
-        slug = _subdomain(request, settings.tenancy.base_domain)
-    if not slug:
-        return None
-    tenant = await directory.by_slug(slug.lower())
-    if tenant is None or not tenant.is_active:
-        raise TenantNotFoundError(f"No active tenant is named {slug!r}.")
-    return tenant
+        base = settings.tenancy.base_domain
+        host = (request.headers.get("host") or "").split(":", 1)[0].lower()
+        label = host.removesuffix("." + base) if base and host.endswith("." + base) else ""
+        slug = label if label and "." not in label else None
+    return slug.strip().lower() if slug and slug.strip() else None
 
 
-NamedTenantDep = Annotated[TenantRead | None, Depends(resolve_tenant)]
+# --- the authenticated request ----------------------------------------------------------------
 
 
-async def get_tenant(
-    principal: PrincipalDep, named: NamedTenantDep, directory: TenantDirectoryDep
-) -> TenantRead:
-    """The tenant this request acts for: the token's. Naming another one is 403."""
-    if named is not None and named.id != principal.tenant_id:
-        raise TenantMismatchError("The token was issued for another tenant.")
-    tenant = named or await directory.by_id(principal.tenant_id)
-    if tenant is None or not tenant.is_active:
-        raise TenantNotFoundError("The token's tenant is inactive.")
-    tenant_id_var.set(str(tenant.id))
-    return tenant
+async def get_request_context(
+    resources: ResourcesDep,
+    request: Request,
+    authorization: AuthorizationHeader = None,
+    x_tenant: XTenantHeader = None,
+) -> AsyncIterator[RequestContext]:
+    """The authenticated, tenant-bound request: 401 without a valid, unrevoked token of an
+    active user; 404 when the token's tenant is inactive; 403 when the request names another
+    tenant. Owns the request's transaction: committed when the endpoint returns (before the
+    response, `scope="function"`), rolled back if anything raised."""
+    async with transaction(resources.session_factory) as session:
+        caller = await Authenticator(resources, session).authenticate(bearer_token(authorization))
+        named = named_tenant_slug(request, resources.settings, x_tenant)
+        if named is not None and named != caller.tenant.slug:
+            raise TenantMismatchError("The token was issued for another tenant.")
+        user_id_var.set(str(caller.principal.id))
+        tenant_id_var.set(str(caller.tenant.id))
+        yield RequestContext(
+            principal=caller.principal,
+            tenant=caller.tenant,
+            session=session,
+            resources=resources,
+        )
 
 
-TenantDep = Annotated[TenantRead, Depends(get_tenant)]
-
-
-async def get_tenant_session(session: SessionDep, tenant: TenantDep) -> AsyncSession:
-    """The request's session, with row-level security bound to the tenant (`SET LOCAL`)."""
-    await bind_tenant(session, tenant.id)
-    return session
-
-
-TenantSessionDep = Annotated[AsyncSession, Depends(get_tenant_session)]
+RequestContextDep = Annotated[RequestContext, Depends(get_request_context, scope="function")]
 
 RoleGuard = Callable[..., Awaitable[Principal]]
 
@@ -151,19 +116,18 @@ def require_role(minimum: Role) -> RoleGuard:
     """A guard for routes that need at least `minimum`: 401 without a valid token, 403 below
     the role. Memoised, so `require_role(Role.ADMIN)` is one object that tests can override.
 
-    The OpenAPI scope is declared on a second use of the bearer scheme, not on the principal
-    chain: FastAPI keys its per-request cache by (dependency, scopes), so a principal resolved
-    under a scope would be resolved again, with its queries, wherever it is also used plainly.
+    The OpenAPI scope is declared on the bearer scheme beside the context, not on the context:
+    FastAPI keys its per-request cache by (dependency, scopes), so a context resolved under a
+    scope would be resolved again, with its queries, wherever it is also used plainly.
     """
 
     async def guard(
-        principal: PrincipalDep,
-        tenant: TenantDep,
+        context: RequestContextDep,
         _scope: Annotated[str | None, Security(bearer, scopes=[minimum.value])],
     ) -> Principal:
-        if not principal.role.at_least(minimum):
+        if not context.principal.role.at_least(minimum):
             raise InsufficientRoleError(f"This action needs the {minimum.value} role or higher.")
-        return principal
+        return context.principal
 
     guard.__name__ = guard.__qualname__ = f"require_{minimum.value}"
     return guard
@@ -175,19 +139,60 @@ AdminDep = Annotated[Principal, Depends(require_role(Role.ADMIN))]
 OwnerDep = Annotated[Principal, Depends(require_role(Role.OWNER))]
 
 
-async def get_auth_service(
-    scopes: TenantScopesDep,
-    hasher: PasswordHasherDep,
-    codec: JWTCodecDep,
-    revocations: RevocationsDep,
-    settings: SettingsDep,
-) -> AuthService:
+# --- public flows: login, refresh, logout -----------------------------------------------------
+
+
+async def get_token_claims(
+    resources: ResourcesDep,
+    session: SessionDep,
+    authorization: AuthorizationHeader = None,
+    _token: Annotated[str | None, Security(bearer)] = None,
+) -> AccessClaims:
+    """A valid, unrevoked access token's claims, or 401. Neither its user nor its tenant need
+    be active (logout must still end the session of a deactivated tenant)."""
+    return await Authenticator(resources, session).verify(bearer_token(authorization))
+
+
+TokenClaimsDep = Annotated[AccessClaims, Depends(get_token_claims)]
+
+
+async def get_tenant_slug(
+    request: Request, resources: ResourcesDep, x_tenant: XTenantHeader = None
+) -> str | None:
+    return named_tenant_slug(request, resources.settings, x_tenant)
+
+
+TenantSlugDep = Annotated[str | None, Depends(get_tenant_slug)]
+
+
+async def resolve_tenant(
+    slug: TenantSlugDep, session: SessionDep, resources: ResourcesDep
+) -> TenantRead | None:
+    """The tenant an unauthenticated request names, or None if it names none. Unknown and
+    inactive tenants are refused with 404."""
+    if slug is None:
+        return None
+    directory = TenantDirectory(
+        TenantRepository(session),
+        resources.cache,
+        ttl_seconds=resources.settings.cache.tenant_ttl_seconds,
+    )
+    tenant = await directory.by_slug(slug)
+    if tenant is None or not tenant.is_active:
+        raise TenantNotFoundError(f"No active tenant is named {slug!r}.")
+    return tenant
+
+
+NamedTenantDep = Annotated[TenantRead | None, Depends(resolve_tenant)]
+
+
+async def get_auth_service(session: SessionDep, resources: ResourcesDep) -> AuthService:
     return AuthService(
-        scopes,
-        hasher,
-        codec,
-        revocations,
-        refresh_ttl_seconds=settings.auth.refresh_ttl_seconds,
+        TenantScopes(session),
+        resources.password_hasher,
+        resources.jwt,
+        Revocations(resources.redis, resources.redis_circuit),
+        refresh_ttl_seconds=resources.settings.auth.refresh_ttl_seconds,
     )
 
 
@@ -213,10 +218,11 @@ async def get_login_form(
 LoginFormDep = Annotated[LoginForm, Depends(get_login_form)]
 
 
-async def login_account(form: LoginFormDep, request: Request) -> str:
-    """Who a login attempt is for: tenant (as named) and email, before either is verified."""
-    tenant = request.headers.get("x-tenant") or request.headers.get("host") or ""
-    return f"{tenant.lower()}:{form.username.lower()}"
+async def login_account(form: LoginFormDep, slug: TenantSlugDep) -> str:
+    """Who a login attempt is for: the tenant as the resolver reads it (the subdomain without
+    its port, or the header, never both) and the email, normalised, before either is verified.
+    Another spelling of the same account therefore counts in the same bucket."""
+    return f"{slug or ''}:{form.username.strip().lower()}"
 
 
 login_rate_limits = [

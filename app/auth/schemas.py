@@ -1,4 +1,5 @@
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -8,7 +9,8 @@ from app.user.models import Role
 
 
 class Principal(Schema):
-    """Who is calling: loaded from PostgreSQL (the token's role may be stale), cached in Redis."""
+    """Who is calling: loaded from PostgreSQL (the token's role may be stale), cached in Redis.
+    It carries every field of `UserRead`, so `GET /users/me` needs no query of its own."""
 
     id: uuid.UUID
     tenant_id: uuid.UUID
@@ -16,6 +18,7 @@ class Principal(Schema):
     full_name: str
     role: Role
     is_active: bool
+    created_at: datetime
 
 
 class TokenPair(Schema):

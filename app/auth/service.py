@@ -10,8 +10,7 @@ from redis.exceptions import RedisError
 from app.auth.exceptions import InvalidCredentialsError, InvalidTokenError
 from app.auth.models import RefreshToken
 from app.auth.repository import TenantScopes
-from app.auth.schemas import Principal, TokenPair
-from app.core.cache import Cache
+from app.auth.schemas import TokenPair
 from app.core.redis import RedisCircuit
 from app.core.security import (
     AccessClaims,
@@ -20,14 +19,9 @@ from app.core.security import (
     hash_refresh_token,
     new_refresh_token,
 )
-from app.core.security import InvalidTokenError as MalformedTokenError
 from app.tenant.schemas import TenantRead
 
 logger = logging.getLogger("app.auth")
-
-
-def principal_key(tenant_id: uuid.UUID, user_id: uuid.UUID) -> str:
-    return f"principal:{tenant_id}:{user_id}"
 
 
 class Revocations:
@@ -73,50 +67,6 @@ class Revocations:
             self.circuit.failed("denylist read", error)
             return None
         return int(found) > 0
-
-
-class TokenVerifier:
-    """Decodes an access token and checks it has not been revoked (Redis, else PostgreSQL)."""
-
-    def __init__(self, codec: JWTCodec, revocations: Revocations, scopes: TenantScopes) -> None:
-        self.codec = codec
-        self.revocations = revocations
-        self.scopes = scopes
-
-    async def verify(self, token: str) -> AccessClaims:
-        try:
-            claims = self.codec.decode(token)
-        except MalformedTokenError as error:
-            logger.info("rejected access token: %s", error)
-            raise InvalidTokenError from error
-        denied = await self.revocations.is_denied(claims)
-        if denied is None:
-            scope = await self.scopes.enter(claims.tenant_id)
-            denied = await scope.refresh_tokens.family_revoked(claims.family_id)
-        if denied:
-            raise InvalidTokenError
-        return claims
-
-
-class PrincipalLoader:
-    """The caller as PostgreSQL knows them now (active, current role), cached per user."""
-
-    def __init__(self, scopes: TenantScopes, cache: Cache, *, ttl_seconds: int) -> None:
-        self.scopes = scopes
-        self.cache = cache
-        self.ttl = ttl_seconds
-
-    async def load(self, claims: AccessClaims) -> Principal:
-        key = principal_key(claims.tenant_id, claims.user_id)
-        principal = await self.cache.get(key, Principal)
-        if principal is None:
-            scope = await self.scopes.enter(claims.tenant_id)
-            user = await scope.users.get(claims.user_id)
-            if user is None or not user.is_active:
-                raise InvalidTokenError("The token's user no longer exists or is inactive.")
-            principal = Principal.model_validate(user)
-            await self.cache.set(key, principal, ttl_seconds=self.ttl)
-        return principal
 
 
 class AuthService:

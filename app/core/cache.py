@@ -1,16 +1,69 @@
 """Cache-aside over Redis with a small typed interface. Redis is soft: when it is down, reads
-miss and writes are skipped (the caller falls back to PostgreSQL), logged once per interval."""
+miss and writes are skipped (the caller falls back to PostgreSQL), logged once per interval.
 
-from collections.abc import Awaitable, Callable
+Two kinds of entry:
+- plain (`get`/`set`/`delete`), for data whose staleness only shows old values (project reads,
+  flags);
+- versioned (`get_fresh`/`fill`/`invalidate`), for data that authorization reads (the caller's
+  role, the tenant's active flag). Each entry records the generation of its subject at the time
+  the database was read; `invalidate` increments that generation, so an entry filled from a
+  read that raced with a change is never served, however late it is written.
+"""
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.core.redis import RedisCircuit
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+PREFIX = "cache:"
+# A generation outlives every entry tagged with it (entry TTLs are capped well below this).
+GENERATION_TTL_SECONDS = 7 * 24 * 3600
+
+
+def entry_key(key: str) -> str:
+    return PREFIX + key
+
+
+def generation_key(subject: str) -> str:
+    return f"{PREFIX}gen:{subject}"
+
+
+def read_fresh(raw_entry: object, raw_generation: object, model: type[ModelT]) -> ModelT | None:
+    """The entry's value if it was filled at the subject's current generation, else None."""
+    if not isinstance(raw_entry, str):
+        return None
+    try:
+        entry = json.loads(raw_entry)
+        if entry.get("g") != _generation(raw_generation):
+            return None
+        return model.model_validate(entry["v"])
+    except (ValueError, TypeError, KeyError, AttributeError, ValidationError):
+        return None  # an entry of another shape (an older release): a miss
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    key: str
+    value: BaseModel
+    generation: object  # as read by `get_fresh` (or a snapshot) before the database was read
+    ttl_seconds: int
+
+
+def tagged(value: BaseModel, generation: object) -> str:
+    return json.dumps({"g": _generation(generation), "v": value.model_dump(mode="json")})
+
+
+def _generation(raw: object) -> int:
+    """A generation as Redis returns it (None before the first invalidation)."""
+    return int(raw) if isinstance(raw, str | int) else 0
 
 
 class Cache(Protocol):
@@ -20,26 +73,81 @@ class Cache(Protocol):
 
     async def delete(self, *keys: str) -> None: ...
 
+    async def get_fresh(
+        self, key: str, subject: str, model: type[ModelT]
+    ) -> tuple[ModelT | None, object]: ...
+
+    async def fill(self, entries: Sequence[Fill]) -> None: ...
+
+    async def invalidate(self, *subjects: str) -> None:
+        """Bump each subject's generation (and drop its entry): versioned entries read before
+        this call are never served again."""
+        ...
+
 
 class RedisCache:
-    def __init__(self, redis: Redis, circuit: RedisCircuit, *, prefix: str = "cache:") -> None:
+    def __init__(self, redis: Redis, circuit: RedisCircuit) -> None:
         self.redis = redis
         self.circuit = circuit
-        self.prefix = prefix
 
     async def get(self, key: str, model: type[ModelT]) -> ModelT | None:
-        raw = await self._soft("read", lambda: self.redis.get(self.prefix + key))
-        return model.model_validate_json(raw) if isinstance(raw, str) else None
+        raw = await self._soft("read", lambda: self.redis.get(entry_key(key)))
+        if not isinstance(raw, str):
+            return None
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError:
+            return None
 
     async def set(self, key: str, value: BaseModel, *, ttl_seconds: int) -> None:
         payload = value.model_dump_json()
-        await self._soft(
-            "write", lambda: self.redis.set(self.prefix + key, payload, ex=ttl_seconds)
-        )
+        await self._soft("write", lambda: self.redis.set(entry_key(key), payload, ex=ttl_seconds))
 
     async def delete(self, *keys: str) -> None:
         if keys:
-            await self._soft("delete", lambda: self.redis.delete(*(self.prefix + k for k in keys)))
+            await self._soft("delete", lambda: self.redis.delete(*map(entry_key, keys)))
+
+    async def get_fresh(
+        self, key: str, subject: str, model: type[ModelT]
+    ) -> tuple[ModelT | None, object]:
+        """A versioned entry and the subject's generation (pass it to `fill`), in one trip."""
+        found = await self._soft(
+            "read", lambda: self.redis.mget(entry_key(key), generation_key(subject))
+        )
+        if not isinstance(found, list):
+            return None, None
+        return read_fresh(found[0], found[1], model), found[1]
+
+    async def fill(self, entries: Sequence[Fill]) -> None:
+        """Store versioned entries in one round trip. Each carries the generation that was
+        read *before* the database was, so a change committed in between retires it."""
+        if not entries:
+            return
+
+        async def write() -> object:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for entry in entries:
+                    pipe.set(
+                        entry_key(entry.key),
+                        tagged(entry.value, entry.generation),
+                        ex=entry.ttl_seconds,
+                    )
+                return await pipe.execute()
+
+        await self._soft("write", write)
+
+    async def invalidate(self, *subjects: str) -> None:
+        if not subjects:
+            return
+
+        async def bump() -> object:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for subject in subjects:
+                    pipe.incr(generation_key(subject))
+                    pipe.expire(generation_key(subject), GENERATION_TTL_SECONDS)
+                return await pipe.execute()
+
+        await self._soft("invalidate", bump)
 
     async def _soft(self, what: str, call: Callable[[], Awaitable[object]]) -> object:
         if not self.circuit.available:

@@ -22,6 +22,10 @@ class DatabaseSettings(BaseModel):
     pool_timeout_seconds: float = Field(default=5.0, gt=0)
     connect_timeout_seconds: float = Field(default=2.0, gt=0)
     statement_timeout_ms: int = Field(default=10_000, ge=0)
+    pool_pre_ping: bool = Field(
+        default=False,
+        description="Test each pooled connection before use (a round trip per request).",
+    )
     echo: bool = False
 
     @property

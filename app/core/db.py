@@ -1,7 +1,8 @@
 """The async engine and session factory. Created once per process by `open_resources`."""
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -24,7 +25,10 @@ def create_engine(settings: DatabaseSettings, *, url: str | None = None) -> Asyn
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout_seconds,
-        pool_pre_ping=True,
+        # Off by default: a pre-ping is a round trip (three with asyncpg) on every checkout. A
+        # connection the server dropped fails one statement instead, which SQLAlchemy answers by
+        # discarding the pool's connections (see docs/operations.md).
+        pool_pre_ping=settings.pool_pre_ping,
         connect_args={
             "timeout": settings.connect_timeout_seconds,
             "server_settings": {
@@ -39,6 +43,25 @@ def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     # expire_on_commit=False: loaded rows stay readable after the commit without another query.
     # autoflush=False: repositories flush explicitly, so SQL runs where the code says it does.
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
+    """One unit of work: commit when the block ends normally, roll back when it raises.
+
+    The request dependencies (`get_session`, `get_request_context`) and the CLI all use this one
+    definition. A session connects on its first statement, so a request that never touches
+    PostgreSQL costs no round trip; committing a session that never began sends nothing.
+    """
+    async with factory() as session:
+        try:
+            yield session
+        except Exception:
+            discard_after_commit(session)
+            await session.rollback()
+            raise
+        await session.commit()
+        await run_after_commit(session)
 
 
 AfterCommit = Callable[[], Awaitable[None]]

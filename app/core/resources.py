@@ -4,19 +4,24 @@
 CLI both use it, and dependencies in `app/api/deps.py` hand the pieces out per request.
 """
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic.script import ScriptDirectory
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core.cache import Cache, RedisCache
 from app.core.config import Settings
 from app.core.db import SessionFactory, create_engine, create_session_factory
+from app.core.events import EventPublisher, RedisStreamPublisher
 from app.core.pagination import CursorCodec
+from app.core.ratelimit import RateLimiter
 from app.core.redis import RedisCircuit, create_redis_client, create_redis_pool
 from app.core.security import Argon2PasswordHasher, JWTCodec, PasswordHasher
 
@@ -25,14 +30,39 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 @dataclass(frozen=True, slots=True)
 class Resources:
+    """Everything a request may use that outlives it. Stateless helpers over Redis (cache,
+    publisher, rate limiter) are built here once rather than per request. Tests swap a field
+    with `dataclasses.replace` and override `get_resources` (app/api/deps.py)."""
+
+    settings: Settings
     engine: AsyncEngine
     session_factory: SessionFactory
     redis: Redis
+    redis_circuit: RedisCircuit
+    cache: Cache
+    publisher: EventPublisher
+    rate_limiter: RateLimiter
     password_hasher: PasswordHasher
     jwt: JWTCodec
     cursor_codec: CursorCodec
-    redis_circuit: RedisCircuit
     migration_heads: frozenset[str]
+
+    def using_redis(self, redis: Redis) -> "Resources":
+        """These resources over another Redis client: the cache, the publisher and the rate
+        limiter are rebuilt on it (tests swap in an unreachable or hung Redis this way)."""
+        return dataclasses.replace(
+            self, redis=redis, **_over_redis(redis, self.redis_circuit, self.settings)
+        )
+
+
+def _over_redis(redis: Redis, circuit: RedisCircuit, settings: Settings) -> dict[str, Any]:
+    return {
+        "cache": RedisCache(redis, circuit),
+        "publisher": RedisStreamPublisher(
+            redis, circuit, max_length=settings.events.stream_max_length
+        ),
+        "rate_limiter": RateLimiter(redis, circuit, fail_open=settings.rate_limit.fail_open),
+    }
 
 
 def read_migration_heads(directory: Path = MIGRATIONS_DIR) -> frozenset[str]:
@@ -45,18 +75,21 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     """Create every shared resource; close them in reverse order on exit. Connects lazily."""
     engine = create_engine(settings.database)
     redis = create_redis_client(create_redis_pool(settings.redis))
+    circuit = RedisCircuit(
+        cooldown_seconds=settings.redis.circuit_cooldown_seconds,
+        log_interval_seconds=settings.redis.outage_log_interval_seconds,
+    )
     try:
         yield Resources(
+            settings=settings,
             engine=engine,
             session_factory=create_session_factory(engine),
             redis=redis,
+            redis_circuit=circuit,
+            **_over_redis(redis, circuit, settings),
             password_hasher=Argon2PasswordHasher(settings.auth),
             jwt=JWTCodec(settings.auth),
             cursor_codec=CursorCodec(settings.auth.secret_key.get_secret_value().encode()),
-            redis_circuit=RedisCircuit(
-                cooldown_seconds=settings.redis.circuit_cooldown_seconds,
-                log_interval_seconds=settings.redis.outage_log_interval_seconds,
-            ),
             migration_heads=read_migration_heads(),
         )
     finally:

@@ -1,25 +1,57 @@
 """The database half of tenant isolation: which tenant the current transaction acts for.
 
 Row-level security policies compare each row's `tenant_id` with the transaction-local setting
-`app.tenant_id`; this is the one function that sets it.
+`app.tenant_id`; the functions here are the only ones that set it.
 """
 
 import uuid
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
+
+_BINDING = "tenant_binding"
+
+
+def _set_tenant(tenant_id: uuid.UUID) -> Any:
+    return select(func.set_config("app.tenant_id", str(tenant_id), True))
+
+
+def _check_one_tenant(session: Session, tenant_id: uuid.UUID) -> bool:
+    """True when this transaction is already bound to `tenant_id`; refuses another tenant."""
+    transaction = session.get_transaction()
+    bound = session.info.get(_BINDING)
+    if transaction is None or bound is None or bound[0] is not transaction:
+        return False
+    if bound[1] != tenant_id:
+        raise RuntimeError("this transaction already acts for another tenant")
+    return True
 
 
 async def bind_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
-    """`SET LOCAL app.tenant_id` for the session's transaction (a request's session is one
-    transaction, so binding twice to the same tenant is skipped). Rebinding to another tenant
-    is refused: one transaction acts for one tenant."""
-    # Remembered per transaction: after a commit or rollback the setting is gone, and a session
-    # used again (which a request's never is) must bind again.
-    transaction = session.get_transaction()
-    if transaction is not None and session.info.get("tenant_binding") == (transaction, tenant_id):
+    """`SET LOCAL app.tenant_id` now, for the session's transaction (binding twice to the same
+    tenant is skipped). Rebinding to another tenant is refused: one transaction acts for one
+    tenant. For flows that learn their tenant midway (signup, login, refresh)."""
+    if _check_one_tenant(session.sync_session, tenant_id):
         return
-    if transaction is not None and session.info.get("tenant_binding", (None,))[0] is transaction:
-        raise RuntimeError("this transaction already acts for another tenant")
-    await session.execute(select(func.set_config("app.tenant_id", str(tenant_id), True)))
-    session.info["tenant_binding"] = (session.get_transaction(), tenant_id)
+    await session.execute(_set_tenant(tenant_id))
+    session.info[_BINDING] = (session.sync_session.get_transaction(), tenant_id)
+
+
+async def act_for_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Bind every transaction this session begins to `tenant_id`, as its first statement.
+
+    Lazy: nothing is sent until the request runs its first query, so a request served from
+    Redis alone never opens a transaction. The binding is transaction-local (`set_config(...,
+    true)`), so it ends with the commit or rollback and a pooled connection keeps nothing.
+    """
+    if session.in_transaction():
+        await bind_tenant(session, tenant_id)
+
+    def bind(sync_session: Session, transaction: SessionTransaction, connection: Any) -> None:
+        if not _check_one_tenant(sync_session, tenant_id):
+            connection.execute(_set_tenant(tenant_id))
+            sync_session.info[_BINDING] = (sync_session.get_transaction(), tenant_id)
+
+    event.listen(session.sync_session, "after_begin", bind)

@@ -4,16 +4,13 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, status
 
-from app.api.deps import CacheDep
-from app.auth.dependencies import TenantDep, TenantSessionDep
+from app.auth.dependencies import RequestContextDep
 from app.flag.repository import FlagRepository
 from app.flag.service import FlagService
 
 
-async def get_flag_service(
-    session: TenantSessionDep, tenant: TenantDep, cache: CacheDep
-) -> FlagService:
-    return FlagService(FlagRepository(session, tenant.id), cache)
+async def get_flag_service(context: RequestContextDep) -> FlagService:
+    return FlagService(FlagRepository(context.session, context.tenant_id), context.resources.cache)
 
 
 FlagServiceDep = Annotated[FlagService, Depends(get_flag_service)]

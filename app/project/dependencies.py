@@ -3,33 +3,22 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.api.deps import CacheDep, PublisherDep, SettingsDep
-from app.auth.dependencies import PrincipalDep, TenantDep, TenantSessionDep
+from app.auth.dependencies import RequestContextDep
 from app.project.repository import ProjectRepository
 from app.project.schemas import ProjectRead
 from app.project.service import ProjectService
 
 
-async def get_project_repository(session: TenantSessionDep, tenant: TenantDep) -> ProjectRepository:
-    return ProjectRepository(session, tenant.id)
-
-
-ProjectRepositoryDep = Annotated[ProjectRepository, Depends(get_project_repository)]
-
-
-async def get_project_service(
-    projects: ProjectRepositoryDep,
-    cache: CacheDep,
-    publisher: PublisherDep,
-    actor: PrincipalDep,
-    settings: SettingsDep,
-) -> ProjectService:
+async def get_project_service(context: RequestContextDep) -> ProjectService:
+    """Projects of the caller's tenant, as the caller. Tests swap this provider for one that
+    builds the service over in-memory collaborators."""
+    resources = context.resources
     return ProjectService(
-        projects,
-        cache,
-        publisher,
-        actor=actor,
-        cache_ttl_seconds=settings.cache.project_ttl_seconds,
+        ProjectRepository(context.session, context.tenant_id),
+        resources.cache,
+        resources.publisher,
+        actor=context.principal,
+        cache_ttl_seconds=context.settings.cache.project_ttl_seconds,
     )
 
 

@@ -3,37 +3,30 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.api.deps import PublisherDep
-from app.auth.dependencies import PrincipalDep, TenantDep, TenantSessionDep
-from app.project.dependencies import ProjectDep
+from app.auth.dependencies import RequestContextDep
 from app.task.models import Task
 from app.task.repository import TaskRepository
 from app.task.service import TaskService
-from app.user.dependencies import UserRepositoryDep
+from app.user.repository import UserRepository
 
 
-async def get_task_repository(session: TenantSessionDep, tenant: TenantDep) -> TaskRepository:
-    return TaskRepository(session, tenant.id)
-
-
-TaskRepositoryDep = Annotated[TaskRepository, Depends(get_task_repository)]
-
-
-async def get_task_service(
-    tasks: TaskRepositoryDep,
-    users: UserRepositoryDep,
-    publisher: PublisherDep,
-    actor: PrincipalDep,
-) -> TaskService:
-    return TaskService(tasks, users, publisher, actor=actor)
+async def get_task_service(context: RequestContextDep) -> TaskService:
+    """Tasks of the caller's tenant, as the caller (assignees are checked against its users)."""
+    return TaskService(
+        TaskRepository(context.session, context.tenant_id),
+        UserRepository(context.session, context.tenant_id),
+        context.resources.publisher,
+        actor=context.principal,
+    )
 
 
 TaskServiceDep = Annotated[TaskService, Depends(get_task_service)]
 
 
-async def valid_task(task_id: uuid.UUID, project: ProjectDep, service: TaskServiceDep) -> Task:
-    """The task named in the path, inside the project named in the path, or 404."""
-    return await service.get(project.id, task_id)
+async def valid_task(project_id: uuid.UUID, task_id: uuid.UUID, service: TaskServiceDep) -> Task:
+    """The task named in the path, inside the project named in the path, or 404. One query:
+    a task of another project, or of a project that does not exist, is simply not found."""
+    return await service.get(project_id, task_id)
 
 
 TaskDep = Annotated[Task, Depends(valid_task)]

@@ -2,39 +2,20 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.api.deps import CacheDep, PasswordHasherDep, SessionDep, SettingsDep, TenantScopesDep
+from app.api.deps import ResourcesDep, SessionDep, SettingsDep
+from app.auth.repository import TenantScopes
 from app.tenant.repository import TenantRepository
-from app.tenant.service import TenantDirectory, TenantService
-
-
-async def get_tenant_repository(session: SessionDep) -> TenantRepository:
-    return TenantRepository(session)
-
-
-TenantRepositoryDep = Annotated[TenantRepository, Depends(get_tenant_repository)]
-
-
-async def get_tenant_directory(
-    tenants: TenantRepositoryDep, cache: CacheDep, settings: SettingsDep
-) -> TenantDirectory:
-    return TenantDirectory(tenants, cache, ttl_seconds=settings.cache.tenant_ttl_seconds)
-
-
-TenantDirectoryDep = Annotated[TenantDirectory, Depends(get_tenant_directory)]
+from app.tenant.service import TenantService
 
 
 async def get_tenant_service(
-    tenants: TenantRepositoryDep,
-    scopes: TenantScopesDep,
-    hasher: PasswordHasherDep,
-    settings: SettingsDep,
+    session: SessionDep, resources: ResourcesDep, settings: SettingsDep
 ) -> TenantService:
-    # Both ask for SessionDep; FastAPI's per-request cache hands them the same session, so the
-    # tenant and its owner are written in one transaction.
+    # The tenant row and its owner are written in the request's one transaction.
     return TenantService(
-        tenants,
-        scopes,
-        hasher,
+        TenantRepository(session),
+        TenantScopes(session),
+        resources.password_hasher,
         password_min_length=settings.auth.password_min_length,
     )
 

@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.core.cache import Cache
+from app.core.cache import Cache, Fill
 from app.core.security import PasswordHasher, require_password_length
 from app.tenant.exceptions import TenantSlugTakenError
 from app.tenant.models import Tenant
@@ -67,8 +67,22 @@ class TenantService:
         return SignUp(tenant=tenant, owner=owner)
 
 
+# One generation for the whole directory: tenants change rarely, and a slug's entry cannot name
+# its tenant's generation before it is read.
+DIRECTORY = "tenants"
+
+
+def tenant_id_key(tenant_id: uuid.UUID) -> str:
+    return f"tenant:id:{tenant_id}"
+
+
+def tenant_slug_key(slug: str) -> str:
+    return f"tenant:slug:{slug}"
+
+
 class TenantDirectory:
-    """Tenant lookups for every request, cache-aside (keys by slug and by id)."""
+    """Tenant lookups for every request, cache-aside (keys by slug and by id). Entries are
+    versioned: `forget` (after a tenant is deactivated or renamed) retires all of them."""
 
     def __init__(self, tenants: TenantRepository, cache: Cache, *, ttl_seconds: int) -> None:
         self.tenants = tenants
@@ -76,22 +90,27 @@ class TenantDirectory:
         self.ttl = ttl_seconds
 
     async def by_slug(self, slug: str) -> TenantRead | None:
-        key = f"tenant:slug:{slug}"
-        if (cached := await self.cache.get(key, TenantRead)) is not None:
+        key = tenant_slug_key(slug)
+        cached, generation = await self.cache.get_fresh(key, DIRECTORY, TenantRead)
+        if cached is not None:
             return cached
-        row = await self.tenants.get_by_slug(slug)
-        return await self._remember(key, row)
+        return await self._remember(key, await self.tenants.get_by_slug(slug), generation)
 
     async def by_id(self, tenant_id: uuid.UUID) -> TenantRead | None:
-        key = f"tenant:id:{tenant_id}"
-        if (cached := await self.cache.get(key, TenantRead)) is not None:
+        key = tenant_id_key(tenant_id)
+        cached, generation = await self.cache.get_fresh(key, DIRECTORY, TenantRead)
+        if cached is not None:
             return cached
-        row = await self.tenants.get(tenant_id)
-        return await self._remember(key, row)
+        return await self._remember(key, await self.tenants.get(tenant_id), generation)
 
-    async def _remember(self, key: str, row: Tenant | None) -> TenantRead | None:
+    async def forget(self) -> None:
+        await self.cache.invalidate(DIRECTORY)
+
+    async def _remember(
+        self, key: str, row: Tenant | None, generation: object
+    ) -> TenantRead | None:
         if row is None:
             return None
         tenant = TenantRead.model_validate(row)
-        await self.cache.set(key, tenant, ttl_seconds=self.ttl)
+        await self.cache.fill([Fill(key, tenant, generation, self.ttl)])
         return tenant

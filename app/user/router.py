@@ -11,9 +11,9 @@ router = APIRouter(prefix="/users", tags=["users"], responses=problem_responses(
 
 
 @router.get("/me")
-async def read_me(me: ViewerDep, service: UserServiceDep) -> UserRead:
-    """The calling user."""
-    return UserRead.model_validate(await service.get(me.id))
+async def read_me(me: ViewerDep) -> UserRead:
+    """The calling user (as authentication loaded them: no query of its own)."""
+    return UserRead.model_validate(me)
 
 
 @router.get("")

@@ -5,9 +5,9 @@ import uuid
 from collections.abc import Sequence
 
 from app.auth.schemas import Principal
-from app.auth.service import principal_key
 from app.core.cache import Cache
 from app.core.security import PasswordHasher, require_password_length
+from app.user.cache import user_subject
 from app.user.exceptions import LastOwnerError, OwnerRequiredError, UserNotFoundError
 from app.user.models import Role, User
 from app.user.repository import UserRepository
@@ -90,6 +90,7 @@ class UserService:
             raise LastOwnerError("The tenant's last active owner cannot be demoted or removed.")
 
     def _forget(self, user: User) -> None:
-        """The cached principal is dropped once the change is committed, not before."""
-        key = principal_key(user.tenant_id, user.id)
-        self.users.after_commit(lambda: self.cache.delete(key))
+        """Once the change is committed, the cached principal is retired: its generation moves
+        on, so an entry filled from a read that raced with this change is never served."""
+        subject = user_subject(user.tenant_id, user.id)
+        self.users.after_commit(lambda: self.cache.invalidate(subject))

@@ -2,8 +2,8 @@
 their own session"). A `BackgroundTasks` task runs after the function scope has closed, so by then
 the request's `get_session` has committed and closed its session.
 
-* The recommended task opens its own session from `SessionFactoryDep`, binds its tenant and
-  commits: its write is stored.
+* The recommended task opens its own session from the resources' session factory, binds its
+  tenant and commits: its write is stored.
 * A task that borrows the request's session gets a closed one. Using it begins a *new*
   transaction (SQLAlchemy's autobegin), which `bind_tenant` binds again because it remembers the
   binding per transaction; but nothing commits that transaction. After the request has ended it
@@ -12,11 +12,12 @@ the request's `get_session` has committed and closed its session.
   the borrowed session itself stores anything.
 
 The routes live on a small app that shares the real app's settings and lifespan resources and
-uses the real dependencies (`MemberDep`, `TenantDep`, `TenantSessionDep`, `SessionFactoryDep`).
+uses the real dependencies (`MemberDep`, `RequestContextDep`, `ResourcesDep`).
 In the harness every session works on a savepoint of the test's connection, so "committed" here
 means "kept when that session closes", which is what a commit guarantees in production.
 """
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,12 +28,11 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.api.deps import SessionFactoryDep, get_session_factory
-from app.auth.dependencies import MemberDep, TenantDep, TenantSessionDep
+from app.api.deps import ResourcesDep
+from app.auth.dependencies import MemberDep, RequestContextDep
 from app.core.db import SessionFactory
 from app.core.tenancy import bind_tenant
 from app.project.models import Project
-from tests.fixtures.app import provide
 from tests.fixtures.auth import Org
 
 BY_THE_REQUEST = "written by the request"
@@ -55,7 +55,7 @@ async def add_project_on_borrowed_session(
     seen["task session"] = session
     seen["in a transaction when the task starts"] = session.in_transaction()
     await bind_tenant(session, tenant_id)
-    seen["task transaction"] = session.get_transaction()
+    seen["task transaction"] = session.sync_session.get_transaction()
     seen["binding"] = session.info["tenant_binding"]
     session.add(Project(tenant_id=tenant_id, name=name))
     await session.flush()
@@ -66,29 +66,33 @@ async def add_project_on_borrowed_session(
 def build_app(real_app: FastAPI, factory: SessionFactory, seen: dict[str, Any]) -> FastAPI:
     app = FastAPI()
     app.state.settings = real_app.state.settings
-    app.state.resources = real_app.state.resources
-    app.dependency_overrides[get_session_factory] = provide(factory)
+    app.state.resources = dataclasses.replace(real_app.state.resources, session_factory=factory)
 
     @app.post("/own-session", status_code=202)
     async def own_session(
-        _: MemberDep, tenant: TenantDep, factory: SessionFactoryDep, background: BackgroundTasks
+        _: MemberDep,
+        context: RequestContextDep,
+        resources: ResourcesDep,
+        background: BackgroundTasks,
     ) -> None:
-        background.add_task(add_project_in_own_session, factory, tenant.id, BY_THE_TASK)
+        background.add_task(
+            add_project_in_own_session, resources.session_factory, context.tenant_id, BY_THE_TASK
+        )
 
     @app.post("/borrowed-session", status_code=202)
     async def borrowed_session(
         _: MemberDep,
-        tenant: TenantDep,
-        session: TenantSessionDep,
+        context: RequestContextDep,
         background: BackgroundTasks,
         commit: bool = False,
     ) -> None:
-        session.add(Project(tenant_id=tenant.id, name=BY_THE_REQUEST))
+        session, tenant_id = context.session, context.tenant_id
+        session.add(Project(tenant_id=tenant_id, name=BY_THE_REQUEST))
         await session.flush()
         seen["request session"] = session
-        seen["request transaction"] = session.get_transaction()
+        seen["request transaction"] = session.sync_session.get_transaction()
         background.add_task(
-            add_project_on_borrowed_session, session, tenant.id, BY_THE_TASK, seen, commit=commit
+            add_project_on_borrowed_session, session, tenant_id, BY_THE_TASK, seen, commit=commit
         )
 
     return app
@@ -142,7 +146,7 @@ async def test_a_borrowed_session_is_closed_rebound_and_never_committed(
     assert seen["binding"] == (seen["task transaction"], acme.tenant.id)
     # The request is over, request-scope cleanup included: the task's transaction is still open.
     assert borrowed.in_transaction()
-    assert borrowed.get_transaction() is seen["task transaction"]
+    assert borrowed.sync_session.get_transaction() is seen["task transaction"]
 
     await borrowed.close()  # what eventually happens to it: a rollback
 
@@ -180,6 +184,6 @@ async def test_a_reused_session_is_unbound_until_bind_tenant_binds_again(engine:
         assert await session.scalar(bound_tenant) is None  # a new transaction, unbound
         await bind_tenant(session, tenant_id)
         assert await session.scalar(bound_tenant) == str(tenant_id)
-        assert session.info["tenant_binding"] == (session.get_transaction(), tenant_id)
+        assert session.info["tenant_binding"] == (session.sync_session.get_transaction(), tenant_id)
     finally:
         await session.close()

@@ -21,6 +21,7 @@ from app.api import depgraph
 from app.cli import cli
 
 SIGNUP = "POST /api/v1/tenants"
+LOGIN = "POST /api/v1/auth/token"  # its session is shared by the tenant lookup and the service
 LOCATION = re.compile(r"(?P<file>[\w./-]+\.py):(?P<line>\d+)")
 PARAM_LEAF = re.compile(r"─ \[\w+\] ")
 
@@ -48,7 +49,7 @@ def test_generated_doc_is_current(graphs: list[depgraph.RouteGraph]):
 
 class TestTextTree:
     def test_session_is_resolved_once_and_then_shared(self, graphs: list[depgraph.RouteGraph]):
-        text = depgraph.render_text([depgraph.find_route(graphs, SIGNUP)])
+        text = depgraph.render_text([depgraph.find_route(graphs, LOGIN)])
         session_lines = [line for line in text.splitlines() if ": get_session " in line]
 
         resolved = [line for line in session_lines if "shared" not in line]
@@ -79,21 +80,23 @@ class TestTextTree:
 def test_json_parses_into_routes_with_node_trees(graphs: list[depgraph.RouteGraph]):
     routes = json.loads(depgraph.render_json(graphs))
 
-    signup = next(r for r in routes if r["path"] == "/api/v1/tenants" and "POST" in r["methods"])
-    assert signup["endpoint"]["name"] == "sign_up"
+    login = next(r for r in routes if r["path"] == "/api/v1/auth/token" and "POST" in r["methods"])
+    assert login["endpoint"]["name"] == "issue_token"
+    assert login["walked"] >= login["distinct"] > 0
 
     def walk(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield node
         for child in node["dependencies"]:
             yield from walk(child)
 
-    sessions = [node for node in walk(signup["endpoint"]) if node["name"] == "get_session"]
+    sessions = [node for node in walk(login["endpoint"]) if node["name"] == "get_session"]
     assert len(sessions) >= 2
     assert sessions[0]["shared"] is False
     assert all(node["shared"] for node in sessions[1:])
     assert sessions[0]["yields"] is True
     assert sessions[0]["scope"] == "function"
-    assert {"source": "body", "name": "body"} in signup["endpoint"]["params"]
+    forms = [node for node in walk(login["endpoint"]) if node["name"] == "get_login_form"]
+    assert {"source": "body", "name": "username"} in forms[0]["params"]
 
 
 def test_walker_agrees_with_fastapi_internals(graphs: list[depgraph.RouteGraph]):
@@ -207,7 +210,8 @@ def build_sample_app() -> FastAPI:
 
 
 SAMPLE_TEXT = """\
-GET /items/{item_id} -> build_sample_app.<locals>.read_item  <loc>  [async endpoint]
+GET /items/{item_id} -> build_sample_app.<locals>.read_item  <loc>  \
+[async endpoint; walked 10 for 8 distinct]
 ├─ (dependencies=[...]): Limit(per_minute=60)  <loc>  [async, return, scope=None, cached]
 ├─ (dependencies=[...]): require_header.<locals>.guard (name='X-Tenant')  <loc>  \
 [async, return, scope=None, cached]

@@ -8,9 +8,12 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.api.deps import get_session_factory, get_tenant_scopes
+from app.api.deps import ResourcesDep, SessionDep
+from app.tenant.dependencies import get_tenant_service
 from app.tenant.models import Tenant
-from tests.fixtures.app import provide
+from app.tenant.repository import TenantRepository
+from app.tenant.service import TenantService
+from tests.fixtures.app import use_resources
 from tests.fixtures.database import FailingCommitSession, savepoint_factory
 from tests.fixtures.factories import signup_body
 
@@ -39,7 +42,7 @@ class TestCommitBeforeResponse:
         self, app: FastAPI, client: AsyncClient, connection: AsyncConnection, session: AsyncSession
     ):
         factory = savepoint_factory(connection, FailingCommitSession)
-        app.dependency_overrides[get_session_factory] = provide(factory)
+        use_resources(app, session_factory=factory)
 
         response = await client.post(URL, json=signup_body(slug="never-stored"))
 
@@ -70,8 +73,18 @@ class TestRollbackOnError:
             async def enter(self, tenant_id: Any) -> Any:
                 return type("Scope", (), {"users": ExplodingUsers()})()
 
+        async def service_with_exploding_users(
+            session: SessionDep, resources: ResourcesDep
+        ) -> TenantService:
+            return TenantService(
+                TenantRepository(session),
+                Scopes(),
+                resources.password_hasher,
+                password_min_length=12,
+            )
+
         # The tenant row is flushed first; then the owner's insert raises inside the request.
-        app.dependency_overrides[get_tenant_scopes] = provide(Scopes())
+        app.dependency_overrides[get_tenant_service] = service_with_exploding_users
 
         response = await client.post(URL, json=signup_body(slug="half-written"))
 
@@ -93,9 +106,7 @@ class TestSessionIsClosed:
         self, app: FastAPI, client: AsyncClient, connection: AsyncConnection
     ):
         RecordingSession.instances.clear()
-        app.dependency_overrides[get_session_factory] = provide(
-            savepoint_factory(connection, RecordingSession)
-        )
+        use_resources(app, session_factory=savepoint_factory(connection, RecordingSession))
 
         ok = await client.post(URL, json=signup_body(slug="closed-ok"))
         conflict = await client.post(URL, json=signup_body(slug="closed-ok"))

@@ -5,13 +5,12 @@ from httpx import AsyncClient
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from app.api.deps import get_password_hasher, get_redis, get_settings
 from app.core.config import AuthSettings, RateLimitRule, RateLimitSettings, Settings
 from app.core.db import SessionFactory
 from app.core.security import Argon2PasswordHasher
 from app.core.tenancy import bind_tenant
 from app.user.models import User
-from tests.fixtures.app import provide
+from tests.fixtures.app import use_redis, use_resources
 from tests.fixtures.auth import PASSWORD, Org, create_user
 from tests.problems import assert_problem
 
@@ -113,7 +112,7 @@ class TestLogin:
                 )
             }
         )
-        app.dependency_overrides[get_settings] = provide(strict)
+        use_resources(app, settings=strict)
 
         statuses = []
         for _ in range(7):
@@ -191,7 +190,7 @@ class TestLogout:
         assert (await client.post(LOGOUT, headers=bearer)).status_code == 204
 
         unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.25)
-        app.dependency_overrides[get_redis] = provide(unreachable)
+        use_redis(app, unreachable)
         try:
             # The denylist cannot answer: the check falls back to PostgreSQL's revoked family.
             assert_problem(await client.get(ME, headers=bearer), 401)
@@ -220,7 +219,7 @@ class TestTimingSafety:
                 calls.append((password, password_hash))
                 return await real.verify_and_update(password, password_hash)
 
-        app.dependency_overrides[get_password_hasher] = provide(Recording())
+        use_resources(app, password_hasher=Recording())
 
         await login(client, acme, "nobody@acme.example.com", "some password!")
         await login(client, acme, acme.member.user.email, "some password!")

@@ -5,9 +5,8 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
-from app.api.deps import get_settings
 from app.core.config import RateLimitRule, RateLimitSettings, Settings, TenancySettings
-from tests.fixtures.app import provide
+from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
 from tests.problems import assert_problem
 
@@ -19,7 +18,7 @@ def subdomains(app: FastAPI, settings: Settings) -> None:
     by_host = settings.model_copy(
         update={"tenancy": TenancySettings(resolver="subdomain", base_domain="example.test")}
     )
-    app.dependency_overrides[get_settings] = provide(by_host)
+    use_resources(app, settings=by_host)
 
 
 class TestHeader:
@@ -31,9 +30,14 @@ class TestHeader:
         response = await client.get(ME, headers={**acme.member.headers, "X-Tenant": "acme"})
         assert response.status_code == 200
 
-    async def test_naming_an_unknown_tenant_is_404(self, client: AsyncClient, acme: Org):
+    async def test_naming_another_tenant_is_403(self, client: AsyncClient, acme: Org, globex: Org):
+        response = await client.get(ME, headers={**acme.member.headers, "X-Tenant": "globex"})
+        assert assert_problem(response, 403)["type"].endswith("tenant-mismatch")
+
+    async def test_naming_an_unknown_tenant_is_the_same_403(self, client: AsyncClient, acme: Org):
+        # Not a 404: the answer must not tell which other tenants exist.
         response = await client.get(ME, headers={**acme.member.headers, "X-Tenant": "nope"})
-        assert_problem(response, 404)
+        assert assert_problem(response, 403)["type"].endswith("tenant-mismatch")
 
 
 @pytest.mark.usefixtures("subdomains")
@@ -75,7 +79,7 @@ async def test_signup_is_rate_limited_per_address(
             )
         }
     )
-    app.dependency_overrides[get_settings] = provide(strict)
+    use_resources(app, settings=strict)
     statuses = []
     for n in range(3):
         body = {

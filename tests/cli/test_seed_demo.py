@@ -1,7 +1,9 @@
 """`seed-demo`: tenant `demo` with a user of every role, six projects and N varied tasks;
 idempotent (a second run leaves the very same rows), and a larger N adds only what is missing."""
 
+import dataclasses
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +12,10 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import seed
+from app import cli_runtime
+from app.core.config import Settings
 from app.core.events import InMemoryPublisher
+from app.core.resources import Resources
 from app.seed import DEMO_USERS
 from tests.cli.conftest import RunCli, delete_tenants, login, rows, scalar
 
@@ -70,11 +74,14 @@ def published(monkeypatch: pytest.MonkeyPatch) -> InMemoryPublisher:
     """The events the (in-process) command publishes, kept in a list rather than sent to the
     Redis stream, which a concurrent test run could flush under the test."""
     publisher = InMemoryPublisher()
+    opened = cli_runtime.open_resources
 
-    async def get_publisher(*_: object) -> InMemoryPublisher:
-        return publisher
+    @asynccontextmanager
+    async def open_with_publisher(settings: Settings) -> AsyncIterator[Resources]:
+        async with opened(settings) as resources:
+            yield dataclasses.replace(resources, publisher=publisher)
 
-    monkeypatch.setattr(seed, "get_publisher", get_publisher)
+    monkeypatch.setattr(cli_runtime, "open_resources", open_with_publisher)
     return publisher
 
 

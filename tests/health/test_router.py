@@ -11,11 +11,11 @@ from httpx import AsyncClient
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
-from app.api.deps import get_redis, get_resources, get_session_factory
+from app.api.deps import get_redis, get_resources
 from app.core.config import DatabaseSettings, RedisSettings
 from app.core.db import create_engine, create_session_factory
 from app.core.redis import create_redis_client, create_redis_pool
-from tests.fixtures.app import provide
+from tests.fixtures.app import provide, use_resources
 from tests.fixtures.settings import TEST_DATABASE_URL
 
 
@@ -88,7 +88,7 @@ async def test_database_down_is_503_naming_it(
     app: FastAPI, client: AsyncClient, dead_port: int, request: pytest.FixtureRequest
 ):
     engine, factory = database_at(dead_port)
-    app.dependency_overrides[get_session_factory] = provide(factory)
+    use_resources(app, session_factory=factory)
 
     response = await client.get("/health/ready")
     await engine.dispose()

@@ -13,12 +13,11 @@ from httpx import ASGITransport, AsyncClient
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
-from app.api.deps import get_session_factory
 from app.core.config import OperationsSettings, Settings
 from app.core.db import SessionFactory
 from app.core.logging import configure_logging
 from app.main import create_app
-from tests.fixtures.app import provide
+from tests.fixtures.app import use_resources
 from tests.fixtures.settings import make_settings
 
 METRICS_TOKEN = "scrape-me-if-you-can-0123456789"
@@ -70,7 +69,7 @@ async def make_app(session_factory: SessionFactory, redis: Redis) -> AsyncIterat
         async def make(**operations: Any) -> FastAPI:
             app = create_app(make_settings(operations=OperationsSettings(**operations)))
             await stack.enter_async_context(app.router.lifespan_context(app))
-            app.dependency_overrides[get_session_factory] = provide(session_factory)
+            use_resources(app, session_factory=session_factory)
             return app
 
         yield make

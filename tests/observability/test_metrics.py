@@ -8,11 +8,10 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
 
-from app.api.deps import get_redis
 from app.core.config import OperationsSettings, RedisSettings
 from app.core.metrics import AppMetrics, record_rate_limit_rejection, record_redis_error
 from app.core.redis import create_redis_client, create_redis_pool
-from tests.fixtures.app import provide
+from tests.fixtures.app import use_redis
 from tests.observability.conftest import METRICS_TOKEN, AppFactory, client_for, sample, samples
 
 PROBE = "/api/v1/probe/things/{thing_id}"
@@ -157,7 +156,7 @@ class TestCountersOthersCall:
         app = await make_app()
         dead_url = f"redis://127.0.0.1:{unused_tcp_port}/0"
         dead = create_redis_client(create_redis_pool(RedisSettings(url=dead_url)))
-        app.dependency_overrides[get_redis] = provide(dead)
+        use_redis(app, dead)
         try:
             async with client_for(app) as client:
                 ready = await client.get("/health/ready")

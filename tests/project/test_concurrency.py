@@ -9,6 +9,7 @@ is refused instead of overwriting.
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from httpx import AsyncClient
@@ -87,6 +88,7 @@ async def test_two_sessions_cannot_both_update_one_version(
         full_name="A",
         role=Role.MEMBER,
         is_active=True,
+        created_at=datetime.now(UTC),
     )
 
     async with factory() as first, factory() as second:

@@ -1,4 +1,4 @@
-"""Redis unreachable (a closed port, swapped in through `dependency_overrides`): reads and
+"""Redis unreachable (a closed port, swapped into the app's resources): reads and
 writes still work from PostgreSQL, idempotent writes answer 503 rather than risk running twice,
 and nothing waits longer than the Redis socket timeout."""
 
@@ -11,10 +11,9 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from redis.asyncio import Redis
 
-from app.api.deps import get_redis
 from app.core.config import RedisSettings
 from app.core.redis import create_redis_client, create_redis_pool
-from tests.fixtures.app import provide
+from tests.fixtures.app import use_redis
 from tests.fixtures.auth import Org
 from tests.problems import assert_problem
 
@@ -26,7 +25,7 @@ async def redis_down(app: FastAPI) -> AsyncIterator[Redis]:
     unreachable = create_redis_client(
         create_redis_pool(RedisSettings(url="redis://127.0.0.1:1/0", socket_timeout_seconds=0.25))
     )
-    app.dependency_overrides[get_redis] = provide(unreachable)
+    use_redis(app, unreachable)
     yield unreachable
     await unreachable.aclose()
 
@@ -94,7 +93,7 @@ async def test_the_circuit_stops_requests_waiting_on_a_hung_redis(
     port = server.sockets[0].getsockname()[1]
     hung = create_redis_client(create_redis_pool(RedisSettings(url=f"redis://127.0.0.1:{port}/0")))
     circuit = app_instance.state.resources.redis_circuit
-    app.dependency_overrides[get_redis] = provide(hung)
+    use_redis(app, hung)
     circuit.cooldown = 30.0
     try:
         path = f"{PROJECTS}/{acme.project.id}"  # type: ignore[union-attr]

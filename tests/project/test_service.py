@@ -1,6 +1,7 @@
 """ProjectService with in-memory collaborators injected through `app.dependency_overrides`:
 routing, validation, the role guards and the service run for real; the repository, cache,
-publisher and caller are stand-ins, and reaching the database session fails the test."""
+publisher and caller are stand-ins (two overrides: the request context and the service
+provider), and reaching the database session fails the test."""
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -10,23 +11,20 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
-from app.api.deps import get_cache, get_publisher, get_session
-from app.auth.dependencies import get_principal, get_tenant, get_tenant_session
+from app.auth.dependencies import RequestContextDep, get_request_context
 from app.auth.schemas import Principal
 from app.core.events import InMemoryPublisher
 from app.core.pagination import PageRequest
-from app.project.dependencies import get_project_repository
+from app.project.dependencies import get_project_service
 from app.project.models import Project
-from app.project.service import project_key
+from app.project.service import ProjectService, project_key
 from app.tenant.schemas import TenantRead
 from app.user.models import Role
-from tests.fixtures.app import provide
 from tests.fixtures.fakes import (
     InMemoryCache,
     InMemoryRepository,
     caller,
-    database_must_not_be_used,
-    unit_of_work,
+    fake_context,
 )
 from tests.problems import assert_problem
 
@@ -63,15 +61,14 @@ class Unit:
 async def open_unit(app: FastAPI, role: Role) -> AsyncIterator[Unit]:
     principal, tenant = caller(role)
     projects, cache, publisher = InMemoryProjects(tenant.id), InMemoryCache(), InMemoryPublisher()
+
+    async def service_in_memory(context: RequestContextDep) -> ProjectService:
+        return ProjectService(projects, cache, publisher, actor=context.principal)
+
     overrides = app.dependency_overrides
-    overrides[get_project_repository] = unit_of_work(projects)
-    overrides[get_cache] = provide(cache)
-    overrides[get_publisher] = provide(publisher)
-    overrides[get_principal] = provide(principal)
-    overrides[get_tenant] = provide(tenant)
-    # Nothing may reach the database: neither the tenant-bound session nor the session itself.
-    overrides[get_tenant_session] = database_must_not_be_used
-    overrides[get_session] = database_must_not_be_used
+    # The caller, and a unit of work that commits the in-memory repository; no database.
+    overrides[get_request_context] = fake_context(principal, tenant, app.state.resources, projects)
+    overrides[get_project_service] = service_in_memory
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
         yield Unit(client, projects, cache, publisher, principal, tenant)
     overrides.clear()

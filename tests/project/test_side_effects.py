@@ -8,10 +8,9 @@ from httpx import AsyncClient
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.api.deps import get_publisher, get_session_factory
 from app.core.events import InMemoryPublisher
 from app.project.service import project_key
-from tests.fixtures.app import provide
+from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
 from tests.fixtures.database import FailingCommitSession, savepoint_factory
 
@@ -21,7 +20,7 @@ PROJECTS = "/api/v1/projects"
 class TestEvents:
     async def test_published_after_commit(self, app: FastAPI, client: AsyncClient, acme: Org):
         publisher = InMemoryPublisher()
-        app.dependency_overrides[get_publisher] = provide(publisher)
+        use_resources(app, publisher=publisher)
 
         created = await client.post(PROJECTS, json={"name": "Launch"}, headers=acme.member.headers)
         project_id = created.json()["id"]
@@ -41,10 +40,8 @@ class TestEvents:
         self, app: FastAPI, client: AsyncClient, acme: Org, connection: AsyncConnection
     ):
         publisher = InMemoryPublisher()
-        app.dependency_overrides[get_publisher] = provide(publisher)
-        app.dependency_overrides[get_session_factory] = provide(
-            savepoint_factory(connection, FailingCommitSession)
-        )
+        use_resources(app, publisher=publisher)
+        use_resources(app, session_factory=savepoint_factory(connection, FailingCommitSession))
 
         response = await client.post(PROJECTS, json={"name": "Doomed"}, headers=acme.member.headers)
 
@@ -55,7 +52,7 @@ class TestEvents:
         self, app: FastAPI, client: AsyncClient, acme: Org
     ):
         publisher = InMemoryPublisher()
-        app.dependency_overrides[get_publisher] = provide(publisher)
+        use_resources(app, publisher=publisher)
         name = acme.project.name  # type: ignore[union-attr]
 
         response = await client.post(PROJECTS, json={"name": name}, headers=acme.member.headers)
@@ -108,9 +105,7 @@ class TestCacheInvalidation:
         assert project is not None
         path = f"{PROJECTS}/{project.id}"
         await client.get(path, headers=acme.viewer.headers)
-        app.dependency_overrides[get_session_factory] = provide(
-            savepoint_factory(connection, FailingCommitSession)
-        )
+        use_resources(app, session_factory=savepoint_factory(connection, FailingCommitSession))
 
         failed = await client.patch(path, json={"name": "Never"}, headers=acme.member.headers)
 

@@ -16,13 +16,12 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from jose import jwt
 
-from app.api.deps import get_jwt_codec
 from app.core.config import AuthSettings, Settings
 from app.core.db import SessionFactory
 from app.core.security import JWTCodec
 from app.core.tenancy import bind_tenant
 from app.user.models import User
-from tests.fixtures.app import provide
+from tests.fixtures.app import use_resources
 from tests.fixtures.auth import PASSWORD, Org
 from tests.problems import assert_problem
 
@@ -134,7 +133,7 @@ async def test_rs_hs_confusion_when_rs256_is_configured(
         .decode()
     )
     rs256 = AuthSettings(algorithm="RS256", private_key=private_pem, public_key=public_pem)
-    app.dependency_overrides[get_jwt_codec] = provide(JWTCodec(rs256))
+    use_resources(app, jwt=JWTCodec(rs256))
     genuine = jwt.encode(claims_for(acme), private_pem, algorithm="RS256", headers={"kid": "k1"})
     assert (await call(client, genuine)).status_code == 200
 
@@ -156,11 +155,11 @@ async def test_rotated_key_still_verifies_until_retired(
         key_id="k2",
         previous_keys={"k1": old},
     )
-    app.dependency_overrides[get_jwt_codec] = provide(JWTCodec(rotated))
+    use_resources(app, jwt=JWTCodec(rotated))
     assert (await call(client, token)).status_code == 200
 
     retired = AuthSettings(secret_key="a-brand-new-secret-key-of-enough-length-42", key_id="k2")
-    app.dependency_overrides[get_jwt_codec] = provide(JWTCodec(retired))
+    use_resources(app, jwt=JWTCodec(retired))
     assert_problem(await call(client, token), 401)
 
 

@@ -1,6 +1,7 @@
 """Every route outside an explicit public list is authenticated and tenant-scoped: its
-dependency tree contains both `get_principal` and `get_tenant`. A new route that forgets them
-fails here before it can leak anything."""
+dependency tree contains `get_request_context` (which authenticates the caller, checks their
+tenant and binds the transaction to it). A new route that forgets it fails here before it can
+leak anything. The few routes that act on a token's own session only (logout) are listed too."""
 
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -9,7 +10,12 @@ from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from app.auth.dependencies import PrincipalDep, ViewerDep, get_principal, get_tenant
+from app.auth.dependencies import (
+    TokenClaimsDep,
+    ViewerDep,
+    get_request_context,
+    get_token_claims,
+)
 
 PUBLIC = {
     ("GET", "/health/live"),
@@ -23,6 +29,8 @@ PUBLIC = {
     ("POST", "/api/v1/auth/token"),
     ("POST", "/api/v1/auth/refresh"),
 }
+# Authenticated by a valid, unrevoked token alone: they must work for a deactivated tenant.
+TOKEN_ONLY = {("POST", "/api/v1/auth/logout")}
 
 
 def calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
@@ -40,14 +48,17 @@ def api_routes(app: FastAPI) -> Iterator[tuple[str, str, Dependant]]:
 
 
 def unguarded(app: FastAPI) -> list[str]:
-    return [
-        f"{method} {path}"
-        for method, path, dependant in api_routes(app)
-        if (method, path) not in PUBLIC and not {get_principal, get_tenant} <= set(calls(dependant))
-    ]
+    found = []
+    for method, path, dependant in api_routes(app):
+        if (method, path) in PUBLIC:
+            continue
+        required = get_token_claims if (method, path) in TOKEN_ONLY else get_request_context
+        if required not in set(calls(dependant)):
+            found.append(f"{method} {path}")
+    return found
 
 
-def test_every_non_public_route_resolves_principal_and_tenant(app_instance: FastAPI):
+def test_every_non_public_route_resolves_the_request_context(app_instance: FastAPI):
     assert unguarded(app_instance) == []
 
 
@@ -56,7 +67,7 @@ def test_the_check_catches_a_route_that_forgets_the_guard():
     router = APIRouter(prefix="/api/v1")
 
     @router.get("/leak")
-    async def leak(principal: PrincipalDep) -> None:  # authenticated, but not tenant-scoped
+    async def leak(claims: TokenClaimsDep) -> None:  # authenticated, but not tenant-scoped
         return None
 
     @router.get("/ok")
@@ -76,7 +87,7 @@ def test_the_public_list_names_only_routes_that_exist(app_instance: FastAPI):
         for route in app_instance.routes
         for method in getattr(route, "methods", None) or ()
     }
-    assert PUBLIC - served - plain == set()
+    assert (PUBLIC | TOKEN_ONLY) - served - plain == set()
 
 
 def test_protected_routes_declare_their_scope_in_openapi(app_instance: FastAPI):
@@ -86,4 +97,7 @@ def test_protected_routes_declare_their_scope_in_openapi(app_instance: FastAPI):
             if (method.upper(), path) in PUBLIC:
                 continue
             [requirement] = operation["security"]
+            if (method.upper(), path) in TOKEN_ONLY:  # any valid token: no role scope
+                assert requirement == {"OAuth2PasswordBearer": []}
+                continue
             assert requirement["OAuth2PasswordBearer"], f"{method.upper()} {path}"

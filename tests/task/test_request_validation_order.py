@@ -13,9 +13,8 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import get_session_factory
 from app.core.db import SessionFactory
-from tests.fixtures.app import provide
+from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
 from tests.problems import assert_problem
 
@@ -42,7 +41,7 @@ def opened(app: FastAPI, session_factory: SessionFactory) -> list[AsyncSession]:
         sessions.append(session)
         return session
 
-    app.dependency_overrides[get_session_factory] = provide(counting_factory)
+    use_resources(app, session_factory=counting_factory)
     return sessions
 
 
@@ -78,7 +77,7 @@ async def test_anonymous_with_an_invalid_body_is_401(
     response = await client.patch(task_url(acme), content=INVALID, headers=JSON)
 
     assert assert_problem(response, 401)["type"].endswith("not-authenticated")
-    # The graph was entered (get_token_claims needs the session's scopes before it raises).
+    # The graph was entered: the request context opens its unit of work, then authenticates.
     assert len(opened) == 1
 
 
@@ -96,7 +95,8 @@ async def test_an_invalid_body_is_checked_after_the_role_guard_and_the_lookups(
     )
 
     assert assert_problem(as_viewer, 403)["type"].endswith("insufficient-role")
-    assert assert_problem(on_a_missing_task, 404)["type"].endswith("project-not-found")
+    # One query finds the task within its project: a missing project is a missing task.
+    assert assert_problem(on_a_missing_task, 404)["type"].endswith("task-not-found")
     assert field_errors(assert_problem(as_member, 422)) == [(["body", "status"], "enum")]
 
 

@@ -14,8 +14,7 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
-from app.api.deps import get_cache, get_publisher, get_session
-from app.auth.dependencies import get_principal, get_tenant, get_tenant_session
+from app.auth.dependencies import RequestContextDep, get_request_context
 from app.auth.schemas import Principal
 from app.core.events import InMemoryPublisher
 from app.core.pagination import PageRequest
@@ -23,17 +22,15 @@ from app.flag.dependencies import require_feature
 from app.project.dependencies import valid_project
 from app.project.exceptions import ProjectNotFoundError
 from app.project.schemas import ProjectRead
-from app.task.dependencies import get_task_repository
+from app.task.dependencies import get_task_service
 from app.task.models import Task, TaskStatus
+from app.task.service import TaskService
 from app.tenant.schemas import TenantRead
-from app.user.dependencies import get_user_repository
 from tests.fixtures.app import provide
 from tests.fixtures.fakes import (
-    InMemoryCache,
     InMemoryRepository,
     caller,
-    database_must_not_be_used,
-    unit_of_work,
+    fake_context,
 )
 from tests.problems import assert_problem
 
@@ -122,17 +119,18 @@ async def unit(app_instance: FastAPI) -> AsyncIterator[Unit]:
             raise ProjectNotFoundError
         return project
 
+    users = InMemoryUsers(principal.id, colleague)
+
+    async def service_in_memory(context: RequestContextDep) -> TaskService:
+        return TaskService(tasks, users, publisher, actor=context.principal)
+
     overrides = app_instance.dependency_overrides
-    overrides[get_task_repository] = unit_of_work(tasks)
-    overrides[get_user_repository] = provide(InMemoryUsers(principal.id, colleague))
-    overrides[get_publisher] = provide(publisher)
+    # The caller, and a unit of work that commits the in-memory tasks; no database.
+    overrides[get_request_context] = fake_context(
+        principal, tenant, app_instance.state.resources, tasks
+    )
+    overrides[get_task_service] = service_in_memory
     overrides[valid_project] = project_in_path
-    overrides[get_principal] = provide(principal)
-    overrides[get_tenant] = provide(tenant)
-    overrides[get_cache] = provide(InMemoryCache())
-    # Nothing may reach the database: neither the tenant-bound session nor the session itself.
-    overrides[get_tenant_session] = database_must_not_be_used
-    overrides[get_session] = database_must_not_be_used
     transport = ASGITransport(app=app_instance)
     async with AsyncClient(transport=transport, base_url="http://test") as client:
         yield Unit(client, tasks, publisher, principal, tenant, project, colleague)

@@ -11,9 +11,9 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
-from app.api.deps import get_password_hasher, get_session, get_tenant_scopes
+from app.api.deps import get_session
 from app.core.security import WeakPasswordError
-from app.tenant.dependencies import get_tenant_repository
+from app.tenant.dependencies import get_tenant_service
 from app.tenant.exceptions import TenantSlugTakenError
 from app.tenant.models import Tenant
 from app.tenant.service import TenantService
@@ -94,10 +94,15 @@ async def database_must_not_be_used() -> AsyncIterator[Any]:
 @pytest.fixture
 async def unit_client(app_instance: FastAPI) -> AsyncIterator[tuple[AsyncClient, Any, Any]]:
     tenants, users = InMemoryTenants(), InMemoryUsers()
+    service = TenantService(
+        tenants,  # type: ignore[arg-type]
+        InMemoryScopes(users),
+        PlainHasher(),
+        password_min_length=12,
+    )
     overrides = app_instance.dependency_overrides
-    overrides[get_tenant_repository] = provide(tenants)
-    overrides[get_tenant_scopes] = provide(InMemoryScopes(users))
-    overrides[get_password_hasher] = provide(PlainHasher())
+    overrides[get_tenant_service] = provide(service)
+    # The provider no longer asks for a session; nothing else in the route may either.
     overrides[get_session] = database_must_not_be_used
     transport = ASGITransport(app=app_instance)
     async with AsyncClient(transport=transport, base_url="http://test") as client:

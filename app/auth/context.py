@@ -1,0 +1,190 @@
+"""Who is calling, for which tenant, in which transaction: the request context.
+
+`get_request_context` (app/auth/dependencies.py) builds one `RequestContext` per authenticated
+request with the `Authenticator` below, and every guard and service provider takes that one
+node. Framework-free: no FastAPI here, so the CLI and tests can authenticate a token too.
+
+The hot path costs one Redis round trip: the token is verified without I/O (signature, claims),
+then a single pipeline asks for the denylist entries, the cached principal and the cached
+tenant, each with its generation (see `app.core.cache`). PostgreSQL is asked only for what
+Redis could not answer, in the request's own transaction, already bound to the token's tenant.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.exceptions import InvalidTokenError, MissingTokenError
+from app.auth.repository import RefreshTokenRepository
+from app.auth.schemas import Principal
+from app.core.cache import Fill, entry_key, generation_key, read_fresh
+from app.core.config import Settings
+from app.core.resources import Resources
+from app.core.security import AccessClaims
+from app.core.security import InvalidTokenError as MalformedTokenError
+from app.core.tenancy import act_for_tenant
+from app.tenant.exceptions import TenantNotFoundError
+from app.tenant.repository import TenantRepository
+from app.tenant.schemas import TenantRead
+from app.tenant.service import DIRECTORY, tenant_id_key
+from app.user.cache import principal_key, user_subject
+from app.user.repository import UserRepository
+
+
+def denylist_keys(claims: AccessClaims) -> tuple[str, str]:
+    """The token's own entry and its session's (refresh family's) entry."""
+    return f"denylist:jti:{claims.token_id}", f"denylist:family:{claims.family_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """An authenticated request: the caller as stored now, their active tenant, and the
+    request's one transaction, bound to that tenant for row-level security (on its first
+    statement). Services take what they need from it in their providers."""
+
+    principal: Principal
+    tenant: TenantRead
+    session: AsyncSession
+    resources: Resources
+
+    @property
+    def tenant_id(self) -> uuid.UUID:
+        return self.tenant.id
+
+    @property
+    def settings(self) -> Settings:
+        return self.resources.settings
+
+
+async def acting_as(
+    principal: Principal, tenant: TenantRead, session: AsyncSession, resources: Resources
+) -> RequestContext:
+    """A context outside a request (the admin CLI): `principal` acts in `tenant`, in `session`'s
+    transaction, bound to the tenant as a request's is. The service providers accept it as is."""
+    await act_for_tenant(session, tenant.id)
+    return RequestContext(principal, tenant, session, resources)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    claims: AccessClaims
+    principal: Principal
+    tenant: TenantRead
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """What one Redis round trip told: None where Redis had no (fresh) answer."""
+
+    denied: bool | None
+    principal: Principal | None = None
+    principal_generation: object = None
+    tenant: TenantRead | None = None
+    tenant_generation: object = None
+
+
+class Authenticator:
+    def __init__(self, resources: Resources, session: AsyncSession) -> None:
+        self.resources = resources
+        self.session = session
+
+    async def verify(self, token: str | None) -> AccessClaims:
+        """A valid, unrevoked token's claims (401 otherwise), with the session bound to its
+        tenant. Neither the user nor the tenant needs to be active: logout uses this."""
+        claims = await self._decode(token)
+        snapshot = await self._snapshot(claims, with_caches=False)
+        await self._refuse_if_denied(claims, snapshot)
+        return claims
+
+    async def authenticate(self, token: str | None) -> Caller:
+        """The caller behind a valid, unrevoked token: an active user of an active tenant."""
+        claims = await self._decode(token)
+        snapshot = await self._snapshot(claims, with_caches=True)
+        await self._refuse_if_denied(claims, snapshot)
+        fills: list[Fill] = []
+        principal = snapshot.principal or await self._load_principal(claims, snapshot, fills)
+        tenant = snapshot.tenant or await self._load_tenant(claims, snapshot, fills)
+        await self.resources.cache.fill(fills)
+        if not tenant.is_active:
+            raise TenantNotFoundError("The token's tenant is inactive.")
+        return Caller(claims, principal, tenant)
+
+    async def _decode(self, token: str | None) -> AccessClaims:
+        if not token:
+            raise MissingTokenError
+        try:
+            claims = self.resources.jwt.decode(token)
+        except MalformedTokenError as error:
+            raise InvalidTokenError from error
+        # From here on, every transaction of this request acts for the token's tenant.
+        await act_for_tenant(self.session, claims.tenant_id)
+        return claims
+
+    async def _snapshot(self, claims: AccessClaims, *, with_caches: bool) -> _Snapshot:
+        circuit = self.resources.redis_circuit
+        if not circuit.available:
+            return _Snapshot(denied=None)
+        principal = principal_key(claims.tenant_id, claims.user_id)
+        user = user_subject(claims.tenant_id, claims.user_id)
+        try:
+            async with self.resources.redis.pipeline(transaction=False) as pipe:
+                pipe.exists(*denylist_keys(claims))
+                if with_caches:
+                    pipe.mget(
+                        entry_key(principal),
+                        generation_key(user),
+                        entry_key(tenant_id_key(claims.tenant_id)),
+                        generation_key(DIRECTORY),
+                    )
+                replies = await pipe.execute()
+        except (RedisError, OSError) as error:
+            circuit.failed("authentication", error)
+            return _Snapshot(denied=None)
+        denied = int(replies[0]) > 0
+        if not with_caches:
+            return _Snapshot(denied=denied)
+        entry, generation, tenant_entry, tenant_generation = replies[1]
+        return _Snapshot(
+            denied=denied,
+            principal=read_fresh(entry, generation, Principal),
+            principal_generation=generation,
+            tenant=read_fresh(tenant_entry, tenant_generation, TenantRead),
+            tenant_generation=tenant_generation,
+        )
+
+    async def _refuse_if_denied(self, claims: AccessClaims, snapshot: _Snapshot) -> None:
+        denied = snapshot.denied
+        if denied is None:
+            # Redis could not answer: PostgreSQL knows whether the token's session was revoked.
+            tokens = RefreshTokenRepository(self.session, claims.tenant_id)
+            denied = await tokens.family_revoked(claims.family_id)
+        if denied:
+            raise InvalidTokenError
+
+    async def _load_principal(
+        self, claims: AccessClaims, snapshot: _Snapshot, fills: list[Fill]
+    ) -> Principal:
+        user = await UserRepository(self.session, claims.tenant_id).get(claims.user_id)
+        if user is None or not user.is_active:
+            raise InvalidTokenError("The token's user no longer exists or is inactive.")
+        principal = Principal.model_validate(user)
+        if snapshot.denied is not None:  # Redis answered: remember, at the generation it gave
+            ttl = self.resources.settings.cache.principal_ttl_seconds
+            key = principal_key(claims.tenant_id, claims.user_id)
+            fills.append(Fill(key, principal, snapshot.principal_generation, ttl))
+        return principal
+
+    async def _load_tenant(
+        self, claims: AccessClaims, snapshot: _Snapshot, fills: list[Fill]
+    ) -> TenantRead:
+        row = await TenantRepository(self.session).get(claims.tenant_id)
+        if row is None:
+            raise InvalidTokenError("The token's tenant no longer exists.")
+        tenant = TenantRead.model_validate(row)
+        if snapshot.denied is not None:
+            ttl = self.resources.settings.cache.tenant_ttl_seconds
+            key = tenant_id_key(claims.tenant_id)
+            fills.append(Fill(key, tenant, snapshot.tenant_generation, ttl))
+        return tenant
