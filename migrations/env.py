@@ -50,7 +50,11 @@ def _run(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
-    engine = create_async_engine(_settings().database.owner_url, poolclass=pool.NullPool)
+    # hide_parameters: a failing statement's error must not print the login role's password,
+    # which the role migration binds as a parameter.
+    engine = create_async_engine(
+        _settings().database.owner_url, poolclass=pool.NullPool, hide_parameters=True
+    )
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

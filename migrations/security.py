@@ -1,6 +1,7 @@
 """Helpers for the migrations that set up the second wall: the application role and row-level
 security. Every tenant-owned table's migration calls `enable_tenant_isolation`."""
 
+import sqlalchemy as sa
 from alembic import context, op
 from sqlalchemy.engine import make_url
 
@@ -39,6 +40,26 @@ def disable_tenant_isolation(table: str) -> None:
     op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
 
 
+# The login role's name and password never enter SQL text: they travel as bound parameters into
+# two transaction-local settings, and this constant block quotes them itself (`format` with `%I`
+# and `%L`). Pasting them into the block instead broke on a `$$`, a quote or a `:name` (which
+# SQLAlchemy's `text()` takes for a bind parameter), and could inject SQL.
+CREATE_LOGIN_ROLE = """
+DO $$
+DECLARE
+    login_role text := current_setting('dependable.login_role');
+    login_password text := NULLIF(current_setting('dependable.login_password'), '');
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = login_role) THEN
+        EXECUTE format(
+            'CREATE ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD %L', login_role, login_password
+        );
+    END IF;
+    EXECUTE format('GRANT %I TO %I', current_setting('dependable.app_role'), login_role);
+END $$
+"""
+
+
 def ensure_app_role() -> None:
     """Create the group role (roles are cluster-wide, so only when missing) and, when the
     app's login user differs from the migration user, that login role as a member of it."""
@@ -54,10 +75,13 @@ def ensure_app_role() -> None:
     user = app_url.username
     if not user or user == owner_url.username:
         return
-    password = f" PASSWORD {_literal(app_url.password)}" if app_url.password else ""
     op.execute(
-        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
-        f"{_literal(user)}) THEN CREATE ROLE {_ident(user)} LOGIN NOSUPERUSER NOBYPASSRLS"
-        f"{password}; END IF; END $$"
+        sa.text(
+            "SELECT set_config('dependable.app_role', :app_role, true), "
+            "set_config('dependable.login_role', :login_role, true), "
+            "set_config('dependable.login_password', :password, true)"
+        ).bindparams(app_role=APP_ROLE, login_role=user, password=app_url.password or "")
     )
-    op.execute(f"GRANT {_ident(APP_ROLE)} TO {_ident(user)}")
+    op.execute(CREATE_LOGIN_ROLE)
+    # The rest of the migration transaction has no use for the password.
+    op.execute("SELECT set_config('dependable.login_password', '', true)")

@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.app",
     "tests.fixtures.auth",
+    "tests.fixtures.committed",
 ]

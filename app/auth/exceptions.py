@@ -1,6 +1,7 @@
 from app.core.errors import AuthenticationError, PermissionDeniedError
 
 BEARER = {"WWW-Authenticate": "Bearer"}
+USER_GONE = "The token's user no longer exists or is inactive."
 
 
 class InvalidCredentialsError(AuthenticationError):

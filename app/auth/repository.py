@@ -3,10 +3,12 @@
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.exceptions import USER_GONE, InvalidTokenError
 from app.auth.models import RefreshToken
 from app.core.repository import TenantScopedRepository
 from app.core.tenancy import bind_tenant
@@ -15,6 +17,13 @@ from app.user.repository import UserRepository
 
 class RefreshTokenRepository(TenantScopedRepository[RefreshToken]):
     model = RefreshToken
+    constraint_errors = {
+        # The user was deleted while a token was being issued for them.
+        "fk_refresh_tokens_user_id_users": partial(InvalidTokenError, USER_GONE),
+    }
+    constraints_not_hit = {
+        "uq_refresh_tokens_token_hash": "the SHA-256 of 256 random bits (`new_refresh_token`)",
+    }
 
     async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
         statement = self._select().where(RefreshToken.token_hash == token_hash).with_for_update()

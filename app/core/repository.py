@@ -1,8 +1,21 @@
 """The one base every repository builds on: it holds the session, flushes (never commits), and
-turns a violated unique constraint into the domain error the subclass names for it."""
+turns a violated unique or foreign-key constraint into the domain error the subclass names for it.
+
+Every unique and foreign-key constraint of a repository's table is declared in one place, the
+repository class: in `constraint_errors` with the error a request that violates it gets, or in
+`constraints_not_hit` with the reason no request can violate it. A violation nobody declared is a
+bug and stays a 500; `tests/core/test_constraints.py` reads PostgreSQL's catalog and fails while
+any constraint is undeclared.
+
+A constraint is violated by a request that lost a race (another transaction inserted the same
+key, or deleted the referenced row, after the request checked). The rule for choosing its error:
+the answer the same request would get a moment later, once the write it lost to is visible (a
+project deleted under a new task: 404 project-not-found; a slug taken meanwhile: 409).
+"""
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import Select, select
@@ -12,11 +25,22 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.concurrency import StaleVersionError
 from app.core.db import AfterCommit, after_commit
-from app.core.errors import AppError
+from app.core.errors import AppError, NotFoundError
 from app.core.models import Entity, TenantOwned
 
 ModelT = TypeVar("ModelT", bound=Entity)
 OwnedT = TypeVar("OwnedT", bound=TenantOwned)
+
+# An error class, or a factory for one with a specific detail (`functools.partial`).
+ErrorFactory = Callable[[], AppError]
+
+
+class TenantGoneError(NotFoundError):
+    """The request's tenant was deleted while the request ran (a row's foreign key to `tenants`
+    failed). The same problem type a request naming an unknown tenant gets."""
+
+    code = "tenant-not-found"
+    title = "Unknown or inactive tenant"
 
 
 def violated_constraint(error: IntegrityError) -> str | None:
@@ -28,11 +52,30 @@ def violated_constraint(error: IntegrityError) -> str | None:
 
 class Repository(Generic[ModelT]):
     model: type[ModelT]
-    # Constraint name -> domain error raised when a flush violates it.
-    constraint_errors: ClassVar[Mapping[str, type[AppError]]] = {}
+    # Unique or foreign-key constraint name -> the domain error a request violating it gets.
+    constraint_errors: ClassVar[Mapping[str, ErrorFactory]] = {}
+    # Constraint name -> why no request can violate it (the primary key is declared here already).
+    constraints_not_hit: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    @classmethod
+    def table_name(cls) -> str:
+        return str(cls.model.__tablename__)
+
+    @classmethod
+    def constraint_error_map(cls) -> Mapping[str, ErrorFactory]:
+        """Every constraint this repository translates, its own and those its base declares."""
+        return dict(cls.constraint_errors)
+
+    @classmethod
+    def unreachable_constraints(cls) -> Mapping[str, str]:
+        return {
+            f"pk_{cls.table_name()}": "ids are uuid4s the server makes; no request names a new "
+            "row's id",
+            **cls.constraints_not_hit,
+        }
 
     def _select(self) -> Select[ModelT]:
         return select(self.model)
@@ -54,17 +97,24 @@ class Repository(Generic[ModelT]):
         after_commit(self.session, callback)
 
     async def flush(self) -> None:
-        try:
+        with self.translating_errors():
             await self.session.flush()
+
+    @contextmanager
+    def translating_errors(self) -> Iterator[None]:
+        """Around every statement that writes (the flush, and any INSERT or UPDATE a subclass
+        executes itself): a declared constraint's violation becomes its domain error."""
+        try:
+            yield
         except StaleDataError as error:
             # Another transaction updated or deleted the row after we read it (the versioned
             # UPDATE matched no row): the lost update is refused, not silently applied.
             raise StaleVersionError from error
         except IntegrityError as error:
-            domain_error = self.constraint_errors.get(violated_constraint(error) or "")
-            if domain_error is None:
+            make_error = self.constraint_error_map().get(violated_constraint(error) or "")
+            if make_error is None:
                 raise
-            raise domain_error() from error
+            raise make_error() from error
 
 
 class TenantScopedRepository(Repository[OwnedT]):
@@ -75,6 +125,15 @@ class TenantScopedRepository(Repository[OwnedT]):
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
         super().__init__(session)
         self.tenant_id = tenant_id
+
+    @classmethod
+    def constraint_error_map(cls) -> Mapping[str, ErrorFactory]:
+        # Every tenant-owned row references its tenant: an operator deleting the tenant while a
+        # request inserts for it fails that foreign key.
+        return {
+            f"fk_{cls.table_name()}_tenant_id_tenants": TenantGoneError,
+            **cls.constraint_errors,
+        }
 
     def _select(self) -> Select[OwnedT]:
         return select(self.model).where(self.model.tenant_id == self.tenant_id)

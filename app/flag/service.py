@@ -32,12 +32,7 @@ class FlagService:
         return flag_set.flags.get(key, False)
 
     async def set(self, key: str, *, enabled: bool) -> FeatureFlag:
-        flag = await self.flags.get_by_key(key)
-        if flag is None:
-            flag = await self.flags.add(FeatureFlag(key=key, enabled=enabled))
-        else:
-            flag.enabled = enabled
-            await self.flags.flush()
+        flag = await self.flags.put(key, enabled=enabled)
         cache_key = flags_key(self.flags.tenant_id)
         self.flags.after_commit(lambda: self.cache.delete(cache_key))
         return flag

@@ -1,5 +1,7 @@
 from collections.abc import Sequence
+from functools import partial
 
+from app.auth.exceptions import USER_GONE, InvalidTokenError
 from app.core.pagination import PageRequest, keyset
 from app.core.repository import TenantScopedRepository
 from app.project.exceptions import ProjectNameTakenError
@@ -8,7 +10,11 @@ from app.project.models import Project
 
 class ProjectRepository(TenantScopedRepository[Project]):
     model = Project
-    constraint_errors = {"uq_projects_tenant_id_name": ProjectNameTakenError}
+    constraint_errors = {
+        "uq_projects_tenant_id_name": ProjectNameTakenError,
+        # The creator was deleted while creating it: their token is no longer valid.
+        "fk_projects_created_by_users": partial(InvalidTokenError, USER_GONE),
+    }
 
     async def list(self, page: PageRequest) -> Sequence[Project]:
         return (await self.session.scalars(keyset(self._select(), Project, page))).all()

@@ -5,11 +5,19 @@ from sqlalchemy import Select
 
 from app.core.pagination import PageRequest, keyset
 from app.core.repository import TenantScopedRepository
+from app.project.exceptions import ProjectNotFoundError
+from app.task.exceptions import InvalidAssigneeError
 from app.task.models import Task, TaskStatus
 
 
 class TaskRepository(TenantScopedRepository[Task]):
     model = Task
+    constraint_errors = {
+        # The project was deleted after the request loaded it (the task would cascade away).
+        "fk_tasks_project_id_projects": ProjectNotFoundError,
+        # The assignee was deleted after the service checked them.
+        "fk_tasks_assignee_id_users": InvalidAssigneeError,
+    }
 
     async def get_in_project(self, project_id: uuid.UUID, task_id: uuid.UUID) -> Task | None:
         statement = self._select().where(Task.project_id == project_id, Task.id == task_id)
