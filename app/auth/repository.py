@@ -21,7 +21,18 @@ class RefreshTokenRepository(TenantScopedRepository[RefreshToken]):
         return await self.session.scalar(statement)
 
     async def revoke_family(self, family_id: uuid.UUID) -> None:
-        await self.session.execute(
+        """Revoke every token of the family, including one that a concurrent refresh mints.
+
+        Under READ COMMITTED (PostgreSQL's default, and the app's) one UPDATE sees the rows that
+        were committed when it started. When it waits on a token that a refresh has locked, the
+        refresh's new token commits while the UPDATE waits, and that UPDATE never sees it. So
+        the UPDATE runs again, each pass a new statement with a new snapshot, until a pass
+        finds nothing left to revoke. After that no refresh can mint one: it would have to lock
+        a token this transaction has revoked and still holds, so it waits for the commit and
+        then reads the token as revoked (`get_by_hash` locks, so it reads the committed row).
+        Proof: `tests/auth/test_session_races.py`.
+        """
+        statement = (
             update(RefreshToken)
             .where(
                 RefreshToken.tenant_id == self.tenant_id,
@@ -29,7 +40,12 @@ class RefreshTokenRepository(TenantScopedRepository[RefreshToken]):
                 RefreshToken.revoked_at.is_(None),
             )
             .values(revoked_at=datetime.now(UTC))
+            .returning(RefreshToken.id)
         )
+        while True:
+            revoked = (await self.session.execute(statement)).all()
+            if not revoked:
+                return
 
     async def family_revoked(self, family_id: uuid.UUID) -> bool:
         statement = select(
