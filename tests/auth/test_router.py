@@ -1,5 +1,7 @@
 """Login, refresh rotation and logout against real PostgreSQL and Redis."""
 
+from datetime import UTC, datetime, timedelta
+
 from fastapi import FastAPI
 from httpx import AsyncClient
 from redis.asyncio import Redis
@@ -202,6 +204,71 @@ class TestLogout:
 
     async def test_needs_a_token(self, client: AsyncClient):
         assert_problem(await client.post(LOGOUT), 401)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def milliseconds(moment: datetime) -> float:
+    return moment.timestamp() * 1000
+
+
+class TestLogoutDenialLifetime:
+    """What the denylist entries must outlive: `decode` accepts a token until `exp + leeway`
+    in whole seconds, i.e. up to one second short of `exp + leeway + 1`. The entries' absolute
+    expiry times are read from Redis (`PEXPIRETIME`), so nothing waits for them to run out."""
+
+    async def test_item1b_session_denial_outlives_every_access_token_of_the_session(
+        self, app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, settings: Settings
+    ):
+        pair = (await login(client, acme, acme.member.user.email)).json()
+        codec = app.state.resources.jwt
+        newest = codec.decode(pair["access_token"])
+        # An older access token of the same session, a minute from its expiry, logs out.
+        older = codec.issue(
+            user_id=newest.user_id,
+            tenant_id=newest.tenant_id,
+            role=newest.role,
+            family_id=newest.family_id,
+            now=datetime.now(UTC) - timedelta(seconds=settings.auth.access_ttl_seconds - 60),
+        )
+
+        assert (await client.post(LOGOUT, headers=bearer(older.token))).status_code == 204
+
+        # The newest token of the session must stay denied as long as decode would accept it,
+        # not only as long as the token that logged out.
+        accepted_until = newest.expires_at + timedelta(seconds=settings.auth.leeway_seconds + 1)
+        denied_until = await redis.pexpiretime(f"denylist:family:{newest.family_id}")
+        assert denied_until >= milliseconds(accepted_until)
+        assert_problem(await client.get(ME, headers=bearer(pair["access_token"])), 401)
+
+    async def test_item1c_logged_out_token_stays_denied_through_the_leeway(
+        self, app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, settings: Settings
+    ):
+        leeway = settings.auth.leeway_seconds
+        codec = app.state.resources.jwt
+        pair = (await login(client, acme, acme.member.user.email)).json()
+        claims = codec.decode(pair["access_token"])
+
+        assert (await client.post(LOGOUT, headers=bearer(pair["access_token"]))).status_code == 204
+
+        accepted_until = claims.expires_at + timedelta(seconds=leeway + 1)
+        assert await redis.pexpiretime(f"denylist:jti:{claims.token_id}") >= milliseconds(
+            accepted_until
+        )
+        # Why `exp` is not enough: a token whose `exp` passed (leeway - 1) s ago still decodes.
+        assert leeway >= 1
+        expired = codec.issue(
+            user_id=claims.user_id,
+            tenant_id=claims.tenant_id,
+            role=claims.role,
+            family_id=claims.family_id,
+            now=datetime.now(UTC)
+            - timedelta(seconds=settings.auth.access_ttl_seconds + leeway - 1),
+        )
+        assert expired.claims.expires_at < datetime.now(UTC)
+        assert codec.decode(expired.token).token_id == expired.claims.token_id
 
 
 class TestTimingSafety:
