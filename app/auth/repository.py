@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import RefreshToken
 from app.core.repository import TenantScopedRepository
 from app.core.tenancy import bind_tenant
+from app.tenant.models import Tenant
 from app.user.repository import UserRepository
 
 
@@ -86,3 +87,9 @@ class TenantScopes:
 
     async def tenant_of_refresh_token(self, token_hash: str) -> uuid.UUID | None:
         return await self.session.scalar(select(func.refresh_token_tenant(token_hash)))
+
+    async def tenant_is_active(self, tenant_id: uuid.UUID) -> bool:
+        """Read from PostgreSQL, not the tenant cache, so a deactivation holds at once."""
+        return bool(
+            await self.session.scalar(select(Tenant.is_active).where(Tenant.id == tenant_id))
+        )

@@ -161,6 +161,10 @@ class AuthService:
         tenant_id = await self.scopes.tenant_of_refresh_token(token_hash)
         if tenant_id is None:
             raise InvalidTokenError("Unknown refresh token.")
+        if not await self.scopes.tenant_is_active(tenant_id):
+            # Every other route answers 404 for a deactivated tenant; here the token is what
+            # cannot be used, so it is the 401 of any unusable refresh token.
+            raise InvalidTokenError("The refresh token's tenant is inactive.")
         scope = await self.scopes.enter(tenant_id)
         stored = await scope.refresh_tokens.get_by_hash(token_hash)
         now = datetime.now(UTC)

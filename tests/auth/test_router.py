@@ -1,5 +1,6 @@
 """Login, refresh rotation and logout against real PostgreSQL and Redis."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
@@ -8,13 +9,15 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from app.api.deps import get_password_hasher, get_redis, get_settings
+from app.auth.models import RefreshToken
 from app.core.config import AuthSettings, RateLimitRule, RateLimitSettings, Settings
 from app.core.db import SessionFactory
-from app.core.security import Argon2PasswordHasher
+from app.core.security import Argon2PasswordHasher, hash_refresh_token, new_refresh_token
 from app.core.tenancy import bind_tenant
+from app.tenant.models import Tenant
 from app.user.models import User
 from tests.fixtures.app import provide
-from tests.fixtures.auth import PASSWORD, Org, create_user
+from tests.fixtures.auth import PASSWORD, Actor, Org, create_tenant, create_user, mint_token
 from tests.problems import assert_problem
 
 TOKEN = "/api/v1/auth/token"
@@ -269,6 +272,65 @@ class TestLogoutDenialLifetime:
         )
         assert expired.claims.expires_at < datetime.now(UTC)
         assert codec.decode(expired.token).token_id == expired.claims.token_id
+
+
+async def start_session(
+    app: FastAPI, factory: SessionFactory, user: User, tenant: Tenant
+) -> tuple[Actor, str]:
+    """A session as a login would have started it: an access token and a refresh token of one
+    family (arranged directly, since login refuses a deactivated tenant)."""
+    family_id, refresh_token = uuid.uuid4(), new_refresh_token()
+    async with factory() as session:
+        await bind_tenant(session, tenant.id)
+        session.add(
+            RefreshToken(
+                tenant_id=tenant.id,
+                user_id=user.id,
+                family_id=family_id,
+                token_hash=hash_refresh_token(refresh_token),
+                expires_at=datetime.now(UTC) + timedelta(days=1),
+            )
+        )
+        await session.commit()
+    return mint_token(app, user, tenant, family_id=family_id), refresh_token
+
+
+class TestDeactivatedTenant:
+    """Decision: refresh refuses with 401 (the refresh token cannot be used, like any unusable
+    one); logout still revokes (204), so a deactivated tenant's sessions can be ended."""
+
+    async def test_item10_refresh_for_a_deactivated_tenant_is_refused(
+        self, app: FastAPI, client: AsyncClient, session_factory: SessionFactory, password_hash: str
+    ):
+        tenant = await create_tenant(session_factory, "initech", is_active=False)
+        user = await create_user(session_factory, tenant, password_hash=password_hash)
+        actor, refresh_token = await start_session(app, session_factory, user, tenant)
+
+        body = assert_problem(
+            await client.post(REFRESH, json={"refresh_token": refresh_token}), 401
+        )
+
+        assert body["type"].endswith("invalid-token")
+        # Every other route already refused it: the tenant is not found.
+        assert_problem(await client.get(ME, headers=actor.headers), 404)
+
+    async def test_item10_logout_for_a_deactivated_tenant_revokes_the_session(
+        self, app: FastAPI, client: AsyncClient, session_factory: SessionFactory, password_hash: str
+    ):
+        tenant = await create_tenant(session_factory, "initech", is_active=False)
+        user = await create_user(session_factory, tenant, password_hash=password_hash)
+        actor, _ = await start_session(app, session_factory, user, tenant)
+
+        assert (await client.post(LOGOUT, headers=actor.headers)).status_code == 204
+
+        async with session_factory() as session:
+            await bind_tenant(session, tenant.id)
+            revoked = await session.scalar(
+                select(RefreshToken.revoked_at).where(RefreshToken.family_id == actor.family_id)
+            )
+        assert revoked is not None
+        # Denied now (401) rather than refused for its tenant (404): the token itself is dead.
+        assert_problem(await client.get(ME, headers=actor.headers), 401)
 
 
 class TestTimingSafety:

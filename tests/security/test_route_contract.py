@@ -1,6 +1,7 @@
 """Every route outside an explicit public list is authenticated and tenant-scoped: its
 dependency tree contains both `get_principal` and `get_tenant`. A new route that forgets them
-fails here before it can leak anything."""
+fails here before it can leak anything. The one exception is named: logout needs only a valid,
+unrevoked token, so that a session of a deactivated tenant or user can still be ended."""
 
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -9,7 +10,13 @@ from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from app.auth.dependencies import PrincipalDep, ViewerDep, get_principal, get_tenant
+from app.auth.dependencies import (
+    PrincipalDep,
+    ViewerDep,
+    get_principal,
+    get_tenant,
+    get_token_claims,
+)
 
 PUBLIC = {
     ("GET", "/health/live"),
@@ -23,6 +30,8 @@ PUBLIC = {
     ("POST", "/api/v1/auth/token"),
     ("POST", "/api/v1/auth/refresh"),
 }
+# Authenticated by the token alone: no principal, no tenant, no role.
+TOKEN_ONLY = {("POST", "/api/v1/auth/logout")}
 
 
 def calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
@@ -43,7 +52,11 @@ def unguarded(app: FastAPI) -> list[str]:
     return [
         f"{method} {path}"
         for method, path, dependant in api_routes(app)
-        if (method, path) not in PUBLIC and not {get_principal, get_tenant} <= set(calls(dependant))
+        if (method, path) not in PUBLIC
+        and not (
+            {get_token_claims} if (method, path) in TOKEN_ONLY else {get_principal, get_tenant}
+        )
+        <= set(calls(dependant))
     ]
 
 
@@ -77,6 +90,7 @@ def test_the_public_list_names_only_routes_that_exist(app_instance: FastAPI):
         for method in getattr(route, "methods", None) or ()
     }
     assert PUBLIC - served - plain == set()
+    assert TOKEN_ONLY - served == set()
 
 
 def test_protected_routes_declare_their_scope_in_openapi(app_instance: FastAPI):
@@ -86,4 +100,7 @@ def test_protected_routes_declare_their_scope_in_openapi(app_instance: FastAPI):
             if (method.upper(), path) in PUBLIC:
                 continue
             [requirement] = operation["security"]
-            assert requirement["OAuth2PasswordBearer"], f"{method.upper()} {path}"
+            if (method.upper(), path) in TOKEN_ONLY:
+                assert requirement == {"OAuth2PasswordBearer": []}  # any role's token
+            else:
+                assert requirement["OAuth2PasswordBearer"], f"{method.upper()} {path}"
