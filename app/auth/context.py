@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.exceptions import InvalidTokenError, MissingTokenError
 from app.auth.repository import RefreshTokenRepository
 from app.auth.schemas import Principal
+from app.auth.service import denied_family_key, denied_token_key
 from app.core.cache import Fill, entry_key, generation_key, read_fresh
 from app.core.config import Settings
 from app.core.resources import Resources
@@ -35,7 +36,7 @@ from app.user.repository import UserRepository
 
 def denylist_keys(claims: AccessClaims) -> tuple[str, str]:
     """The token's own entry and its session's (refresh family's) entry."""
-    return f"denylist:jti:{claims.token_id}", f"denylist:family:{claims.family_id}"
+    return denied_token_key(claims.token_id), denied_family_key(claims.family_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from app.auth.exceptions import USER_GONE, InvalidTokenError
 from app.auth.models import RefreshToken
 from app.core.repository import TenantScopedRepository
 from app.core.tenancy import bind_tenant
+from app.tenant.models import Tenant
 from app.user.repository import UserRepository
 
 
@@ -30,7 +31,18 @@ class RefreshTokenRepository(TenantScopedRepository[RefreshToken]):
         return await self.session.scalar(statement)
 
     async def revoke_family(self, family_id: uuid.UUID) -> None:
-        await self.session.execute(
+        """Revoke every token of the family, including one that a concurrent refresh mints.
+
+        Under READ COMMITTED (PostgreSQL's default, and the app's) one UPDATE sees the rows that
+        were committed when it started. When it waits on a token that a refresh has locked, the
+        refresh's new token commits while the UPDATE waits, and that UPDATE never sees it. So
+        the UPDATE runs again, each pass a new statement with a new snapshot, until a pass
+        finds nothing left to revoke. After that no refresh can mint one: it would have to lock
+        a token this transaction has revoked and still holds, so it waits for the commit and
+        then reads the token as revoked (`get_by_hash` locks, so it reads the committed row).
+        Proof: `tests/auth/test_session_races.py`.
+        """
+        statement = (
             update(RefreshToken)
             .where(
                 RefreshToken.tenant_id == self.tenant_id,
@@ -38,7 +50,12 @@ class RefreshTokenRepository(TenantScopedRepository[RefreshToken]):
                 RefreshToken.revoked_at.is_(None),
             )
             .values(revoked_at=datetime.now(UTC))
+            .returning(RefreshToken.id)
         )
+        while True:
+            revoked = (await self.session.execute(statement)).all()
+            if not revoked:
+                return
 
     async def family_revoked(self, family_id: uuid.UUID) -> bool:
         statement = select(
@@ -79,3 +96,9 @@ class TenantScopes:
 
     async def tenant_of_refresh_token(self, token_hash: str) -> uuid.UUID | None:
         return await self.session.scalar(select(func.refresh_token_tenant(token_hash)))
+
+    async def tenant_is_active(self, tenant_id: uuid.UUID) -> bool:
+        """Read from PostgreSQL, not the tenant cache, so a deactivation holds at once."""
+        return bool(
+            await self.session.scalar(select(Tenant.is_active).where(Tenant.id == tenant_id))
+        )

@@ -46,6 +46,6 @@ async def refresh(
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401))
 async def logout(claims: TokenClaimsDep, service: AuthServiceDep) -> None:
-    """End this session: its refresh tokens are revoked and this access token is denied. Any
-    valid token may end its own session, even when its user or tenant was deactivated."""
+    """End this session: its refresh tokens are revoked and its access tokens denied. Needs only
+    a valid, unrevoked token (no role, no active tenant), so a session can always be ended."""
     await service.logout(claims)

@@ -1,6 +1,7 @@
 """Authentication: login, refresh rotation, logout, and verifying who is calling."""
 
 import logging
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -24,49 +25,50 @@ from app.tenant.schemas import TenantRead
 logger = logging.getLogger("app.auth")
 
 
+def denied_token_key(token_id: str) -> str:
+    return f"denylist:jti:{token_id}"
+
+
+def denied_family_key(family_id: uuid.UUID) -> str:
+    return f"denylist:family:{family_id}"
+
+
 class Revocations:
-    """The access-token denylist in Redis: a token's `jti`, or its whole refresh family, until
-    the token would have expired anyway. PostgreSQL (revoked refresh families) stays the source
-    of truth and answers when Redis cannot."""
+    """The access-token denylist in Redis: a token's `jti`, or its whole refresh family, for as
+    long as `JWTCodec.decode` would still accept a token it covers. PostgreSQL (revoked refresh
+    families) stays the source of truth and answers when Redis cannot. The check is part of
+    the request context's one Redis round trip (`app.auth.context.Authenticator`)."""
 
     def __init__(self, redis: Redis, circuit: RedisCircuit) -> None:
         self.redis = redis
         self.circuit = circuit
 
-    async def deny(self, claims: AccessClaims, *, ttl_seconds: int) -> None:
+    async def deny(
+        self, claims: AccessClaims, *, token_for: timedelta, family_for: timedelta
+    ) -> None:
         """Deny this token and every other access token of its refresh family (its session)."""
         await self._deny(
-            [f"denylist:jti:{claims.token_id}", f"denylist:family:{claims.family_id}"],
-            ttl_seconds,
+            {
+                denied_token_key(claims.token_id): token_for,
+                denied_family_key(claims.family_id): family_for,
+            }
         )
 
-    async def deny_family(self, family_id: uuid.UUID, *, ttl_seconds: int) -> None:
-        await self._deny([f"denylist:family:{family_id}"], ttl_seconds)
+    async def deny_family(self, family_id: uuid.UUID, *, family_for: timedelta) -> None:
+        await self._deny({denied_family_key(family_id): family_for})
 
-    async def _deny(self, keys: list[str], ttl_seconds: int) -> None:
+    async def _deny(self, entries: dict[str, timedelta]) -> None:
         if not self.circuit.available:
             return  # the family is revoked in PostgreSQL by the caller
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.set(key, "1", ex=max(ttl_seconds, 1))
+                for key, lifetime in entries.items():
+                    # Rounded up to the millisecond: an entry never ends before its token does.
+                    pipe.set(key, "1", px=max(math.ceil(lifetime.total_seconds() * 1000), 1))
                 await pipe.execute()
         except (RedisError, OSError) as error:
             # The family is revoked in PostgreSQL by the caller; see docs for the residual window.
             self.circuit.failed("denylist write", error)
-
-    async def is_denied(self, claims: AccessClaims) -> bool | None:
-        """True/False from Redis in one round trip; None when Redis cannot answer."""
-        if not self.circuit.available:
-            return None
-        try:
-            found = await self.redis.exists(
-                f"denylist:jti:{claims.token_id}", f"denylist:family:{claims.family_id}"
-            )
-        except (RedisError, OSError) as error:
-            self.circuit.failed("denylist read", error)
-            return None
-        return int(found) > 0
 
 
 class AuthService:
@@ -105,6 +107,10 @@ class AuthService:
         tenant_id = await self.scopes.tenant_of_refresh_token(token_hash)
         if tenant_id is None:
             raise InvalidTokenError("Unknown refresh token.")
+        if not await self.scopes.tenant_is_active(tenant_id):
+            # Every other route answers 404 for a deactivated tenant; here the token is what
+            # cannot be used, so it is the 401 of any unusable refresh token.
+            raise InvalidTokenError("The refresh token's tenant is inactive.")
         scope = await self.scopes.enter(tenant_id)
         stored = await scope.refresh_tokens.get_by_hash(token_hash)
         now = datetime.now(UTC)
@@ -115,8 +121,9 @@ class AuthService:
             # request fails, yet this write must be kept: the router returns the 401 instead of
             # raising it, so the session still commits.
             await scope.refresh_tokens.revoke_family(stored.family_id)
-            # Its access tokens live at most one TTL longer: deny the family that long.
-            await self.revocations.deny_family(stored.family_id, ttl_seconds=self.codec.ttl_seconds)
+            await self.revocations.deny_family(
+                stored.family_id, family_for=self._family_denial(now)
+            )
             raise ReusedRefreshTokenError(stored.family_id)
         user = await scope.users.get(stored.user_id)
         if user is None or not user.is_active:
@@ -127,10 +134,23 @@ class AuthService:
         )
 
     async def logout(self, claims: AccessClaims) -> None:
+        """Revoke the session: every refresh token of the family (one minted concurrently too,
+        see `RefreshTokenRepository.revoke_family`) and every access token it issued. Works
+        for a deactivated tenant as well: a session can always be ended."""
         scope = await self.scopes.enter(claims.tenant_id)
         await scope.refresh_tokens.revoke_family(claims.family_id)
-        remaining = int((claims.expires_at - datetime.now(UTC)).total_seconds())
-        await self.revocations.deny(claims, ttl_seconds=remaining)
+        now = datetime.now(UTC)
+        await self.revocations.deny(
+            claims,
+            token_for=self.codec.accepted_until(claims.expires_at) - now,
+            family_for=self._family_denial(now),
+        )
+
+    def _family_denial(self, now: datetime) -> timedelta:
+        """How long a revoked family's access tokens must stay denied: the newest one was issued
+        no later than `now` (a later refresh finds the family revoked), so it expires within one
+        access TTL, and `decode` accepts it for the leeway beyond that."""
+        return self.codec.accepted_until(now + timedelta(seconds=self.codec.ttl_seconds)) - now
 
     async def _issue(
         self, *, user_id: uuid.UUID, tenant_id: uuid.UUID, role: str, family_id: uuid.UUID

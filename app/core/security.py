@@ -130,6 +130,12 @@ class JWTCodec:
     def ttl_seconds(self) -> int:
         return int(self._ttl.total_seconds())
 
+    def accepted_until(self, expires_at: datetime) -> datetime:
+        """The instant from which `decode` refuses a token expiring at `expires_at`: python-jose
+        accepts it while `exp >= now - leeway` with `now` in whole seconds, so up to one second
+        short of `exp + leeway + 1`. A denial must last until then, not until `exp`."""
+        return expires_at + timedelta(seconds=self._leeway + 1)
+
     def issue(
         self,
         *,

@@ -1,17 +1,22 @@
 """Login, refresh rotation and logout against real PostgreSQL and Redis."""
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 from fastapi import FastAPI
 from httpx import AsyncClient
 from redis.asyncio import Redis
 from sqlalchemy import select
 
+from app.auth.models import RefreshToken
 from app.core.config import AuthSettings, RateLimitRule, RateLimitSettings, Settings
 from app.core.db import SessionFactory
-from app.core.security import Argon2PasswordHasher
+from app.core.security import Argon2PasswordHasher, hash_refresh_token, new_refresh_token
 from app.core.tenancy import bind_tenant
+from app.tenant.models import Tenant
 from app.user.models import User
 from tests.fixtures.app import use_redis, use_resources
-from tests.fixtures.auth import PASSWORD, Org, create_user
+from tests.fixtures.auth import PASSWORD, Actor, Org, create_tenant, create_user, mint_token
 from tests.problems import assert_problem
 
 TOKEN = "/api/v1/auth/token"
@@ -201,6 +206,130 @@ class TestLogout:
 
     async def test_needs_a_token(self, client: AsyncClient):
         assert_problem(await client.post(LOGOUT), 401)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def milliseconds(moment: datetime) -> float:
+    return moment.timestamp() * 1000
+
+
+class TestLogoutDenialLifetime:
+    """What the denylist entries must outlive: `decode` accepts a token until `exp + leeway`
+    in whole seconds, i.e. up to one second short of `exp + leeway + 1`. The entries' absolute
+    expiry times are read from Redis (`PEXPIRETIME`), so nothing waits for them to run out."""
+
+    async def test_item1b_session_denial_outlives_every_access_token_of_the_session(
+        self, app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, settings: Settings
+    ):
+        pair = (await login(client, acme, acme.member.user.email)).json()
+        codec = app.state.resources.jwt
+        newest = codec.decode(pair["access_token"])
+        # An older access token of the same session, a minute from its expiry, logs out.
+        older = codec.issue(
+            user_id=newest.user_id,
+            tenant_id=newest.tenant_id,
+            role=newest.role,
+            family_id=newest.family_id,
+            now=datetime.now(UTC) - timedelta(seconds=settings.auth.access_ttl_seconds - 60),
+        )
+
+        assert (await client.post(LOGOUT, headers=bearer(older.token))).status_code == 204
+
+        # The newest token of the session must stay denied as long as decode would accept it,
+        # not only as long as the token that logged out.
+        accepted_until = newest.expires_at + timedelta(seconds=settings.auth.leeway_seconds + 1)
+        denied_until = await redis.pexpiretime(f"denylist:family:{newest.family_id}")
+        assert denied_until >= milliseconds(accepted_until)
+        assert_problem(await client.get(ME, headers=bearer(pair["access_token"])), 401)
+
+    async def test_item1c_logged_out_token_stays_denied_through_the_leeway(
+        self, app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, settings: Settings
+    ):
+        leeway = settings.auth.leeway_seconds
+        codec = app.state.resources.jwt
+        pair = (await login(client, acme, acme.member.user.email)).json()
+        claims = codec.decode(pair["access_token"])
+
+        assert (await client.post(LOGOUT, headers=bearer(pair["access_token"]))).status_code == 204
+
+        accepted_until = claims.expires_at + timedelta(seconds=leeway + 1)
+        assert await redis.pexpiretime(f"denylist:jti:{claims.token_id}") >= milliseconds(
+            accepted_until
+        )
+        # Why `exp` is not enough: a token whose `exp` passed (leeway - 1) s ago still decodes.
+        assert leeway >= 1
+        expired = codec.issue(
+            user_id=claims.user_id,
+            tenant_id=claims.tenant_id,
+            role=claims.role,
+            family_id=claims.family_id,
+            now=datetime.now(UTC)
+            - timedelta(seconds=settings.auth.access_ttl_seconds + leeway - 1),
+        )
+        assert expired.claims.expires_at < datetime.now(UTC)
+        assert codec.decode(expired.token).token_id == expired.claims.token_id
+
+
+async def start_session(
+    app: FastAPI, factory: SessionFactory, user: User, tenant: Tenant
+) -> tuple[Actor, str]:
+    """A session as a login would have started it: an access token and a refresh token of one
+    family (arranged directly, since login refuses a deactivated tenant)."""
+    family_id, refresh_token = uuid.uuid4(), new_refresh_token()
+    async with factory() as session:
+        await bind_tenant(session, tenant.id)
+        session.add(
+            RefreshToken(
+                tenant_id=tenant.id,
+                user_id=user.id,
+                family_id=family_id,
+                token_hash=hash_refresh_token(refresh_token),
+                expires_at=datetime.now(UTC) + timedelta(days=1),
+            )
+        )
+        await session.commit()
+    return mint_token(app, user, tenant, family_id=family_id), refresh_token
+
+
+class TestDeactivatedTenant:
+    """Decision: refresh refuses with 401 (the refresh token cannot be used, like any unusable
+    one); logout still revokes (204), so a deactivated tenant's sessions can be ended."""
+
+    async def test_item10_refresh_for_a_deactivated_tenant_is_refused(
+        self, app: FastAPI, client: AsyncClient, session_factory: SessionFactory, password_hash: str
+    ):
+        tenant = await create_tenant(session_factory, "initech", is_active=False)
+        user = await create_user(session_factory, tenant, password_hash=password_hash)
+        actor, refresh_token = await start_session(app, session_factory, user, tenant)
+
+        body = assert_problem(
+            await client.post(REFRESH, json={"refresh_token": refresh_token}), 401
+        )
+
+        assert body["type"].endswith("invalid-token")
+        # Every other route already refused it: the tenant is not found.
+        assert_problem(await client.get(ME, headers=actor.headers), 404)
+
+    async def test_item10_logout_for_a_deactivated_tenant_revokes_the_session(
+        self, app: FastAPI, client: AsyncClient, session_factory: SessionFactory, password_hash: str
+    ):
+        tenant = await create_tenant(session_factory, "initech", is_active=False)
+        user = await create_user(session_factory, tenant, password_hash=password_hash)
+        actor, _ = await start_session(app, session_factory, user, tenant)
+
+        assert (await client.post(LOGOUT, headers=actor.headers)).status_code == 204
+
+        async with session_factory() as session:
+            await bind_tenant(session, tenant.id)
+            revoked = await session.scalar(
+                select(RefreshToken.revoked_at).where(RefreshToken.family_id == actor.family_id)
+            )
+        assert revoked is not None
+        # Denied now (401) rather than refused for its tenant (404): the token itself is dead.
+        assert_problem(await client.get(ME, headers=actor.headers), 401)
 
 
 class TestTimingSafety:
