@@ -80,8 +80,8 @@ class Cache(Protocol):
     async def fill(self, entries: Sequence[Fill]) -> None: ...
 
     async def invalidate(self, *subjects: str) -> None:
-        """Bump each subject's generation (and drop its entry): versioned entries read before
-        this call are never served again."""
+        """Move each subject's generation on: versioned entries filled from reads made before
+        this call are never served again (they expire on their own)."""
         ...
 
 

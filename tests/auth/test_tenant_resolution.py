@@ -94,3 +94,36 @@ async def test_signup_is_rate_limited_per_address(
     assert statuses == [201, 201, 429]
     assert response.headers["retry-after"]
     assert response.headers["ratelimit-limit"] == "2"
+
+
+async def test_item4_the_per_account_login_limit_keys_on_the_resolved_tenant(
+    app: FastAPI, client: AsyncClient, acme: Org, settings: Settings
+):
+    """Issue 10, item 4: in subdomain mode the per-account bucket is the tenant as the resolver
+    reads it, so another port, another letter case or an `X-Tenant` header (which that resolver
+    ignores) is the same account, not a fresh bucket."""
+    strict = settings.model_copy(
+        update={
+            "tenancy": TenancySettings(resolver="subdomain", base_domain="example.test"),
+            "rate_limit": RateLimitSettings(
+                login_per_account=RateLimitRule(limit=3, period_seconds=3600)
+            ),
+        }
+    )
+    use_resources(app, settings=strict)
+    spellings = [
+        {"Host": "acme.example.test"},
+        {"Host": "acme.example.test:9999"},
+        {"Host": "ACME.example.test:8443", "X-Tenant": "anything"},
+        {"Host": "acme.example.test", "X-Tenant": "something-else"},
+    ]
+    statuses = []
+    for headers in spellings:
+        response = await client.post(
+            "/api/v1/auth/token",
+            data={"username": acme.member.user.email.upper(), "password": "wrong password!!"},
+            headers=headers,
+        )
+        statuses.append(response.status_code)
+
+    assert statuses == [401, 401, 401, 429]
