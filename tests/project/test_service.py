@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from app.api.deps import get_cache, get_publisher, get_session
+from app.api.idempotency import get_idempotency_store
 from app.auth.dependencies import get_principal, get_tenant, get_tenant_session
 from app.auth.schemas import Principal
 from app.core.events import InMemoryPublisher
@@ -24,6 +25,7 @@ from tests.fixtures.app import provide
 from tests.fixtures.fakes import (
     InMemoryCache,
     InMemoryRepository,
+    NoIdempotencyKeys,
     caller,
     database_must_not_be_used,
     unit_of_work,
@@ -72,6 +74,7 @@ async def open_unit(app: FastAPI, role: Role) -> AsyncIterator[Unit]:
     # Nothing may reach the database: neither the tenant-bound session nor the session itself.
     overrides[get_tenant_session] = database_must_not_be_used
     overrides[get_session] = database_must_not_be_used
+    overrides[get_idempotency_store] = provide(NoIdempotencyKeys())
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
         yield Unit(client, projects, cache, publisher, principal, tenant)
     overrides.clear()
