@@ -239,6 +239,27 @@ def seed_demo(
     _print_seed_report(report)
 
 
+@cli.command("purge-idempotency-keys")
+def purge_idempotency_keys() -> None:
+    """Delete the idempotency keys older than IDEMPOTENCY__TTL_SECONDS, in every tenant.
+
+    Expired keys are already ignored (a new request takes its key over); this only reclaims
+    their space. Run it from cron or a scheduler, daily is plenty.
+    """
+    from app.cli_runtime import run, transaction
+    from app.core.config import Settings
+    from app.core.resources import Resources
+    from app.idempotency.repository import ExpiredIdempotencyKeys
+
+    async def purge(settings: Settings, resources: Resources) -> int:
+        async with transaction(resources) as session:
+            keys = ExpiredIdempotencyKeys(session)
+            return await keys.purge(ttl_seconds=settings.idempotency.ttl_seconds)
+
+    deleted = run(purge)
+    typer.echo(f"Deleted {deleted} expired idempotency keys.")
+
+
 def _print_seed_report(report: "SeedReport") -> None:
     from rich.console import Console
     from rich.table import Table

@@ -1,6 +1,8 @@
-"""`Idempotency-Key` for POST: a dependency claims the key before the endpoint runs, and a
-pure ASGI middleware stores the response the endpoint produced. A replay returns the stored
-response with `Idempotent-Replayed: true`. Without the header nothing changes.
+"""`Idempotency-Key` for POST: a dependency claims the key in the request's own transaction
+before the endpoint runs, and a pure ASGI middleware stores the response the endpoint produced.
+A replay returns the stored response with `Idempotent-Replayed: true`. Without the header
+nothing changes. The rules (PostgreSQL decides, Redis only speeds up) are in
+`app/idempotency/service.py`.
 
     dependencies=[IdempotentDep]   on the route
     IdempotencyRecorder            in app/main.py (innermost middleware)
@@ -16,7 +18,9 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.dependencies import RequestContextDep
-from app.core.idempotency import IdempotencyStore, Outcome, StoredResponse
+from app.core.idempotency import IdempotencyCache, StoredResponse
+from app.idempotency.repository import IdempotencyKeyRepository
+from app.idempotency.service import Claim, IdempotencyStore
 
 logger = logging.getLogger("app.idempotency")
 
@@ -24,10 +28,11 @@ CLAIM = "idempotency_claim"
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
+class Recording:
+    """What the recorder needs after the response: the store and this request's claim."""
+
     store: IdempotencyStore
-    key: str
-    fingerprint: str
+    claim: Claim
 
 
 class IdempotentReplay(Exception):  # noqa: N818 - not an error: a response to send again
@@ -35,8 +40,24 @@ class IdempotentReplay(Exception):  # noqa: N818 - not an error: a response to s
         self.response = response
 
 
+async def get_idempotency_store(context: RequestContextDep) -> IdempotencyStore:
+    """The claim goes through the request's session, so it commits (or not) with the write."""
+    resources = context.resources
+    ttl = resources.settings.idempotency.ttl_seconds
+    return IdempotencyStore(
+        IdempotencyKeyRepository(context.session, context.tenant_id),
+        IdempotencyCache(resources.redis, resources.redis_circuit, ttl_seconds=ttl),
+        resources.session_factory,
+        ttl_seconds=ttl,
+    )
+
+
+IdempotencyStoreDep = Annotated[IdempotencyStore, Depends(get_idempotency_store)]
+
+
 async def idempotency(
     request: Request,
+    store: IdempotencyStoreDep,
     context: RequestContextDep,
     idempotency_key: Annotated[
         str | None,
@@ -44,30 +65,26 @@ async def idempotency(
             alias="Idempotency-Key",
             min_length=1,
             max_length=255,
-            description="Repeat a POST safely: the first response is replayed for 24 hours.",
+            description="Repeat a POST safely: it runs once, and its first response is "
+            "replayed for 24 hours.",
         ),
     ] = None,
 ) -> None:
     if idempotency_key is None:
         return
-    resources = context.resources
-    store = IdempotencyStore(
-        resources.redis,
-        resources.redis_circuit,
-        ttl_seconds=resources.settings.idempotency.ttl_seconds,
-    )
-    principal, tenant = context.principal, context.tenant
     route = getattr(request.scope.get("route"), "path_format", request.url.path)
-    scope_key = hashlib.sha256(idempotency_key.encode()).hexdigest()
-    key = f"idempotency:{tenant.id}:{principal.id}:{request.method}:{route}:{scope_key}"
     body = await request.body()  # already read and cached by FastAPI for the endpoint
     # The concrete path is part of the request: the same key for another project's tasks is a
     # different request (422), never a replay of the first one.
     fingerprint = hashlib.sha256(request.url.path.encode() + b"\n" + body).hexdigest()
-    outcome = await store.begin(key, fingerprint)
-    if outcome is not Outcome.CLAIMED:
+    outcome = await store.begin(
+        scope=f"{context.principal.id}:{request.method}:{route}",
+        key=idempotency_key,
+        fingerprint=fingerprint,
+    )
+    if isinstance(outcome, StoredResponse):
         raise IdempotentReplay(outcome)
-    request.scope.setdefault("state", {})[CLAIM] = Claim(store, key, fingerprint)
+    request.scope.setdefault("state", {})[CLAIM] = Recording(store, outcome)
 
 
 IdempotentDep = Depends(idempotency)
@@ -85,8 +102,8 @@ async def replay(request: Request, exc: Exception) -> Response:
 
 
 class IdempotencyRecorder:
-    """Stores the response of a request whose key the dependency claimed: kept when below
-    500, released (so the client may retry) on a 5xx or an exception."""
+    """After a request whose key the dependency claimed, hands its response to the store: kept
+    when the write committed and the status is below 500; otherwise the key is let go."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -112,18 +129,16 @@ class IdempotencyRecorder:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            claim: Claim | None = scope.get("state", {}).get(CLAIM)
-            if claim is not None:
-                await self._settle(claim, StoredResponse(status, headers, bytes(body)))
+            recording: Recording | None = scope.get("state", {}).get(CLAIM)
+            if recording is not None:
+                await self._settle(recording, StoredResponse(status, headers, bytes(body)))
 
     @staticmethod
-    async def _settle(claim: Claim, response: StoredResponse) -> None:
+    async def _settle(recording: Recording, response: StoredResponse) -> None:
         try:
-            if response.status < 500:
-                await claim.store.complete(claim.key, claim.fingerprint, response)
-            else:
-                await claim.store.release(claim.key)
+            await recording.store.complete(recording.claim, response)
         except Exception:
+            # The write is safe either way: its committed key row stops it from running again.
             logger.exception("could not settle idempotency key")
 
 

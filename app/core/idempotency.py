@@ -1,38 +1,29 @@
-"""Idempotency records in Redis: the first response to a key is kept and replayed.
+"""The Redis half of idempotency keys: a fast path in front of PostgreSQL, never the judge.
 
-A key moves from `pending` (a short lease while the first request runs) to `done` (the stored
-response, kept for the configured TTL). When Redis cannot answer, the store refuses (503)
-rather than risk running a write twice.
+Whether a key has already run its write is decided by the claim row in PostgreSQL, written in
+the write's own transaction (`app/idempotency/`). Redis only saves work: while the first request
+runs it holds a short `pending` marker, so a duplicate is answered 409 at once instead of waiting
+on PostgreSQL's unique index; afterwards it holds the stored response, replayed without a query.
+Redis never says "run": a missing, expired or unreachable record sends the request to
+PostgreSQL. Every Redis failure here is skipped (through the circuit), never an error.
 """
 
 import base64
 import enum
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.core.errors import ConflictError, InvalidInputError, ServiceUnavailableError
 from app.core.redis import RedisCircuit
 
+# How long a key's first request counts as still running: the Redis marker's lifetime, and the
+# age below which a claim row without a response answers "in flight" rather than "not recorded".
 PENDING_LEASE_SECONDS = 60
 REPLAYED_HEADERS = frozenset({"content-type", "location", "etag"})
-
-
-class IdempotencyKeyReusedError(InvalidInputError):
-    code = "idempotency-key-reused"
-    title = "Idempotency key reused with a different request"
-
-
-class IdempotencyInFlightError(ConflictError):
-    code = "idempotency-in-flight"
-    title = "A request with this idempotency key is still running"
-
-
-class IdempotencyUnavailableError(ServiceUnavailableError):
-    code = "idempotency-unavailable"
-    title = "Idempotency keys are unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,61 +32,85 @@ class StoredResponse:
     headers: list[tuple[str, str]]
     body: bytes
 
+    def replayable(self) -> "StoredResponse":
+        """Only the headers a replay should repeat (not the request id, rate limits...)."""
+        kept = [(k, v) for k, v in self.headers if k.lower() in REPLAYED_HEADERS]
+        return StoredResponse(self.status, kept, self.body)
 
-class Outcome(enum.Enum):
-    CLAIMED = "claimed"
+
+@dataclass(frozen=True, slots=True)
+class CachedRecord:
+    """What Redis knows about a key another request holds: its request's fingerprint and, once
+    the write committed and its response was stored, that response (None while pending)."""
+
+    fingerprint: str
+    response: StoredResponse | None
 
 
-class IdempotencyStore:
+class Reservation(enum.Enum):
+    RESERVED = "reserved"  # this request set the pending marker
+    UNKNOWN = "unknown"  # Redis did not answer: PostgreSQL alone decides
+
+
+class IdempotencyCache:
     def __init__(self, redis: Redis, circuit: RedisCircuit, *, ttl_seconds: int) -> None:
         self.redis = redis
         self.circuit = circuit
         self.ttl = ttl_seconds
 
-    async def begin(self, key: str, fingerprint: str) -> Outcome | StoredResponse:
-        """Claim `key` for this request, or return the response stored for it. A different
-        request under the same key is a 422; the same one still running is a 409."""
+    async def reserve(self, key: str, fingerprint: str) -> Reservation | CachedRecord:
+        """Set the pending marker for `key`, or return the record another request left."""
         pending = json.dumps({"state": "pending", "fingerprint": fingerprint})
-        if not self.circuit.available:
-            raise self._unavailable()
-        try:
-            if await self.redis.set(key, pending, nx=True, ex=PENDING_LEASE_SECONDS):
-                return Outcome.CLAIMED
-            raw = await self.redis.get(key)
-        except (RedisError, OSError) as error:
-            self.circuit.failed("idempotency", error)
-            raise self._unavailable() from error
-        if raw is None:  # expired between the two calls: treat as still running, retry later
-            raise IdempotencyInFlightError("Retry this request in a moment.")
-        record = json.loads(raw)
-        if record["fingerprint"] != fingerprint:
-            raise IdempotencyKeyReusedError(
-                "This Idempotency-Key was used for a different request body or route."
-            )
-        if record["state"] == "pending":
-            raise IdempotencyInFlightError("The first request with this key has not finished.")
-        return StoredResponse(
-            status=record["status"],
-            headers=[(name, value) for name, value in record["headers"]],
-            body=base64.b64decode(record["body"]),
+        reserved = await self._soft(
+            "reserve", lambda: self.redis.set(key, pending, nx=True, ex=PENDING_LEASE_SECONDS)
         )
+        if reserved is _SKIPPED:
+            return Reservation.UNKNOWN
+        if reserved:
+            return Reservation.RESERVED
+        raw = await self._soft("read", lambda: self.redis.get(key))
+        if raw is _SKIPPED or raw is None:  # expired between the two calls
+            return Reservation.UNKNOWN
+        return _decode(raw)
 
-    async def complete(self, key: str, fingerprint: str, response: StoredResponse) -> None:
+    async def remember(self, key: str, fingerprint: str, response: StoredResponse) -> None:
+        """Keep the response of a committed write for the TTL (skipped if Redis fails:
+        PostgreSQL holds it too)."""
         record = {
             "state": "done",
             "fingerprint": fingerprint,
             "status": response.status,
-            "headers": [h for h in response.headers if h[0].lower() in REPLAYED_HEADERS],
+            "headers": response.headers,
             "body": base64.b64encode(response.body).decode(),
         }
-        await self.redis.set(key, json.dumps(record), ex=self.ttl)
+        payload = json.dumps(record)
+        await self._soft("store", lambda: self.redis.set(key, payload, ex=self.ttl))
 
-    async def release(self, key: str) -> None:
-        """Forget a claim whose request failed (5xx), so the client may retry it."""
-        await self.redis.delete(key)
+    async def forget(self, key: str) -> None:
+        """Drop this request's pending marker (its write did not commit, or PostgreSQL already
+        knew the key), so the next duplicate asks PostgreSQL instead of waiting out the lease."""
+        await self._soft("release", lambda: self.redis.delete(key))
 
-    @staticmethod
-    def _unavailable() -> IdempotencyUnavailableError:
-        return IdempotencyUnavailableError(
-            "Requests with an Idempotency-Key cannot be accepted right now; retry later."
-        )
+    async def _soft(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        if not self.circuit.available:
+            return _SKIPPED
+        try:
+            return await call()
+        except (RedisError, OSError) as error:
+            self.circuit.failed(f"idempotency {what}", error)
+            return _SKIPPED
+
+
+_SKIPPED = object()
+
+
+def _decode(raw: str | bytes) -> CachedRecord:
+    record = json.loads(raw)
+    if record["state"] == "pending":
+        return CachedRecord(record["fingerprint"], None)
+    response = StoredResponse(
+        status=record["status"],
+        headers=[(name, value) for name, value in record["headers"]],
+        body=base64.b64decode(record["body"]),
+    )
+    return CachedRecord(record["fingerprint"], response)

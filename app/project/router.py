@@ -23,7 +23,7 @@ async def list_projects(
     "",
     status_code=status.HTTP_201_CREATED,
     dependencies=[IdempotentDep],
-    responses=problem_responses(409, 422, 503),
+    responses=problem_responses(409, 422),
 )
 async def create_project(
     _: MemberDep, body: ProjectCreate, service: ProjectServiceDep, response: Response

@@ -41,7 +41,7 @@ async def list_tasks(
     "",
     status_code=status.HTTP_201_CREATED,
     dependencies=[IdempotentDep],
-    responses=problem_responses(422, 503),
+    responses=problem_responses(409, 422),
 )
 async def create_task(
     _: MemberDep,
@@ -61,7 +61,7 @@ async def create_task(
     ":bulk",
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(require_feature("bulk_tasks")), IdempotentDep],
-    responses=problem_responses(422, 503),
+    responses=problem_responses(409, 422),
 )
 async def create_tasks_in_bulk(
     _: MemberDep, body: BulkTaskCreate, project: ProjectDep, service: TaskServiceDep

@@ -1,16 +1,34 @@
 """`Idempotency-Key` on POST: replayed, not re-run; a different body under the same key is 422;
-a duplicate while the first is running is 409; without the header nothing changes."""
+a duplicate while the first is running is 409; without the header nothing changes.
 
-import json
+Item 5 of issue 10: a write never runs twice, whatever fails after its commit. The key's row
+commits with the write in PostgreSQL; Redis failing to store the response, the lease expiring,
+or Redis being flushed never lets a retry run it again. The races are in
+`test_idempotency_races.py`."""
+
+import dataclasses
+import inspect
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from httpx import AsyncClient
 from redis.asyncio import Redis
-from sqlalchemy import func, select
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy import func, select, update
 
+from app.api.deps import get_resources
+from app.api.idempotency import get_idempotency_store
 from app.core.db import SessionFactory
+from app.core.idempotency import StoredResponse
+from app.core.resources import Resources
 from app.core.tenancy import bind_tenant
+from app.idempotency.models import IdempotencyKey
+from app.idempotency.service import Claim, IdempotencyStore
 from app.project.models import Project
+from app.task.models import Task
+from tests.fixtures.app import provide
 from tests.fixtures.auth import Org
 from tests.problems import assert_problem
 
@@ -22,6 +40,160 @@ async def count_projects(factory: SessionFactory, org: Org, name: str) -> int:
         await bind_tenant(session, org.tenant.id)
         statement = select(func.count()).select_from(Project).where(Project.name == name)
         return int(await session.scalar(statement) or 0)
+
+
+async def count_tasks(factory: SessionFactory, org: Org, title: str) -> int:
+    async with factory() as session:
+        await bind_tenant(session, org.tenant.id)
+        statement = select(func.count()).select_from(Task).where(Task.title == title)
+        return int(await session.scalar(statement) or 0)
+
+
+async def count_keys(factory: SessionFactory, org: Org) -> int:
+    async with factory() as session:
+        await bind_tenant(session, org.tenant.id)
+        return int(await session.scalar(select(func.count()).select_from(IdempotencyKey)) or 0)
+
+
+async def age_keys(factory: SessionFactory, org: Org, seconds: int) -> None:
+    """Move every key of `org` `seconds` into the past, as if that much time had passed."""
+    async with factory() as session:
+        await bind_tenant(session, org.tenant.id)
+        await session.execute(
+            update(IdempotencyKey).values(
+                created_at=IdempotencyKey.created_at - timedelta(seconds=seconds)
+            )
+        )
+        await session.commit()
+
+
+async def expire_redis_leases(redis: Redis) -> None:
+    """The pending markers' 60-second lease ends (without waiting 60 seconds)."""
+    for key in await redis.keys("idempotency:*"):
+        await redis.delete(key)
+
+
+def wrapping(
+    provider: Callable[..., Awaitable[Any]], wrap: Callable[[Any], Any]
+) -> Callable[..., Awaitable[Any]]:
+    """An override for `provider` that takes the same dependencies and wraps what it returns
+    (an override that depended on `provider` itself would be replaced by itself)."""
+
+    async def override(*args: Any, **kwargs: Any) -> Any:
+        return wrap(await provider(*args, **kwargs))
+
+    override.__signature__ = inspect.signature(provider)  # type: ignore[attr-defined]
+    return override
+
+
+class RedisThatCannotStoreResponses(Redis):
+    """Redis blips exactly once per request: when the response is being stored."""
+
+    async def set(self, name: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        if '"state": "done"' in str(value):
+            raise RedisConnectionError("Connection reset by peer")
+        return await super().set(name, value, *args, **kwargs)
+
+
+def tasks_path(org: Org) -> str:
+    return f"{PROJECTS}/{org.project.id}/tasks"  # type: ignore[union-attr]
+
+
+async def test_item5_a_write_never_runs_twice_when_storing_the_response_fails(
+    app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, session_factory: SessionFactory
+):
+    """The reported reproduction: Redis fails right after the write commits, the pending
+    lease expires, and the retry must not create a second task."""
+    real: Resources = app.state.resources
+    flaky = RedisThatCannotStoreResponses(connection_pool=real.redis.connection_pool)
+    app.dependency_overrides[get_resources] = provide(dataclasses.replace(real, redis=flaky))
+    headers = {**acme.member.headers, "Idempotency-Key": "task-once"}
+
+    first = await client.post(tasks_path(acme), json={"title": "Once"}, headers=headers)
+    while_pending = await client.post(tasks_path(acme), json={"title": "Once"}, headers=headers)
+    await expire_redis_leases(redis)
+    after_lease = await client.post(tasks_path(acme), json={"title": "Once"}, headers=headers)
+
+    assert await count_tasks(session_factory, acme, "Once") == 1
+    assert first.status_code == 201
+    for retry in (while_pending, after_lease):
+        assert retry.status_code == 201
+        assert retry.headers["idempotent-replayed"] == "true"
+        assert retry.json() == first.json()
+
+
+class ResponsesAreLost(IdempotencyStore):
+    """Neither PostgreSQL nor Redis takes the response (say the process dies there)."""
+
+    async def complete(self, claim: Claim, response: StoredResponse) -> None:
+        raise RedisConnectionError("Connection reset by peer")
+
+
+def losing_responses(store: IdempotencyStore) -> IdempotencyStore:
+    return ResponsesAreLost(store.keys, store.cache, store.session_factory, ttl_seconds=store.ttl)
+
+
+async def test_item5_a_committed_write_whose_response_was_lost_is_409_never_run_again(
+    app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, session_factory: SessionFactory
+):
+    app.dependency_overrides[get_idempotency_store] = wrapping(
+        get_idempotency_store, losing_responses
+    )
+    headers = {**acme.member.headers, "Idempotency-Key": "lost"}
+    first = await client.post(tasks_path(acme), json={"title": "Lost"}, headers=headers)
+    del app.dependency_overrides[get_idempotency_store]
+
+    soon = await client.post(tasks_path(acme), json={"title": "Lost"}, headers=headers)
+    await expire_redis_leases(redis)
+    await age_keys(session_factory, acme, 61)  # past the lease: it will not be recorded now
+    later = await client.post(tasks_path(acme), json={"title": "Lost"}, headers=headers)
+
+    assert first.status_code == 201
+    assert assert_problem(soon, 409)["type"].endswith("idempotency-in-flight")
+    assert assert_problem(later, 409)["type"].endswith("idempotency-response-not-recorded")
+    assert await count_tasks(session_factory, acme, "Lost") == 1
+
+
+async def test_item5_the_response_is_replayed_from_postgresql_when_redis_lost_it(
+    client: AsyncClient, acme: Org, redis: Redis, session_factory: SessionFactory
+):
+    headers = {**acme.member.headers, "Idempotency-Key": "flushed"}
+    first = await client.post(tasks_path(acme), json={"title": "Kept"}, headers=headers)
+    await redis.flushdb()  # a restart without persistence, an eviction, a failover
+
+    again = await client.post(tasks_path(acme), json={"title": "Kept"}, headers=headers)
+
+    assert first.status_code == again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert again.headers["etag"] == first.headers["etag"]
+    assert await count_tasks(session_factory, acme, "Kept") == 1
+
+
+async def test_item5_a_key_older_than_the_ttl_is_free_again(
+    client: AsyncClient,
+    acme: Org,
+    redis: Redis,
+    session_factory: SessionFactory,
+    app: FastAPI,
+):
+    ttl = app.state.settings.idempotency.ttl_seconds
+    headers = {**acme.member.headers, "Idempotency-Key": "daily"}
+    first = await client.post(tasks_path(acme), json={"title": "Daily"}, headers=headers)
+    await redis.flushdb()  # its Redis copy expires with the same TTL
+    await age_keys(session_factory, acme, ttl - 5)
+    within = await client.post(tasks_path(acme), json={"title": "Daily"}, headers=headers)
+    await redis.flushdb()
+    await age_keys(session_factory, acme, 10)  # now ttl + 5 seconds old
+
+    after = await client.post(tasks_path(acme), json={"title": "Daily"}, headers=headers)
+
+    assert (first.status_code, within.status_code, after.status_code) == (201, 201, 201)
+    assert within.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in after.headers
+    assert after.json()["id"] != first.json()["id"]
+    assert await count_tasks(session_factory, acme, "Daily") == 2
+    assert await count_keys(session_factory, acme) == 1  # taken over, not duplicated
 
 
 async def test_replay_returns_the_stored_response_and_creates_nothing(
@@ -50,23 +222,6 @@ async def test_same_key_with_a_different_body_is_422(client: AsyncClient, acme: 
     assert assert_problem(response, 422)["type"].endswith("idempotency-key-reused")
 
 
-async def test_duplicate_while_the_first_is_running_is_409(
-    client: AsyncClient, acme: Org, redis: Redis
-):
-    # Run the first request up to its claim, and no further: the key is now pending.
-    headers = {**acme.member.headers, "Idempotency-Key": "slow-1"}
-    first = await client.post(PROJECTS, json={"name": "Slow"}, headers=headers)
-    [key] = await redis.keys("idempotency:*")
-    record = json.loads(await redis.get(key))
-    record["state"] = "pending"
-    await redis.set(key, json.dumps(record))
-
-    response = await client.post(PROJECTS, json={"name": "Slow"}, headers=headers)
-
-    assert first.status_code == 201
-    assert assert_problem(response, 409)["type"].endswith("idempotency-in-flight")
-
-
 async def test_keys_are_scoped_to_the_user(
     client: AsyncClient, acme: Org, session_factory: SessionFactory
 ):
@@ -88,7 +243,7 @@ async def test_without_the_header_nothing_changes(client: AsyncClient, acme: Org
 
 
 async def test_a_failed_request_releases_its_key(
-    app: FastAPI, client: AsyncClient, acme: Org, redis: Redis
+    app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, session_factory: SessionFactory
 ):
     from app.project.dependencies import get_project_service
 
@@ -99,6 +254,7 @@ async def test_a_failed_request_releases_its_key(
     app.dependency_overrides[get_project_service] = broken
     assert (await client.post(PROJECTS, json={"name": "R"}, headers=headers)).status_code == 500
     assert await redis.keys("idempotency:*") == []
+    assert await count_keys(session_factory, acme) == 0  # rolled back with the write
 
     del app.dependency_overrides[get_project_service]
     assert (await client.post(PROJECTS, json={"name": "R"}, headers=headers)).status_code == 201

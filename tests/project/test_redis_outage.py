@@ -1,6 +1,6 @@
-"""Redis unreachable (a closed port, swapped into the app's resources): reads and
-writes still work from PostgreSQL, idempotent writes answer 503 rather than risk running twice,
-and nothing waits longer than the Redis socket timeout."""
+"""Redis unreachable (a closed port, swapped into the app's resources): reads and writes still
+work from PostgreSQL, idempotency keys keep working from PostgreSQL alone (their truth is the
+key's row there), and nothing waits longer than the Redis socket timeout."""
 
 import asyncio
 import logging
@@ -45,10 +45,19 @@ async def test_reads_and_writes_still_work(client: AsyncClient, acme: Org, redis
     assert read.json()["name"] == "Offline"
 
 
-async def test_idempotent_writes_answer_503(client: AsyncClient, acme: Org, redis_down: Redis):
+async def test_idempotency_keys_keep_working_from_postgresql(
+    client: AsyncClient, acme: Org, redis_down: Redis
+):
+    """Before item 5 of issue 10 this was a 503: Redis was the only record of a key."""
     headers = {**acme.member.headers, "Idempotency-Key": "no-redis"}
-    response = await client.post(PROJECTS, json={"name": "Risky"}, headers=headers)
-    assert assert_problem(response, 503)["type"].endswith("idempotency-unavailable")
+    first = await client.post(PROJECTS, json={"name": "Risky"}, headers=headers)
+    again = await client.post(PROJECTS, json={"name": "Risky"}, headers=headers)
+    other = await client.post(PROJECTS, json={"name": "Other"}, headers=headers)
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert assert_problem(other, 422)["type"].endswith("idempotency-key-reused")
 
 
 async def test_readiness_reports_it(client: AsyncClient, redis_down: Redis):

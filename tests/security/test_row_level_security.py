@@ -23,7 +23,8 @@ TENANT_OWNED = sorted(
 @pytest.fixture
 async def populated(client: AsyncClient, acme: Org, globex: Org) -> tuple[Org, Org]:
     """Rows for both tenants in every tenant-owned table: the orgs bring users, a project and
-    a task; a login adds refresh tokens; an admin sets a feature flag."""
+    a task; a login adds refresh tokens; an admin sets a feature flag; a POST with an
+    `Idempotency-Key` adds a key."""
     for org in (acme, globex):
         response = await client.post(
             "/api/v1/auth/token",
@@ -35,6 +36,12 @@ async def populated(client: AsyncClient, acme: Org, globex: Org) -> tuple[Org, O
             "/api/v1/flags/bulk_tasks", json={"enabled": True}, headers=org.admin.headers
         )
         assert flag.status_code == 200
+        keyed = await client.post(
+            "/api/v1/projects",
+            json={"name": "Keyed"},
+            headers={**org.member.headers, "Idempotency-Key": "rls"},
+        )
+        assert keyed.status_code == 201
     return acme, globex
 
 
@@ -47,7 +54,14 @@ async def tenants_visible(session: AsyncSession, table: str) -> set[str]:
 def test_every_tenant_owned_table_is_covered():
     """A new tenant-owned table fails here first: give it rows for both tenants in `populated`
     (or the proofs below would pass on an empty table), then add it to this list."""
-    assert TENANT_OWNED == ["feature_flags", "projects", "refresh_tokens", "tasks", "users"]
+    assert TENANT_OWNED == [
+        "feature_flags",
+        "idempotency_keys",
+        "projects",
+        "refresh_tokens",
+        "tasks",
+        "users",
+    ]
 
 
 @pytest.mark.parametrize("table", TENANT_OWNED)
