@@ -10,6 +10,8 @@ AppEnv = Literal["development", "test", "staging", "production"]
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-only-change-me"})
 MIN_SECRET_LENGTH = 32
+# The development default of API__CURSOR_SECRET: published, so refused outside development.
+DEV_CURSOR_SECRET = "dev-only-insecure-cursor-secret-do-not-deploy-0123456789"  # noqa: S105
 # Secrets published in this repository: the development defaults of compose, .env.example and
 # these settings. Anyone can read them, so outside APP_ENV=development|test they are refused
 # whatever their length. tests/core/test_published_secrets.py scans every tracked file for
@@ -18,7 +20,7 @@ PUBLISHED_SECRETS = frozenset(
     {
         "dev-only-change-me",
         "dev-only-insecure-compose-key-do-not-deploy-0123456789",
-        "dev-only-insecure-cursor-secret-do-not-deploy-0123456789",
+        DEV_CURSOR_SECRET,
     }
 )
 # Words that mark a value as a sample (compared lower-cased, letters and digits only). A random
@@ -156,6 +158,11 @@ class IdempotencySettings(BaseModel):
 
 class ApiSettings(BaseModel):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    cursor_secret: SecretStr = Field(
+        default=SecretStr(DEV_CURSOR_SECRET),
+        description="HMAC key of pagination cursors, in every AUTH__ALGORITHM; the default is "
+        "for development and test only.",
+    )
     docs_enabled: bool | None = Field(
         default=None,
         description="Serve /docs, /redoc and /openapi.json. Unset: on, except with "
@@ -274,7 +281,7 @@ class Settings(BaseSettings):
 
     def _secrets(self) -> list[tuple[str, str, int]]:
         """Every secret setting in force, as (variable, value, minimum length). Public keys are
-        not secrets: with RS/ES the signing key is a PEM private key, checked by its parser."""
+        not secrets; with RS/ES the signing key is a PEM private key, checked by its parser."""
         found: list[tuple[str, str, int]] = []
         if self.auth.algorithm.startswith("HS"):
             found.append(
@@ -284,6 +291,11 @@ class Settings(BaseSettings):
                 (f"AUTH__PREVIOUS_KEYS[{kid}]", key.get_secret_value(), MIN_SECRET_LENGTH)
                 for kid, key in self.auth.previous_keys.items()
             ]
+        # Cursors have their own key in every mode: with RS/ES, AUTH__SECRET_KEY is unused and
+        # unchecked, so cursors signed with it could be forged by anyone who read its default.
+        found.append(
+            ("API__CURSOR_SECRET", self.api.cursor_secret.get_secret_value(), MIN_SECRET_LENGTH)
+        )
         if self.operations.metrics_mode == "bearer" and self.operations.metrics_token:
             token = self.operations.metrics_token.get_secret_value()
             found.append(("OPERATIONS__METRICS_TOKEN", token, MIN_METRICS_TOKEN_LENGTH))

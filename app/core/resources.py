@@ -52,7 +52,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             redis=redis,
             password_hasher=Argon2PasswordHasher(settings.auth),
             jwt=JWTCodec(settings.auth),
-            cursor_codec=CursorCodec(settings.auth.secret_key.get_secret_value().encode()),
+            cursor_codec=CursorCodec(settings.api.cursor_secret.get_secret_value().encode()),
             redis_circuit=RedisCircuit(
                 cooldown_seconds=settings.redis.circuit_cooldown_seconds,
                 log_interval_seconds=settings.redis.outage_log_interval_seconds,

@@ -14,7 +14,7 @@ from app.api.docs import STATIC_URL, TENANT_STORAGE_KEY, password_token_paths
 from app.auth.dependencies import bearer
 from app.core.config import ApiSettings, AppEnv, Settings, TenancySettings
 from app.main import create_app
-from tests.fixtures.secrets import production_secrets_env, production_settings
+from tests.fixtures.secrets import production_secrets_env, production_settings, strong_secret
 from tests.fixtures.settings import make_settings
 
 PAGES = ("/docs", "/redoc")
@@ -167,7 +167,9 @@ class TestDocsCanBeTurnedOff:
 
     async def test_production_serves_no_docs_unless_asked(self):
         production = production_settings()
-        asked = production_settings(api=ApiSettings(docs_enabled=True))
+        asked = production_settings(
+            api=ApiSettings(docs_enabled=True, cursor_secret=strong_secret())
+        )
         async with client_for(create_app(production)) as off, client_for(create_app(asked)) as on:
             for path in ("/docs", "/redoc", "/openapi.json"):
                 assert (await off.get(path)).status_code == 404, path

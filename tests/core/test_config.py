@@ -32,6 +32,7 @@ def test_strong_secret_is_accepted_in_production(monkeypatch: pytest.MonkeyPatch
     strong = strong_secret()
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("AUTH__SECRET_KEY", strong)
+    monkeypatch.setenv("API__CURSOR_SECRET", strong_secret())
     settings = Settings(_env_file=None)
     assert settings.auth.secret_key.get_secret_value() == strong
     assert strong not in repr(settings)

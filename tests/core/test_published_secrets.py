@@ -19,6 +19,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.core.config import (
+    ApiSettings,
     AuthSettings,
     OperationsSettings,
     Settings,
@@ -110,6 +111,10 @@ def previous_key(value: str) -> Settings:
     )
 
 
+def cursor_secret(value: str) -> Settings:
+    return production_settings(api=ApiSettings(cursor_secret=value))
+
+
 def metrics_token(value: str) -> Settings:
     return production_settings(
         operations=OperationsSettings(metrics_mode="bearer", metrics_token=value)
@@ -119,6 +124,7 @@ def metrics_token(value: str) -> Settings:
 SLOTS: dict[str, Callable[[str], Settings]] = {
     "AUTH__SECRET_KEY": hs_key,
     "AUTH__PREVIOUS_KEYS": previous_key,
+    "API__CURSOR_SECRET": cursor_secret,
     "OPERATIONS__METRICS_TOKEN": metrics_token,
 }
 
