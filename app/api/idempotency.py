@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.deps import RedisDep, ResourcesDep, SettingsDep
+from app.api.schemas import Text
 from app.auth.dependencies import PrincipalDep, TenantDep
 from app.core.idempotency import IdempotencyStore, Outcome, StoredResponse
 
@@ -53,7 +54,7 @@ async def idempotency(
     principal: PrincipalDep,
     tenant: TenantDep,
     idempotency_key: Annotated[
-        str | None,
+        Text | None,
         Header(
             alias="Idempotency-Key",
             min_length=1,

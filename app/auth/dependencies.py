@@ -27,6 +27,7 @@ from app.api.deps import (
     TenantScopesDep,
     rate_limit,
 )
+from app.api.schemas import Text
 from app.auth.exceptions import InsufficientRoleError, MissingTokenError, TenantMismatchError
 from app.auth.schemas import Principal
 from app.auth.service import AuthService, PrincipalLoader, Revocations, TokenVerifier
@@ -98,7 +99,7 @@ async def resolve_tenant(
     settings: SettingsDep,
     directory: TenantDirectoryDep,
     x_tenant: Annotated[
-        str | None,
+        Text | None,
         Header(alias="X-Tenant", description="Tenant slug (when TENANCY__RESOLVER=header)."),
     ] = None,
 ) -> TenantRead | None:
@@ -201,9 +202,9 @@ class LoginForm:
 
 
 async def get_login_form(
-    username: Annotated[str, Form(max_length=320, description="The account's email.")],
-    password: Annotated[str, Form(max_length=1024)],
-    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+    username: Annotated[Text, Form(max_length=320, description="The account's email.")],
+    password: Annotated[Text, Form(max_length=1024)],
+    grant_type: Annotated[Text | None, Form(pattern="^password$")] = None,
 ) -> LoginForm:
     """The OAuth2 password-flow form. An async function rather than FastAPI's
     `OAuth2PasswordRequestForm` class, which as a sync callable would run in a worker thread."""

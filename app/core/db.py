@@ -17,10 +17,15 @@ logger = logging.getLogger("app.db")
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
-def create_engine(settings: DatabaseSettings, *, url: str | None = None) -> AsyncEngine:
+def create_engine(
+    settings: DatabaseSettings, *, url: str | None = None, hide_parameters: bool = True
+) -> AsyncEngine:
+    """`hide_parameters`: keep statement parameters (password hashes, emails, any user input)
+    out of error messages, and so out of the logs. Only development and test show them."""
     return create_async_engine(
         url or settings.url,
         echo=settings.echo,
+        hide_parameters=hide_parameters,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout_seconds,

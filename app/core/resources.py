@@ -43,7 +43,7 @@ def read_migration_heads(directory: Path = MIGRATIONS_DIR) -> frozenset[str]:
 @asynccontextmanager
 async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     """Create every shared resource; close them in reverse order on exit. Connects lazily."""
-    engine = create_engine(settings.database)
+    engine = create_engine(settings.database, hide_parameters=not settings.is_development)
     redis = create_redis_client(create_redis_pool(settings.redis))
     try:
         yield Resources(
