@@ -6,10 +6,11 @@
 # Three stages: "builder" resolves the locked dependencies (uv.lock) into /app/.venv with uv;
 # "runtime" (the last stage, so the default target) copies that virtual environment and the source
 # onto a clean slim image, without uv, compilers or caches, and runs as an unprivileged user. The
-# image defaults to APP_ENV=production, so it refuses to start without a real AUTH__SECRET_KEY;
-# docker-compose.yml sets development. "dev" is for tests only, never deployed: the builder plus
-# the dev dependency group, make and the whole source tree, so that `make test` runs inside the
-# compose stack (`docker compose --profile test run --rm --build tests`, see docker-compose.yml).
+# image defaults to APP_ENV=production, so it refuses to start without real secrets
+# (AUTH__SECRET_KEY, API__CURSOR_SECRET: docs/security.md); docker-compose.yml sets development.
+# "dev" is for tests only, never deployed: the builder plus the dev dependency group, make and the
+# whole source tree, so that `make test` runs inside the compose stack
+# (`docker compose --profile test run --rm --build tests`, see docker-compose.yml).
 
 FROM python:3.11-slim-bookworm AS builder
 

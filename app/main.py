@@ -13,6 +13,7 @@ from app.api.observability import ObservabilityMiddleware, install_metrics
 from app.api.problems import install_problem_handlers
 from app.api.router import api_router
 from app.core.config import Settings, load_settings
+from app.core.db import verify_database_role
 from app.core.logging import configure_logging
 from app.core.resources import open_resources
 from app.health.router import router as health_router
@@ -24,6 +25,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     async with AsyncExitStack() as stack:
         app.state.resources = await stack.enter_async_context(open_resources(settings))
+        # Here, not in open_resources: the CLI legitimately connects as the tables' owner.
+        await verify_database_role(
+            app.state.resources.engine,
+            refuse=not settings.is_development,
+            wait_seconds=settings.database.connect_timeout_seconds
+            + settings.health.check_timeout_seconds,
+        )
         yield
         # uvicorn waits for the lifespan's shutdown without a limit: bound the closing of the
         # pools, so a hung server cannot hold the process past the orchestrator's grace period.

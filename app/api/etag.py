@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header
 
+from app.api.schemas import Text
 from app.core.errors import PreconditionFailedError
 
 # Strong tags only: If-Match uses the strong comparison (RFC 9110 13.1.1), so a weak tag
@@ -19,7 +20,7 @@ def etag(version: int) -> str:
 
 async def get_expected_version(
     if_match: Annotated[
-        str | None,
+        Text | None,
         Header(
             alias="If-Match",
             description="The ETag of the version you read; a stale one answers 412.",

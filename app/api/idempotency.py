@@ -17,6 +17,7 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.schemas import Text
 from app.auth.dependencies import RequestContextDep
 from app.core.idempotency import IdempotencyCache, StoredResponse
 from app.idempotency.repository import IdempotencyKeyRepository
@@ -60,7 +61,7 @@ async def idempotency(
     store: IdempotencyStoreDep,
     context: RequestContextDep,
     idempotency_key: Annotated[
-        str | None,
+        Text | None,
         Header(
             alias="Idempotency-Key",
             min_length=1,

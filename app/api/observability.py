@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.deps import SettingsDep
+from app.api.schemas import Text
 from app.core.config import OperationsSettings
 from app.core.context import tenant_id_var, user_id_var
 from app.core.metrics import AppMetrics, bind_metrics, method_label, unbind_metrics
@@ -140,7 +141,7 @@ class ObservabilityMiddleware:
 
 
 async def require_metrics_access(
-    settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
+    settings: SettingsDep, authorization: Annotated[Text | None, Header()] = None
 ) -> None:
     """In `bearer` mode, /metrics answers only `Authorization: Bearer <token>`, the token being
     OPERATIONS__METRICS_TOKEN; in `open` mode it answers everyone."""

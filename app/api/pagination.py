@@ -9,6 +9,7 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from app.api.deps import ResourcesDep
+from app.api.schemas import Text
 from app.core.pagination import CursorCodec, PageRequest, Position, split_page
 
 ItemT = TypeVar("ItemT", bound=BaseModel)
@@ -37,7 +38,7 @@ async def get_pagination(
     resources: ResourcesDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Items per page (1-100).")] = 20,
     cursor: Annotated[
-        str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+        Text | None, Query(max_length=512, description="`next_cursor` of the previous page.")
     ] = None,
 ) -> Pagination:
     """`limit` outside 1-100 or a forged/tampered `cursor` is a 422 (never clamped)."""

@@ -21,6 +21,7 @@ from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
 from app.api.deps import ResourcesDep, SessionDep, rate_limit
+from app.api.schemas import Text
 from app.auth.context import Authenticator, RequestContext
 from app.auth.exceptions import InsufficientRoleError, TenantMismatchError
 from app.auth.repository import TenantScopes
@@ -48,14 +49,14 @@ ROLE_SCOPES = {
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", scopes=ROLE_SCOPES, auto_error=False)
 
 AuthorizationHeader = Annotated[
-    str | None,
+    Text | None,
     # Read as a plain header, not through `bearer`: a security scheme in this sub-tree would
     # make FastAPI key the context's cache entry by OAuth2 scopes. The scheme (and the scopes
     # each route needs) is declared by the role guards, which is what the OpenAPI shows.
     Header(alias="Authorization", include_in_schema=False),
 ]
 XTenantHeader = Annotated[
-    str | None,
+    Text | None,
     Header(alias="X-Tenant", description="Tenant slug (when TENANCY__RESOLVER=header)."),
 ]
 
@@ -206,9 +207,9 @@ class LoginForm:
 
 
 async def get_login_form(
-    username: Annotated[str, Form(max_length=320, description="The account's email.")],
-    password: Annotated[str, Form(max_length=1024)],
-    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+    username: Annotated[Text, Form(max_length=320, description="The account's email.")],
+    password: Annotated[Text, Form(max_length=1024)],
+    grant_type: Annotated[Text | None, Form(pattern="^password$")] = None,
 ) -> LoginForm:
     """The OAuth2 password-flow form. An async function rather than FastAPI's
     `OAuth2PasswordRequestForm` class, which as a sync callable would run in a worker thread."""

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from app.api.schemas import RequestBody, Schema
+from app.api.schemas import RequestBody, Schema, Text
 from app.user.models import Role
 
 
@@ -29,4 +29,4 @@ class TokenPair(Schema):
 
 
 class RefreshRequest(RequestBody):
-    refresh_token: Annotated[str, Field(min_length=20, max_length=200)]
+    refresh_token: Annotated[Text, Field(min_length=20, max_length=200)]

@@ -10,6 +10,52 @@ AppEnv = Literal["development", "test", "staging", "production"]
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-only-change-me"})
 MIN_SECRET_LENGTH = 32
+# The development default of API__CURSOR_SECRET: published, so refused outside development.
+DEV_CURSOR_SECRET = "dev-only-insecure-cursor-secret-do-not-deploy-0123456789"  # noqa: S105
+# Secrets published in this repository: the development defaults of compose, .env.example and
+# these settings. Anyone can read them, so outside APP_ENV=development|test they are refused
+# whatever their length. tests/core/test_published_secrets.py scans every tracked file for
+# assignments of secret settings and fails when one is found that `secret_weakness` accepts.
+PUBLISHED_SECRETS = frozenset(
+    {
+        "dev-only-change-me",
+        "dev-only-insecure-compose-key-do-not-deploy-0123456789",
+        DEV_CURSOR_SECRET,
+    }
+)
+# Words that mark a value as a sample (compared lower-cased, letters and digits only). A random
+# key of 32+ characters contains a given 6-letter word with odds around one in a billion.
+SAMPLE_MARKERS = (
+    "changeme",
+    "devonly",
+    "donotdeploy",
+    "insecure",
+    "example",
+    "placeholder",
+    "sample",
+    "secret",
+    "dummy",
+    "testonly",
+    "hunter2",  # the Internet's sample password
+)
+# "kkkk...", "abab...": long enough, but no key. A random 32-character hex key has 8 or more
+# distinct characters (the odds against are below one in a million).
+MIN_DISTINCT_CHARACTERS = 8
+
+
+def secret_weakness(value: str, *, min_length: int = MIN_SECRET_LENGTH) -> str | None:
+    """Why `value` must not guard a deployment (None when it may): a published sample, a
+    placeholder, too short, a sample's wording or too little variety."""
+    folded = "".join(character for character in value.lower() if character.isalnum())
+    if value in PUBLISHED_SECRETS or value.strip().lower() in PLACEHOLDER_SECRETS:
+        return "a placeholder published in this repository"
+    if len(value) < min_length:
+        return f"shorter than {min_length} characters"
+    if any(marker in folded for marker in SAMPLE_MARKERS):
+        return "a sample value (it reads like one)"
+    if len(set(value)) < MIN_DISTINCT_CHARACTERS:
+        return f"made of fewer than {MIN_DISTINCT_CHARACTERS} distinct characters"
+    return None
 
 
 class DatabaseSettings(BaseModel):
@@ -116,6 +162,11 @@ class IdempotencySettings(BaseModel):
 
 class ApiSettings(BaseModel):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    cursor_secret: SecretStr = Field(
+        default=SecretStr(DEV_CURSOR_SECRET),
+        description="HMAC key of pagination cursors, in every AUTH__ALGORITHM; the default is "
+        "for development and test only.",
+    )
     docs_enabled: bool | None = Field(
         default=None,
         description="Serve /docs, /redoc and /openapi.json. Unset: on, except with "
@@ -210,25 +261,49 @@ class Settings(BaseSettings):
         return self.app_env in ("development", "test")
 
     @model_validator(mode="after")
-    def _refuse_weak_secret(self) -> Self:
-        if self.auth.algorithm.startswith(("RS", "ES")):
-            if self.auth.private_key is None or self.auth.public_key is None:
-                msg = (
-                    f"AUTH__ALGORITHM={self.auth.algorithm} needs AUTH__PRIVATE_KEY and "
-                    "AUTH__PUBLIC_KEY (PEM)."
-                )
-                raise ValueError(msg)
-            return self
-        secret = self.auth.secret_key.get_secret_value()
-        weak = secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH
-        if weak and not self.is_development:
+    def _refuse_weak_secrets(self) -> Self:
+        if self.auth.algorithm.startswith(("RS", "ES")) and (
+            self.auth.private_key is None or self.auth.public_key is None
+        ):
             msg = (
-                f"AUTH__SECRET_KEY is a placeholder or shorter than {MIN_SECRET_LENGTH} "
-                f"characters, which is refused when APP_ENV={self.app_env}. Generate one with "
-                '`python -c "import secrets; print(secrets.token_urlsafe(48))"`.'
+                f"AUTH__ALGORITHM={self.auth.algorithm} needs AUTH__PRIVATE_KEY and "
+                "AUTH__PUBLIC_KEY (PEM)."
             )
             raise ValueError(msg)
+        if self.is_development:
+            return self
+        for name, value, min_length in self._secrets():
+            weakness = secret_weakness(value, min_length=min_length)
+            if weakness is not None:
+                msg = (
+                    f"{name} is {weakness}, which is refused when APP_ENV={self.app_env}. "
+                    'Generate one with `python -c "import secrets; '
+                    'print(secrets.token_urlsafe(48))"`.'
+                )
+                raise ValueError(msg)
         return self
+
+    def _secrets(self) -> list[tuple[str, str, int]]:
+        """Every secret setting in force, as (variable, value, minimum length). Public keys are
+        not secrets; with RS/ES the signing key is a PEM private key, checked by its parser."""
+        found: list[tuple[str, str, int]] = []
+        if self.auth.algorithm.startswith("HS"):
+            found.append(
+                ("AUTH__SECRET_KEY", self.auth.secret_key.get_secret_value(), MIN_SECRET_LENGTH)
+            )
+            found += [
+                (f"AUTH__PREVIOUS_KEYS[{kid}]", key.get_secret_value(), MIN_SECRET_LENGTH)
+                for kid, key in self.auth.previous_keys.items()
+            ]
+        # Cursors have their own key in every mode: with RS/ES, AUTH__SECRET_KEY is unused and
+        # unchecked, so cursors signed with it could be forged by anyone who read its default.
+        found.append(
+            ("API__CURSOR_SECRET", self.api.cursor_secret.get_secret_value(), MIN_SECRET_LENGTH)
+        )
+        if self.operations.metrics_mode == "bearer" and self.operations.metrics_token:
+            token = self.operations.metrics_token.get_secret_value()
+            found.append(("OPERATIONS__METRICS_TOKEN", token, MIN_METRICS_TOKEN_LENGTH))
+        return found
 
 
 @lru_cache

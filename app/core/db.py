@@ -1,9 +1,12 @@
 """The async engine and session factory. Created once per process by `open_resources`."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,10 +21,15 @@ logger = logging.getLogger("app.db")
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
-def create_engine(settings: DatabaseSettings, *, url: str | None = None) -> AsyncEngine:
+def create_engine(
+    settings: DatabaseSettings, *, url: str | None = None, hide_parameters: bool = True
+) -> AsyncEngine:
+    """`hide_parameters`: keep statement parameters (password hashes, emails, any user input)
+    out of error messages, and so out of the logs. Only development and test show them."""
     return create_async_engine(
         url or settings.url,
         echo=settings.echo,
+        hide_parameters=hide_parameters,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout_seconds,
@@ -89,3 +97,62 @@ async def run_after_commit(session: AsyncSession) -> None:
 
 def discard_after_commit(session: AsyncSession) -> None:
     session.info.pop(_AFTER_COMMIT, None)
+
+
+class UnsafeDatabaseRoleError(RuntimeError):
+    """The application's database role is not bound by row-level security."""
+
+
+# Why the role in DATABASE__URL would not be bound by the tenant_isolation policies: a superuser
+# or BYPASSRLS role skips every policy, and a table's owner (or a member inheriting the owner's
+# privileges) skips the policies of that table unless it is FORCEd.
+_ROLE_RISKS = text(
+    """
+    SELECT r.rolname, r.rolsuper, r.rolbypassrls,
+           ARRAY(SELECT c.relname::text FROM pg_class c
+                 WHERE c.relrowsecurity AND NOT c.relforcerowsecurity
+                   AND pg_has_role(current_user, c.relowner, 'USAGE')
+                 ORDER BY c.relname) AS owned
+    FROM pg_roles r WHERE r.rolname = current_user
+    """
+)
+
+
+async def role_risks(engine: AsyncEngine) -> list[str]:
+    """What lets the engine's role past row-level security (empty when nothing does)."""
+    async with engine.connect() as connection:
+        row = (await connection.execute(_ROLE_RISKS)).one()
+    risks = ["is a superuser"] if row.rolsuper else []
+    risks += ["has BYPASSRLS"] if row.rolbypassrls else []
+    if row.owned and not row.rolsuper:
+        risks.append(f"owns the tables {', '.join(row.owned)}")
+    return [f"role {row.rolname!r} {risk}" for risk in risks]
+
+
+async def verify_database_role(engine: AsyncEngine, *, refuse: bool, wait_seconds: float) -> None:
+    """Check at startup that row-level security binds the app's role (docs/security.md).
+
+    `refuse` (production, staging): raise `UnsafeDatabaseRoleError` when it does not, and also
+    when the database cannot be asked within `wait_seconds`, because then nothing shows the second
+    wall is up (the orchestrator restarts the process; startup never hangs). Otherwise (development,
+    test): log a warning and carry on.
+    """
+    try:
+        async with asyncio.timeout(wait_seconds):
+            risks = await role_risks(engine)
+    except (SQLAlchemyError, OSError, TimeoutError) as error:
+        problem = f"could not check the database role ({type(error).__name__})"
+        if refuse:
+            raise UnsafeDatabaseRoleError(f"{problem}: refusing to start") from error
+        logger.warning("%s; row-level security is unverified", problem)
+        return
+    if not risks:
+        return
+    message = (
+        f"DATABASE__URL's {'; '.join(risks)}: row-level security does not bind it, so tenant "
+        "isolation rests on the repositories alone. Connect as the unprivileged login role "
+        "(docs/security.md, 'The database roles')."
+    )
+    if refuse:
+        raise UnsafeDatabaseRoleError(message)
+    logger.warning(message)

@@ -12,7 +12,7 @@ import hmac
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, tuple_
@@ -41,7 +41,8 @@ class PageRequest:
 
 class CursorCodec:
     def __init__(self, key: bytes) -> None:
-        # A key of its own, derived from the app's secret: a cursor is never a valid token.
+        # API__CURSOR_SECRET, with a purpose label: a cursor is never a valid token, and cursors
+        # stay unforgeable whichever algorithm signs the tokens.
         self._key = hmac.new(key, b"dependable/cursor/v1", hashlib.sha256).digest()
 
     def encode(self, position: Position) -> str:
@@ -56,15 +57,29 @@ class CursorCodec:
             payload = _unb64(encoded)
             if not hmac.compare_digest(_unb64(signature), self._sign(payload)):
                 raise InvalidCursorError("The cursor was not issued by this server.")
-            created_at, id_ = json.loads(payload)
-            return Position(datetime.fromisoformat(created_at), uuid.UUID(id_))
+            return _position(json.loads(payload))
         except InvalidCursorError:
             raise
-        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as error:
+        except (ValueError, TypeError, OverflowError, binascii.Error) as error:
             raise InvalidCursorError("The cursor is malformed.") from error
 
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+
+
+def _position(decoded: object) -> Position:
+    """The position a signed payload names, if it can be one. A key that leaked (or a bug in a
+    former encoder) must still not reach PostgreSQL with values it refuses: those are a 500."""
+    if not isinstance(decoded, list) or len(decoded) != 2:
+        raise ValueError("not a [created_at, id] pair")
+    created_at, id_ = decoded
+    if not isinstance(created_at, str) or not isinstance(id_, str):
+        raise TypeError("created_at and id must be strings")
+    moment = datetime.fromisoformat(created_at)
+    if moment.utcoffset() is None:
+        raise ValueError("created_at has no time zone")
+    # In UTC, as PostgreSQL stores it: raises OverflowError past year 1 or 9999.
+    return Position(moment.astimezone(UTC), uuid.UUID(id_))
 
 
 def keyset(statement: Select[Any], model: Any, page: PageRequest) -> Select[Any]:

@@ -5,9 +5,21 @@ import logging
 import time
 
 from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from app.core.config import RedisSettings
 from app.core.metrics import record_redis_error
+
+# No retries: one Redis call is one attempt, bounded by REDIS__SOCKET_TIMEOUT_SECONDS. redis-py's
+# retry defaults depend on how a client is built and on its version (`Redis(host=...)` retries
+# three times with backoff: against a hung server one GET took 11 connections and 7 s), so they
+# are pinned here instead of inherited. An outage is handled above this layer: the caller's
+# fallback, and `RedisCircuit` skipping Redis for a while. A dead pooled connection (Redis
+# restarted) needs no retry either: the pool checks a connection when handing it out and
+# reconnects. And a retried INCR or XADD whose first attempt did reach the server would count or
+# publish twice. Proof: tests/core/test_redis_retries.py.
+NO_RETRY = Retry(NoBackoff(), retries=0)
 
 
 def create_redis_pool(settings: RedisSettings) -> ConnectionPool:
@@ -17,6 +29,7 @@ def create_redis_pool(settings: RedisSettings) -> ConnectionPool:
         socket_timeout=settings.socket_timeout_seconds,
         socket_connect_timeout=settings.socket_timeout_seconds,
         decode_responses=True,
+        retry=NO_RETRY,
     )
 
 

@@ -73,7 +73,7 @@ def read_migration_heads(directory: Path = MIGRATIONS_DIR) -> frozenset[str]:
 @asynccontextmanager
 async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     """Create every shared resource; close them in reverse order on exit. Connects lazily."""
-    engine = create_engine(settings.database)
+    engine = create_engine(settings.database, hide_parameters=not settings.is_development)
     redis = create_redis_client(create_redis_pool(settings.redis))
     circuit = RedisCircuit(
         cooldown_seconds=settings.redis.circuit_cooldown_seconds,
@@ -89,7 +89,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             **_over_redis(redis, circuit, settings),
             password_hasher=Argon2PasswordHasher(settings.auth),
             jwt=JWTCodec(settings.auth),
-            cursor_codec=CursorCodec(settings.auth.secret_key.get_secret_value().encode()),
+            cursor_codec=CursorCodec(settings.api.cursor_secret.get_secret_value().encode()),
             migration_heads=read_migration_heads(),
         )
     finally:

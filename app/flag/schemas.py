@@ -3,10 +3,10 @@ from typing import Annotated
 
 from pydantic import Field
 
-from app.api.schemas import RequestBody, Schema
+from app.api.schemas import RequestBody, Schema, Text
 
 FLAG_KEY = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
-FlagKey = Annotated[str, Field(pattern=FLAG_KEY, description="e.g. `bulk_tasks`")]
+FlagKey = Annotated[Text, Field(pattern=FLAG_KEY, description="e.g. `bulk_tasks`")]
 
 
 class FlagRead(Schema):

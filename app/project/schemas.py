@@ -4,10 +4,10 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from app.api.schemas import RequestBody, Schema, reject_null
+from app.api.schemas import RequestBody, Schema, Text, reject_null
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Description = Annotated[str, Field(max_length=10_000)]
+Name = Annotated[Text, Field(min_length=1, max_length=200)]
+Description = Annotated[Text, Field(max_length=10_000)]
 
 
 class ProjectCreate(RequestBody):

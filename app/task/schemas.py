@@ -4,11 +4,11 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from app.api.schemas import RequestBody, Schema, reject_null
+from app.api.schemas import RequestBody, Schema, Text, reject_null
 from app.task.models import TaskStatus
 
-Title = Annotated[str, Field(min_length=1, max_length=200)]
-Description = Annotated[str, Field(max_length=10_000)]
+Title = Annotated[Text, Field(min_length=1, max_length=200)]
+Description = Annotated[Text, Field(max_length=10_000)]
 
 
 class TaskCreate(RequestBody):

@@ -2,17 +2,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import EmailStr, Field, SecretStr
+from pydantic import EmailStr, Field
 
-from app.api.schemas import RequestBody, Schema
+from app.api.schemas import RequestBody, Schema, SecretText, Text
 from app.tenant.models import SLUG_PATTERN
 from app.user.schemas import UserRead
 
 
 class SignUpRequest(RequestBody):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[Text, Field(min_length=1, max_length=200)]
     slug: Annotated[
-        str,
+        Text,
         Field(
             pattern=SLUG_PATTERN,
             description="3-63 lowercase letters, digits and hyphens; no hyphen at either end.",
@@ -20,14 +20,14 @@ class SignUpRequest(RequestBody):
     ]
     email: Annotated[EmailStr, Field(max_length=320)]
     password: Annotated[
-        SecretStr,
+        SecretText,
         Field(
             min_length=12,
             max_length=1024,
             description="At least 12 characters (the server may require more).",
         ),
     ]
-    full_name: Annotated[str, Field(min_length=1, max_length=200)]
+    full_name: Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class TenantRead(Schema):

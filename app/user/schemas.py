@@ -2,9 +2,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field, SecretStr
+from pydantic import EmailStr, Field
 
-from app.api.schemas import RequestBody, Schema
+from app.api.schemas import RequestBody, Schema, SecretText, Text
 from app.user.models import Role
 
 
@@ -20,8 +20,8 @@ class UserRead(Schema):
 
 class UserCreate(RequestBody):
     email: Annotated[EmailStr, Field(max_length=320)]
-    password: Annotated[SecretStr, Field(min_length=12, max_length=1024)]
-    full_name: Annotated[str, Field(min_length=1, max_length=200)]
+    password: Annotated[SecretText, Field(min_length=12, max_length=1024)]
+    full_name: Annotated[Text, Field(min_length=1, max_length=200)]
     role: Literal[Role.ADMIN, Role.MEMBER, Role.VIEWER] = Role.MEMBER
 
 

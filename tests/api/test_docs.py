@@ -9,16 +9,15 @@ from collections.abc import AsyncIterator
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from pydantic import SecretStr
 
 from app.api.docs import STATIC_URL, TENANT_STORAGE_KEY, password_token_paths
 from app.auth.dependencies import bearer
-from app.core.config import ApiSettings, AppEnv, AuthSettings, Settings, TenancySettings
+from app.core.config import ApiSettings, AppEnv, Settings, TenancySettings
 from app.main import create_app
+from tests.fixtures.secrets import production_secrets_env, production_settings, strong_secret
 from tests.fixtures.settings import make_settings
 
 PAGES = ("/docs", "/redoc")
-STRONG_SECRET = SecretStr("x" * 48)
 # Every URL a page loads: <script src>, <link href>, and the OpenAPI document's URL.
 REFERENCE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
 
@@ -167,13 +166,9 @@ class TestDocsCanBeTurnedOff:
         assert not [path for path in paths if path.startswith(("/docs", "/redoc"))]
 
     async def test_production_serves_no_docs_unless_asked(self):
-        production = make_settings(
-            app_env="production", auth=AuthSettings(secret_key=STRONG_SECRET)
-        )
-        asked = make_settings(
-            app_env="production",
-            auth=AuthSettings(secret_key=STRONG_SECRET),
-            api=ApiSettings(docs_enabled=True),
+        production = production_settings()
+        asked = production_settings(
+            api=ApiSettings(docs_enabled=True, cursor_secret=strong_secret())
         )
         async with client_for(create_app(production)) as off, client_for(create_app(asked)) as on:
             for path in ("/docs", "/redoc", "/openapi.json"):
@@ -192,7 +187,8 @@ class TestDocsCanBeTurnedOff:
         self, monkeypatch: pytest.MonkeyPatch, value: str, expected: bool
     ):
         monkeypatch.setenv("APP_ENV", "production")
-        monkeypatch.setenv("AUTH__SECRET_KEY", STRONG_SECRET.get_secret_value())
+        for name, secret in production_secrets_env().items():
+            monkeypatch.setenv(name, secret)
         monkeypatch.setenv("API__DOCS_ENABLED", value)  # empty, as in .env.example: the default
         settings = Settings(_env_file=None)
         assert settings.api.resolved_docs_enabled(settings.app_env) is expected

@@ -18,6 +18,7 @@ from app.core.events import InMemoryPublisher
 from app.core.resources import Resources
 from app.seed import DEMO_USERS
 from tests.cli.conftest import RunCli, delete_tenants, login, rows, scalar
+from tests.fixtures.secrets import production_secrets_env
 
 DEMO = "demo"
 
@@ -150,7 +151,7 @@ async def test_refuses_to_publish_passwords_outside_development(
         "seed-demo",
         "--tasks",
         "10",
-        env={"APP_ENV": "staging", "AUTH__SECRET_KEY": "s" * 48},
+        env={"APP_ENV": "staging", **production_secrets_env()},
     )
 
     assert outcome.error_line == (
@@ -168,7 +169,8 @@ async def test_app_env_from_dot_env_is_respected(
     monkeypatch: pytest.MonkeyPatch,
 ):
     # Only an APP_ENV set nowhere defaults to development: a `.env` saying staging still counts.
-    (tmp_path / ".env").write_text(f"APP_ENV=staging\nAUTH__SECRET_KEY={'s' * 48}\n")
+    secrets = "".join(f"{name}={value}\n" for name, value in production_secrets_env().items())
+    (tmp_path / ".env").write_text(f"APP_ENV=staging\n{secrets}")
     monkeypatch.chdir(tmp_path)
 
     outcome = await cli("seed-demo", "--tasks", "10", env={"APP_ENV": None})

@@ -4,8 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.core.config import Settings
-
-STRONG = "k" * 48
+from tests.fixtures.secrets import strong_secret
 
 
 @pytest.mark.parametrize(
@@ -30,11 +29,13 @@ def test_placeholder_is_allowed_in_development(monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_strong_secret_is_accepted_in_production(monkeypatch: pytest.MonkeyPatch):
+    strong = strong_secret()
     monkeypatch.setenv("APP_ENV", "production")
-    monkeypatch.setenv("AUTH__SECRET_KEY", STRONG)
+    monkeypatch.setenv("AUTH__SECRET_KEY", strong)
+    monkeypatch.setenv("API__CURSOR_SECRET", strong_secret())
     settings = Settings(_env_file=None)
-    assert settings.auth.secret_key.get_secret_value() == STRONG
-    assert STRONG not in repr(settings)
+    assert settings.auth.secret_key.get_secret_value() == strong
+    assert strong not in repr(settings)
 
 
 def test_nested_groups_read_double_underscore_variables(monkeypatch: pytest.MonkeyPatch):

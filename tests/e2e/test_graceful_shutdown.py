@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -180,11 +181,15 @@ class TestClosingThePoolsIsBounded:
     ):
         @asynccontextmanager
         async def resources_that_never_close(settings: Settings) -> AsyncIterator[object]:
-            yield object()
+            yield SimpleNamespace(engine=None)
             await asyncio.sleep(60)  # a server that never answers the close
+
+        async def nothing_to_verify(*args: object, **kwargs: object) -> None:
+            return None
 
         # The lifespan has no dependency to override: swap what it opens, for this test only.
         monkeypatch.setattr(app.main, "open_resources", resources_that_never_close)
+        monkeypatch.setattr(app.main, "verify_database_role", nothing_to_verify)
         application = create_app(make_settings(operations={"shutdown_timeout_seconds": 0.2}))
 
         started = time.monotonic()

@@ -20,7 +20,7 @@ from app.main import create_app
 from tests.fixtures.app import use_resources
 from tests.fixtures.settings import make_settings
 
-METRICS_TOKEN = "scrape-me-if-you-can-0123456789"
+METRICS_TOKEN = "sample-scrape-token-0123456789"
 
 
 class LogCapture:
