@@ -271,11 +271,14 @@ def markdown(run: dict[str, Any]) -> str:
         "",
         "Medians of the rounds. Ratio: Dependable's (or FastAPI's) req/s over the baseline's in "
         "the same round; the rounds column lists every round's ratio. CPU: the server's CPU time "
-        "per request.",
+        "per request, and how busy it kept its core. A server whose core is well below 100% was "
+        "held back by something else (the load generator, PostgreSQL, Redis, other work on the "
+        "machine), and its ratio says less about the code.",
         "",
         "| scenario | baseline req/s | subject req/s | ratio | rounds | min - max | p50 ms "
-        "(base / subj) | p99 ms (base / subj) | CPU ms/req (base / subj) |",
-        "|---|---:|---:|---:|---|---|---|---|---|",
+        "(base / subj) | p99 ms (base / subj) | CPU ms/req (base / subj) | core busy "
+        "(base / subj) |",
+        "|---|---:|---:|---:|---|---|---|---|---|---|",
     ]
     for r in results:
         rounds = ", ".join(f"{x['ratio']:.3f}" for x in r["rounds"])
@@ -286,7 +289,8 @@ def markdown(run: dict[str, Any]) -> str:
             f"{r['ratio_min']:.3f} - {r['ratio_max']:.3f} | {_ms(r['baseline_p50_ms'])} / "
             f"{_ms(r['subject_p50_ms'])} | {_ms(r['baseline_p99_ms'])} / "
             f"{_ms(r['subject_p99_ms'])} | {r['baseline_cpu_ms_per_request']:.2f} / "
-            f"{r['subject_cpu_ms_per_request']:.2f} |"
+            f"{r['subject_cpu_ms_per_request']:.2f} | {r['baseline_cpu_share']:.0%} / "
+            f"{r['subject_cpu_share']:.0%} |"
         )
     lines += [
         "",
@@ -353,7 +357,8 @@ def _profile(profile: dict[str, Any]) -> list[str]:
     lines = [
         f"## Where the time goes: {profile['title']}",
         "",
-        f"The slowest Dependable scenario of this run, `{profile['request']}`, profiled with "
+        f"The Dependable scenario with the most CPU per request in this run, "
+        f"`{profile['request']}`, profiled with "
         f"cProfile over {profile['requests']:,} requests sent one at a time in-process (httpx "
         "ASGITransport, the app's real lifespan, the default asyncio loop; "
         "[bench/profile.py](../bench/profile.py)). The profiler is on only while the app handles "
@@ -376,12 +381,19 @@ def _profile(profile: dict[str, Any]) -> list[str]:
     lines += [
         "",
         "Top frames by cumulative time (the frame and everything it calls; coroutines count only "
-        "while running, not while suspended):",
+        "while running, not while suspended). Entries: how often the frame was entered per "
+        "request; a coroutine is entered again each time it resumes after an await, so for a "
+        "coroutine this is calls plus resumptions. Left out: the frames every request passes "
+        "through whole (the middleware stack and routing, each over 85% of the total).",
         "",
-        "| frame | calls per request | cumulative µs | own µs |",
+        "| frame | entries per request | cumulative µs | own µs |",
         "|---|---:|---:|---:|",
     ]
-    for frame in profile["frames"][:25]:
+    # Frames everything passes through (the middleware stack, routing) would fill the top rows
+    # with the same total; they are left out.
+    chain = 0.85 * profile["profiled_us"]
+    shown = [f for f in profile["frames"] if f["cumulative_us"] < chain][:25]
+    for frame in shown:
         name = frame["frame"].replace("|", "\\|")
         lines.append(
             f"| `{name}` | {frame['calls']:.1f} | {frame['cumulative_us']:,.0f} | "

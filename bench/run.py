@@ -8,7 +8,8 @@
    (alternating which goes first) with wrk at 32 connections; req/s, p50, p99 and the server's
    CPU per request for each, and the ratio per round.
 3. A longer mixed run on a fresh Dependable worker, watching its RSS.
-4. cProfile of the slowest Dependable route, in-process (bench/profile.py).
+4. cProfile of the Dependable route with the most CPU per request, in-process
+   (bench/profile.py).
 5. Writes docs/benchmarks.md and docs/img/benchmarks.png (bench/report.py).
 """
 
@@ -38,7 +39,7 @@ from bench.scenarios import (
     DEPENDABLE_NO_CACHE,
     FLOOR,
     Scenario,
-    mixed_requests,
+    mixed,
     scenarios,
 )
 from bench.servers import (
@@ -64,6 +65,7 @@ class Options:
     rss_seconds: float
     rss_chunk: float
     profile_requests: int
+    profile_seconds: float
     tasks: int
     quick: bool
 
@@ -77,7 +79,7 @@ def parse(argv: list[str] | None) -> Options:
         "--rss-seconds",
         type=float,
         help=f"time limit of the mixed run, which otherwise stops at {RSS_TO:,} requests "
-        "(default 150)",
+        "(default 120)",
     )
     arguments = parser.parse_args(argv)
     quick = bool(arguments.quick)
@@ -85,9 +87,10 @@ def parse(argv: list[str] | None) -> Options:
         rounds=arguments.rounds or 3,
         seconds=arguments.seconds or (2 if quick else 4),
         warmup=1 if quick else 2,
-        rss_seconds=arguments.rss_seconds or (10 if quick else 150),
+        rss_seconds=arguments.rss_seconds or (15 if quick else 120),
         rss_chunk=5 if quick else 10,
         profile_requests=200 if quick else 2_000,
+        profile_seconds=10 if quick else 45,
         tasks=BENCH_TASKS,
         quick=quick,
     )
@@ -248,13 +251,14 @@ def rss_run(
         "/health/live",
         plan.app_cpus if plan.pinned else None,
     )
-    requests = mixed_requests(data)
+    mix = mixed(data)
+    requests = [scenario.subject_request for scenario in mix]
     samples: list[dict[str, float]] = []
     served = 0
-    started = time.monotonic()
     server.start()
     try:
         server.wait_ready()
+        started = time.monotonic()
         samples.append({"requests": 0, "rss_mb": server.rss_bytes() / 2**20})
         while served < RSS_TO and time.monotonic() - started < options.rss_seconds:
             result = run_wrk(
@@ -273,7 +277,7 @@ def rss_run(
     end = samples[-1]
     growth = (end["rss_mb"] / start["rss_mb"] - 1) * 100 if start and start is not end else None
     return {
-        "mix": [f"{r.method} {r.path.split('?')[0]}" for r in requests],
+        "mix": [scenario.title for scenario in mix],
         "samples": samples,
         "from": start,
         "to": end,
@@ -300,6 +304,7 @@ def run_profile(
                     "body": request.body,
                     "token": data.token,
                     "requests": options.profile_requests,
+                    "seconds": options.profile_seconds,
                     "warmup": max(50, options.profile_requests // 10),
                 }
             )
@@ -357,12 +362,13 @@ def main(argv: list[str] | None = None) -> None:
         results.sort(key=lambda r: [s.key for s in all_scenarios].index(r["key"]))
         log(f"mixed run on a fresh Dependable worker (RSS from {RSS_FROM:,} requests)")
         rss = rss_run(bench, data, plan, options)
-        product = [s for s in all_scenarios if not s.floor]
-        slowest = min(
-            product, key=lambda s: next(r for r in results if r["key"] == s.key)["subject_rps"]
+        by_key = {result["key"]: result for result in results}
+        hottest = max(
+            (s for s in all_scenarios if not s.floor),
+            key=lambda s: by_key[s.key]["subject_cpu_ms_per_request"],
         )
-        log(f"profile: {slowest.title}, {options.profile_requests:,} requests in-process")
-        profile = run_profile(bench, data, slowest, plan, options)
+        log(f"profile: {hottest.title}, up to {options.profile_requests:,} requests in-process")
+        profile = run_profile(bench, data, hottest, plan, options)
     finally:
         if services is not None:
             services.restore()

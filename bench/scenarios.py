@@ -90,11 +90,11 @@ def scenarios(data: BenchData) -> list[Scenario]:
     ]
 
 
-def mixed_requests(data: BenchData) -> list[Request]:
-    """The long run that watches Dependable's memory: every product request in turn."""
-    seen: dict[tuple[str, str], Request] = {}
+def mixed(data: BenchData) -> list[Scenario]:
+    """The long run that watches Dependable's memory: every distinct product request in turn."""
+    seen: dict[tuple[str, str], Scenario] = {}
     for scenario in scenarios(data):
+        request = scenario.subject_request
         if not scenario.floor:
-            request = scenario.subject_request
-            seen.setdefault((request.method, request.path), request)
+            seen.setdefault((request.method, request.path), scenario)
     return list(seen.values())
