@@ -22,7 +22,7 @@ from httpx import ASGITransport, AsyncClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.importer import import_from_string
 
-from bench.servers import DEPENDABLE_IS_FACTORY, DEPENDABLE_TARGET
+from bench.servers import DEPENDABLE_IS_FACTORY, DEPENDABLE_TARGET, ROOT
 
 WAIT_FRAME = "<method 'poll' of 'select.epoll' objects>"
 # Left out of the cumulative table: the profiler's wrapper, the client (httpx) and the asyncio
@@ -69,7 +69,7 @@ def package_of(filename: str, name: str) -> str:
         return "C builtins (other)"
     if "/site-packages/" in filename:
         return filename.split("/site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
-    if "/app/" in filename and "/site-packages/" not in filename:
+    if filename.startswith(str(ROOT / "app") + "/"):
         return "app (Dependable's own code)"
     if "/asyncio/" in filename:
         return "asyncio"
@@ -79,10 +79,13 @@ def package_of(filename: str, name: str) -> str:
 def short(filename: str, line: int, name: str) -> str:
     if filename == "~":
         return name
-    for marker in ("/site-packages/", "/wt/bench/", "/lib/python3"):
-        if marker in filename:
-            filename = filename.split(marker, 1)[1]
-            break
+    if filename.startswith(str(ROOT) + "/"):
+        filename = filename.removeprefix(str(ROOT) + "/")
+    else:
+        for marker in ("/site-packages/", "/lib/python3"):
+            if marker in filename:
+                filename = filename.split(marker, 1)[1]
+                break
     return f"{filename}:{line} {name}"
 
 
