@@ -12,6 +12,7 @@ import asyncio
 import cProfile
 import json
 import pstats
+import re
 import sys
 import time
 from collections import defaultdict
@@ -77,16 +78,18 @@ def package_of(filename: str, name: str) -> str:
 
 
 def short(filename: str, line: int, name: str) -> str:
+    """`fastapi/routing.py:151 app`, `app/task/router.py:24 list_tasks`, `selectors.py:451 ...`."""
     if filename == "~":
         return name
+    return f"{tidy_path(filename)}:{line} {name}"
+
+
+def tidy_path(filename: str) -> str:
+    if "/site-packages/" in filename:
+        return filename.split("/site-packages/", 1)[1]
     if filename.startswith(str(ROOT) + "/"):
-        filename = filename.removeprefix(str(ROOT) + "/")
-    else:
-        for marker in ("/site-packages/", "/lib/python3"):
-            if marker in filename:
-                filename = filename.split(marker, 1)[1]
-                break
-    return f"{filename}:{line} {name}"
+        return filename.removeprefix(str(ROOT) + "/")
+    return re.sub(r"^.*/lib/python3\.\d+/", "", filename)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ import asyncio
 import math
 import os
 import platform
+import re
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -13,6 +14,8 @@ import asyncpg
 from redis.asyncio import Redis
 
 from bench.settings import BenchSettings, asyncpg_dsn
+
+UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 PACKAGES = (
     "fastapi",
@@ -368,7 +371,7 @@ def _profile(profile: dict[str, Any]) -> list[str]:
         f"## Where the time goes: {profile['title']}",
         "",
         f"The Dependable scenario with the most CPU per request in this run, "
-        f"`{profile['request']}`, profiled with "
+        f"`{_template(profile['request'])}`, profiled with "
         f"cProfile over {profile['requests']:,} requests sent one at a time in-process (httpx "
         "ASGITransport, the app's real lifespan, the default asyncio loop; "
         "[bench/profile.py](../bench/profile.py)). The profiler is on only while the app handles "
@@ -404,12 +407,23 @@ def _profile(profile: dict[str, Any]) -> list[str]:
     chain = 0.85 * profile["profiled_us"]
     shown = [f for f in profile["frames"] if f["cumulative_us"] < chain][:25]
     for frame in shown:
-        name = frame["frame"].replace("|", "\\|")
+        name = _tidy_frame(frame["frame"]).replace("|", "\\|")
         lines.append(
             f"| `{name}` | {frame['calls']:.1f} | {frame['cumulative_us']:,.0f} | "
             f"{frame['own_us']:,.0f} |"
         )
     return [*lines, ""]
+
+
+def _tidy_frame(frame: str) -> str:
+    """Frame names as bench/profile.py writes them now (older results kept longer paths)."""
+    frame = re.sub(r"^.*/site-packages/", "", frame)
+    return re.sub(r"^(\.\d+/|.*/lib/python3\.\d+/)", "", frame)
+
+
+def _template(path: str) -> str:
+    """A request path with its ids as `{id}`."""
+    return UUID_PATTERN.sub("{id}", path)
 
 
 def _method(run: dict[str, Any]) -> list[str]:
@@ -425,10 +439,12 @@ def _method(run: dict[str, Any]) -> list[str]:
         "project of its own, so the list scenarios see the same rows throughout. Access tokens "
         "are minted with the app's own `JWTCodec`; the deep cursor (the task 100 before the end) "
         "with its `CursorCodec`.",
-        "- **Servers**: five single uvicorn workers started together, each "
+        "- **Servers**: five single uvicorn workers, each "
         f"`uvicorn <target> {run['uvicorn_flags']}`: Dependable (`{run['dependable_target']}`) "
         "and the baseline (`--factory bench.baseline:create_app`), each with the project cache on "
-        "and with `CACHE__PROJECT_TTL_SECONDS=0`, and the floor app. The same environment for "
+        "and with `CACHE__PROJECT_TTL_SECONDS=0`, and the floor app; the scenarios are grouped "
+        "so that only the two servers a scenario compares run at a time (each PostgreSQL pool "
+        "may hold 30 connections). The same environment for "
         "all: `APP_ENV=production`, a random 64-character `AUTH__SECRET_KEY` per run, "
         "`API__DOCS_ENABLED=false`, `LOG_LEVEL=WARNING`, rate limiting on (the benchmarked "
         "routes are not rate limited, so never hit), JSON logs.",

@@ -74,11 +74,17 @@ class Options:
     profile_seconds: float
     tasks: int
     quick: bool
+    report_only: bool
 
 
 def parse(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs, for development")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: write the doc and chart again from the last run (.bench/)",
+    )
     parser.add_argument("--rounds", type=int, help="alternating rounds per scenario (default 3)")
     parser.add_argument("--seconds", type=float, help="length of one wrk run (default 4)")
     parser.add_argument(
@@ -100,6 +106,7 @@ def parse(argv: list[str] | None) -> Options:
         profile_seconds=10 if quick else 45,
         tasks=BENCH_TASKS,
         quick=quick,
+        report_only=bool(arguments.report_only),
     )
 
 
@@ -336,8 +343,16 @@ def _raise_on_term(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+def write_report(run: dict[str, Any]) -> None:
+    report.write(run, ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "img" / "benchmarks.png")
+    log(report.summary(run))
+
+
 def main(argv: list[str] | None = None) -> None:
     options = parse(argv)
+    if options.report_only:
+        write_report(json.loads((WORK / "last-run.json").read_text()))
+        return
     began = time.monotonic()
     signal.signal(signal.SIGTERM, _raise_on_term)
     ensure_wrk()
@@ -414,8 +429,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     WORK.mkdir(exist_ok=True)
     (WORK / "last-run.json").write_text(json.dumps(run, indent=2, default=str))
-    report.write(run, ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "img" / "benchmarks.png")
-    log(report.summary(run))
+    write_report(run)
     log(f"wrote docs/benchmarks.md and docs/img/benchmarks.png in {run['seconds']:.0f} s")
 
 
