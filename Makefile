@@ -54,3 +54,7 @@ compose-smoke: ## Build the image, start the compose stack under a throwaway nam
 depgraph: ## Regenerate docs/dependency-graph.md (Mermaid) and print every route's dependency tree
 	$(UV) run python -m app.cli depgraph --format mermaid --output docs/dependency-graph.md
 	$(UV) run python -m app.cli depgraph
+
+.PHONY: bench
+bench: ## Benchmark Dependable against a raw baseline (pins cores, ~8 min); writes docs/benchmarks.md
+	$(UV) run --locked python -m bench.run $(BENCH_ARGS)
