@@ -113,6 +113,7 @@ class Config:
     redis_max_connections: int
     redis_timeout: float
     secret_key: str
+    cursor_secret: str
     algorithm: str
     key_id: str
     issuer: str
@@ -134,6 +135,7 @@ class Config:
             redis_max_connections=int(env("REDIS__MAX_CONNECTIONS", "64")),
             redis_timeout=float(env("REDIS__SOCKET_TIMEOUT_SECONDS", "0.25")),
             secret_key=env("AUTH__SECRET_KEY", ""),
+            cursor_secret=env("API__CURSOR_SECRET", ""),
             algorithm=env("AUTH__ALGORITHM", "HS256"),
             key_id=env("AUTH__KEY_ID", "k1"),
             issuer=env("AUTH__ISSUER", "dependable"),
@@ -213,7 +215,7 @@ async def _no_reset(connection: asyncpg.Connection) -> None:
 class Baseline:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.cursors = CursorCodec(config.secret_key.encode())
+        self.cursors = CursorCodec(config.cursor_secret.encode())
         self._pool: asyncpg.Pool | None = None
         self._redis: Redis | None = None
 

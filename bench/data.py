@@ -129,7 +129,7 @@ async def fill(bench: BenchSettings, *, tasks: int = BENCH_TASKS) -> BenchData:
     token = JWTCodec(settings.auth).issue(
         user_id=user_id, tenant_id=tenant_id, role="member", family_id=uuid.uuid4()
     )
-    codec = CursorCodec(settings.auth.secret_key.get_secret_value().encode())
+    codec = CursorCodec(settings.api.cursor_secret.get_secret_value().encode())
     return BenchData(
         tenant_id=tenant_id,
         user_id=user_id,

@@ -8,7 +8,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
-from app.core.config import AuthSettings, DatabaseSettings, RedisSettings, Settings
+from app.core.config import ApiSettings, AuthSettings, DatabaseSettings, RedisSettings, Settings
 
 # The bench owns this database: it is created when missing, migrated, and refilled every run.
 DEFAULT_DATABASE_URL = (
@@ -29,6 +29,7 @@ class BenchSettings:
     redis_url: str
     # A strong secret generated per run (APP_ENV=production refuses a weak one).
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))
+    cursor_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48))
 
     @classmethod
     def from_env(cls) -> "BenchSettings":
@@ -51,6 +52,7 @@ class BenchSettings:
             auth=AuthSettings.model_validate(
                 {"secret_key": self.secret_key, "access_ttl_seconds": ACCESS_TTL_SECONDS}
             ),
+            api=ApiSettings.model_validate({"cursor_secret": self.cursor_secret}),
         )
 
     def server_env(self, **overrides: str) -> dict[str, str]:
@@ -63,6 +65,7 @@ class BenchSettings:
             "DATABASE__MIGRATION_URL": self.database_owner_url,
             "REDIS__URL": self.redis_url,
             "AUTH__SECRET_KEY": self.secret_key,
+            "API__CURSOR_SECRET": self.cursor_secret,
             "AUTH__ACCESS_TTL_SECONDS": str(ACCESS_TTL_SECONDS),
             # On, as in production; the benchmarked routes are not rate limited, so never hit.
             "RATE_LIMIT__ENABLED": "true",
