@@ -79,9 +79,7 @@ def build_app(events: list[str]) -> FastAPI:
         raise HTTPException(409, "too late for a 409")
 
     @app.post("/handled-in-background")
-    async def handled_in_background(
-        function: FunctionSession, background: BackgroundTasks
-    ) -> str:
+    async def handled_in_background(function: FunctionSession, background: BackgroundTasks) -> str:
         background.add_task(refuse)
         return "accepted"
 
