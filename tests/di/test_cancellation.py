@@ -1,5 +1,6 @@
-"""Cancellation and yield dependencies (FastAPI 0.165, `fastapi.dependencies.utils._solve_generator`,
-`fastapi.concurrency._asynccontextmanager_with_shielded_exit` and `contextmanager_in_threadpool`).
+"""Cancellation and yield dependencies (FastAPI 0.165: `_solve_generator` in
+fastapi/dependencies/utils.py, `_asynccontextmanager_with_shielded_exit` and
+`contextmanager_in_threadpool` in fastapi/concurrency.py).
 
 A request is cancelled when something above it cancels its task or its AnyIO cancel scope: a
 timeout middleware, Starlette's disconnect listener (ASGI before 2.4), a server shutting down.
