@@ -19,10 +19,28 @@ from app.core.resources import open_resources
 from app.health.router import router as health_router
 
 
+class DebugOutsideDevelopmentError(RuntimeError):
+    """`app.debug` is on in an environment other than development."""
+
+
+def refuse_debug_outside_development(app: FastAPI, settings: Settings) -> None:
+    """Starlette's debug 500 page shows the traceback of any exception that reaches its
+    `ServerErrorMiddleware`: the exception's message, file paths and the source around every
+    frame (docs/dependency-injection.md, "Debug mode"). `create_app` never turns it on; this
+    refuses a process where something else did (`app.debug = True`), before it serves anything.
+    """
+    if app.debug and settings.app_env != "development":
+        raise DebugOutsideDevelopmentError(
+            f"debug=True is refused when APP_ENV={settings.app_env}: its error pages show "
+            "source code and exception messages to any client."
+        )
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the pools once for the process; close them when the server stops."""
     settings: Settings = app.state.settings
+    refuse_debug_outside_development(app, settings)  # read here: it can be set after create_app
     async with AsyncExitStack() as stack:
         app.state.resources = await stack.enter_async_context(open_resources(settings))
         # Here, not in open_resources: the CLI legitimately connects as the tables' owner.
@@ -45,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs = settings.api.resolved_docs_enabled(settings.app_env)
     app = FastAPI(
         title=settings.app_name,
+        debug=False,  # never from settings: see refuse_debug_outside_development
         version="0.1.0",
         summary="A FastAPI reference service: dependency injection done right.",
         lifespan=lifespan,

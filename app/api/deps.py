@@ -22,6 +22,7 @@ from fastapi import Depends, Request, Response
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.problems import keep_on_error_responses
 from app.core.config import Settings
 from app.core.db import transaction
 from app.core.metrics import record_rate_limit_rejection
@@ -85,12 +86,16 @@ def rate_limit(
 ) -> Callable[..., Awaitable[None]]:
     """A guard counting requests per `key` under the settings' `rule` (limit per period).
 
-    Over the limit: 429 problem with Retry-After. Under it: RateLimit-* headers on the response.
+    Over the limit: 429 problem with Retry-After. Under it: RateLimit-* headers on the response,
+    whatever its status (a refused login counts, so it must show what is left).
     Memoised, so `rate_limit("signup_per_address")` is one overridable object.
     """
 
     async def limit(
-        subject: Annotated[str, Depends(key)], response: Response, resources: ResourcesDep
+        subject: Annotated[str, Depends(key)],
+        request: Request,
+        response: Response,
+        resources: ResourcesDep,
     ) -> None:
         settings = resources.settings.rate_limit
         if not settings.enabled:
@@ -105,7 +110,8 @@ def rate_limit(
         if not state.allowed:
             record_rate_limit_rejection(rule)
             raise RateLimitedError("Too many attempts; retry later.", headers=state.headers())
-        response.headers.update(state.headers())
+        response.headers.update(state.headers())  # on the endpoint's response
+        keep_on_error_responses(request, state.headers())  # on a problem response instead
 
     limit.__name__ = limit.__qualname__ = f"rate_limit_{rule}"
     return limit

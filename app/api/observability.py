@@ -76,18 +76,24 @@ class RouteTemplates:
 class _Exchange:
     """What the middleware learns while the request runs."""
 
-    __slots__ = ("status", "tenant_id", "user_id")
+    __slots__ = ("responded", "status", "tenant_id", "user_id")
 
     def __init__(self) -> None:
         self.status = 500  # unless a response starts: an exception left without one becomes 500
         self.tenant_id: str | None = None
         self.user_id: str | None = None
+        self.responded: float | None = None  # when the last body byte went out
 
 
 class ObservabilityMiddleware:
     """One access-log line and the HTTP metrics per request. Sits inside RequestContextMiddleware
     (the request id is set, and the 500 it renders for an escaped exception is counted as one)
-    and outside everything else, so 413s and 404s are seen too."""
+    and outside everything else, so 413s and 404s are seen too.
+
+    The duration (`duration_ms`, the latency histogram) ends with the last body byte. Background
+    tasks run after it, inside this middleware's call: the line is written when they are done,
+    and the in-flight gauge counts the request until then (the process is still working on it).
+    """
 
     def __init__(self, app: ASGIApp, *, metrics: AppMetrics) -> None:
         self.app = app
@@ -111,6 +117,10 @@ class ObservabilityMiddleware:
                 exchange.tenant_id = tenant_id_var.get()
                 exchange.user_id = user_id_var.get()
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                # The response is complete. Background tasks run after this, still inside the
+                # call below: they must not count as the request's duration.
+                exchange.responded = time.perf_counter()
 
         self.metrics.in_progress.started(id(scope), lambda: (method, self.routes.template(scope)))
         token = bind_metrics(self.metrics)
@@ -118,7 +128,10 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send_observed)
         finally:
             unbind_metrics(token)
-            self._record(scope, method, exchange, time.perf_counter() - started)
+            ended = exchange.responded
+            if ended is None:  # no complete response (an exception, a disconnect): now
+                ended = time.perf_counter()
+            self._record(scope, method, exchange, ended - started)
 
     def _record(self, scope: Scope, method: str, exchange: _Exchange, seconds: float) -> None:
         route = self.routes.template(scope)

@@ -74,6 +74,27 @@ def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+_KEPT_HEADERS = "headers_kept_on_errors"
+
+
+def keep_on_error_responses(request: Request, headers: Mapping[str, str]) -> None:
+    """Send `headers` on this request's problem responses too.
+
+    Headers a dependency sets on the injected `Response` reach only the response FastAPI builds
+    from the endpoint's return value; an error response is built from the exception alone and
+    goes out without them. A dependency whose headers matter on errors as well (the rate limits'
+    `RateLimit-*` on a refused login) records them here; the handlers below add them.
+    """
+    kept: dict[str, str] = getattr(request.state, _KEPT_HEADERS, {})
+    kept.update(headers)
+    setattr(request.state, _KEPT_HEADERS, kept)
+
+
+def _headers(request: Request, own: Mapping[str, str] | None) -> dict[str, str]:
+    """The kept headers, then the exception's own (which win: a 429's `Retry-After`)."""
+    return {**getattr(request.state, _KEPT_HEADERS, {}), **(own or {})}
+
+
 async def app_error_handler(request: Request, exc: Exception) -> ProblemResponse:
     if not isinstance(exc, AppError):  # registered for AppError only
         raise exc
@@ -84,7 +105,7 @@ async def app_error_handler(request: Request, exc: Exception) -> ProblemResponse
         detail=exc.detail,
         instance=request.url.path,
         request_id=_request_id(request),
-        headers=exc.headers,
+        headers=_headers(request, exc.headers),
     )
 
 
@@ -99,7 +120,7 @@ async def http_error_handler(request: Request, exc: Exception) -> ProblemRespons
         detail=exc.detail if isinstance(exc.detail, str) else title,
         instance=request.url.path,
         request_id=_request_id(request),
-        headers=exc.headers,
+        headers=_headers(request, exc.headers),
     )
 
 
@@ -119,6 +140,7 @@ async def validation_error_handler(request: Request, exc: Exception) -> ProblemR
         instance=request.url.path,
         request_id=_request_id(request),
         errors=errors,
+        headers=_headers(request, None),
     )
 
 

@@ -3,50 +3,12 @@ else from PostgreSQL opens no transaction and sends no statement, and authentica
 Redis round trip (denylist, principal and tenant in one pipeline). Counted on the wire: SQL
 statements on the test's connection, and commands sent to Redis (a pipeline is one send)."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
 from httpx import AsyncClient
-from redis.asyncio.connection import AbstractConnection
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.fixtures.auth import Org
-
-
-class Wire:
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-        self.redis_sends = 0
-
-
-@contextmanager
-def on_the_wire(connection: AsyncConnection, monkeypatch: pytest.MonkeyPatch) -> Iterator[Wire]:
-    wire = Wire()
-
-    def statement(conn: Any, cursor: Any, sql: str, parameters: Any, *args: Any) -> None:
-        # Not the app's: the harness's savepoints, and its unsetting of the tenant when a
-        # session closes (tests/fixtures/database.py).
-        if "SAVEPOINT" in sql or (parameters and "" in tuple(parameters)):
-            return
-        wire.statements.append(sql)
-
-    real_send = AbstractConnection.send_packed_command
-
-    async def send(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
-        wire.redis_sends += 1
-        await real_send(self, *args, **kwargs)
-
-    engine = connection.sync_engine
-    event.listen(engine, "before_cursor_execute", statement)
-    with monkeypatch.context() as patch:
-        patch.setattr(AbstractConnection, "send_packed_command", send)
-        try:
-            yield wire
-        finally:
-            event.remove(engine, "before_cursor_execute", statement)
+from tests.fixtures.wire import on_the_wire
 
 
 async def test_a_cached_caller_costs_one_redis_round_trip_and_no_sql(

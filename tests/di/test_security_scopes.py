@@ -1,7 +1,10 @@
 """`Security` scopes (FastAPI 0.165): a dependency that takes `SecurityScopes` receives the union of
 the scopes declared with `Security(..., scopes=[...])` along the path from the endpoint down to it
-(outermost first, no duplicates), and the OpenAPI operation lists that union as the OAuth2
-requirement of the route."""
+(outermost first), and the OpenAPI operation lists that union as the OAuth2 requirement of the
+route. The list is not free of duplicates: `get_dependant` concatenates parent and own scopes level
+by level, and `_get_oauth_scopes` only drops an own scope already in the parent list, so a scope
+declared at two levels above a node reaches it twice. And the cache key holds the scope set
+(`_get_cache_key`): `Security(f, scopes=[...])` markers with different scopes are separate calls."""
 
 from typing import Annotated
 
@@ -104,3 +107,57 @@ async def test_openapi_lists_the_union_per_route():
         "items": "Read items",
         "admin": "Administer",
     }
+
+
+def build_nested_app(events: list[str]) -> FastAPI:
+    async def get_scopes(security_scopes: SecurityScopes) -> list[str]:
+        events.append("get_scopes")
+        return security_scopes.scopes
+
+    async def middle(
+        scopes: Annotated[list[str], Depends(get_scopes)],
+    ) -> list[str]:
+        return scopes
+
+    async def outer(
+        scopes: Annotated[list[str], Security(middle, scopes=["items"])],
+    ) -> list[str]:
+        return scopes
+
+    app = FastAPI()
+
+    @app.get("/nested")
+    async def nested(scopes: Annotated[list[str], Security(outer, scopes=["items"])]) -> list[str]:
+        return scopes
+
+    @app.get("/markers")
+    async def markers(
+        first: Annotated[list[str], Security(get_scopes, scopes=["me"])],
+        second: Annotated[list[str], Security(get_scopes, scopes=["items"])],
+        third: Annotated[list[str], Security(get_scopes, scopes=["me"])],
+        plain: Annotated[list[str], Depends(get_scopes)],
+    ) -> list[list[str]]:
+        return [first, second, third, plain]
+
+    return app
+
+
+async def test_scopes_are_concatenated_level_by_level_so_duplicates_survive():
+    # get_dependant passes `parent + own` down unchanged; _get_oauth_scopes only skips an own
+    # scope already in the parent's list. Two levels declaring "items" give it twice below them.
+    events: list[str] = []
+    async with client_for(build_nested_app(events)) as client:
+        response = await client.get("/nested")
+
+    assert response.json() == ["items", "items"]
+
+
+async def test_security_markers_with_different_scopes_are_different_cache_keys():
+    # The key holds the sorted scope set (_get_cache_key): markers of one function share one
+    # call only when they carry the same scopes.
+    events: list[str] = []
+    async with client_for(build_nested_app(events)) as client:
+        response = await client.get("/markers")
+
+    assert response.json() == [["me"], ["items"], ["me"], []]
+    assert events == ["get_scopes", "get_scopes", "get_scopes"]  # me, items, none

@@ -206,3 +206,30 @@ async def test_a_plain_dependency_in_between_hides_the_function_scope():
         "response.body",
         "unit of work cleanup",
     ]
+
+
+def test_the_scope_check_reads_the_declared_scope_even_for_a_plain_function():
+    # get_dependant compares the DECLARED scope of the parameter (`Depends(...).scope`), not
+    # the callable's kind: a plain function has no exit code, yet it is refused here.
+    async def get_clock() -> str:
+        return "clock"
+
+    async def get_stream(
+        clock: Annotated[str, Depends(get_clock, scope="function")],
+    ) -> AsyncIterator[str]:
+        yield clock
+
+    app = FastAPI()
+    with pytest.raises(DependencyScopeError, match='"get_stream" has a scope of "request"'):
+
+        @app.get("/stream")
+        async def stream(value: Annotated[str, Depends(get_stream)]) -> str:
+            return value
+
+    # Declared without the scope, the same plain function is accepted.
+    async def get_plain_stream(clock: Annotated[str, Depends(get_clock)]) -> AsyncIterator[str]:
+        yield clock
+
+    @app.get("/plain")
+    async def plain(value: Annotated[str, Depends(get_plain_stream)]) -> str:
+        return value

@@ -3,12 +3,14 @@ no secret anywhere in the output of a signup, a login and an authenticated call.
 
 import uuid
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, BackgroundTasks, FastAPI
 from httpx import AsyncClient
 
+from app.api import observability
 from tests.fixtures.factories import signup_body
 from tests.observability.conftest import AppFactory, LogCapture, client_for
 
@@ -120,6 +122,32 @@ class TestAccessLine:
         assert response.status_code == 413
         line = the_access_line(logs, response.headers["x-request-id"])
         assert (line["route"], line["status"]) == ("unmatched", 413)
+
+    async def test_duration_ends_with_the_response_not_with_the_background_tasks(
+        self, make_app: AppFactory, capture_logs: CaptureLogs, monkeypatch: pytest.MonkeyPatch
+    ):
+        # Background tasks run inside `await response(...)`, after the last body byte and
+        # before the middleware's call returns (tests/di/test_injected_response_and_background
+        # _tasks.py): the request's duration is taken at its last body byte instead.
+        app = await make_app()
+        now = [100.0]  # the middleware's clock; only the background task moves it
+
+        async def slow_task() -> None:
+            now[0] += 60.0
+
+        @app.post("/work")
+        async def work(background: BackgroundTasks) -> str:
+            background.add_task(slow_task)
+            return "accepted"
+
+        monkeypatch.setattr(observability, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+        logs = capture_logs()
+        async with client_for(app) as client:
+            response = await client.post("/work", headers={"X-Request-ID": "work-1"})
+
+        assert response.json() == "accepted"
+        assert now == [160.0]  # the task ran
+        assert the_access_line(logs, "work-1")["duration_ms"] == 0
 
     async def test_unhandled_error_is_one_500_line_and_a_scrubbed_traceback(
         self, make_app: AppFactory, capture_logs: CaptureLogs
