@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 _BINDING = "tenant_binding"
+_ACTS_FOR = "acts_for_tenant"
 
 
 def _set_tenant(tenant_id: uuid.UUID) -> Any:
@@ -46,12 +47,15 @@ async def act_for_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     Redis alone never opens a transaction. The binding is transaction-local (`set_config(...,
     true)`), so it ends with the commit or rollback and a pooled connection keeps nothing.
     """
+    session.info[_ACTS_FOR] = tenant_id
     if session.in_transaction():
         await bind_tenant(session, tenant_id)
 
-    def bind(sync_session: Session, transaction: SessionTransaction, connection: Any) -> None:
-        if not _check_one_tenant(sync_session, tenant_id):
-            connection.execute(_set_tenant(tenant_id))
-            sync_session.info[_BINDING] = (sync_session.get_transaction(), tenant_id)
 
-    event.listen(session.sync_session, "after_begin", bind)
+@event.listens_for(Session, "after_begin")
+def _bind_on_begin(session: Session, transaction: SessionTransaction, connection: Any) -> None:
+    """Registered once for every session (a per-session listener costs more than the check)."""
+    tenant_id = session.info.get(_ACTS_FOR)
+    if tenant_id is not None and not _check_one_tenant(session, tenant_id):
+        connection.execute(_set_tenant(tenant_id))
+        session.info[_BINDING] = (session.get_transaction(), tenant_id)

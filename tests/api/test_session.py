@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
 
 from app.api.deps import ResourcesDep, SessionDep
 from app.tenant.dependencies import get_tenant_service
@@ -20,17 +21,24 @@ from tests.fixtures.factories import signup_body
 URL = "/api/v1/tenants"
 
 
-class RecordingSession(AsyncSession):
-    instances: list["RecordingSession"] = []
+class RecordingSyncSession(Session):
+    """The session `AsyncSession` wraps: its `close` runs whichever way the async one closes
+    (a session that never began is closed without a trip through the event loop)."""
+
+    instances: list["RecordingSyncSession"] = []
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.closed = False
-        RecordingSession.instances.append(self)
+        RecordingSyncSession.instances.append(self)
 
-    async def close(self) -> None:
+    def close(self) -> None:
         self.closed = True
-        await super().close()
+        super().close()
+
+
+class RecordingSession(AsyncSession):
+    sync_session_class = RecordingSyncSession
 
 
 async def tenant_exists(session: AsyncSession, slug: str) -> bool:
@@ -105,7 +113,7 @@ class TestSessionIsClosed:
     async def test_closed_after_success_and_after_failure(
         self, app: FastAPI, client: AsyncClient, connection: AsyncConnection
     ):
-        RecordingSession.instances.clear()
+        RecordingSyncSession.instances.clear()
         use_resources(app, session_factory=savepoint_factory(connection, RecordingSession))
 
         ok = await client.post(URL, json=signup_body(slug="closed-ok"))
@@ -114,5 +122,5 @@ class TestSessionIsClosed:
 
         assert (ok.status_code, conflict.status_code, invalid.status_code) == (201, 409, 422)
         # The 422 is decided before the endpoint runs, but the session was already opened.
-        assert len(RecordingSession.instances) == 3
-        assert all(session.closed for session in RecordingSession.instances)
+        assert len(RecordingSyncSession.instances) == 3
+        assert all(session.closed for session in RecordingSyncSession.instances)
