@@ -1,5 +1,8 @@
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
+
+from sqlalchemy import Row
 
 from app.auth.exceptions import USER_GONE, InvalidTokenError
 from app.core.pagination import PageRequest, keyset
@@ -16,5 +19,8 @@ class ProjectRepository(TenantScopedRepository[Project]):
         "fk_projects_created_by_users": partial(InvalidTokenError, USER_GONE),
     }
 
-    async def list(self, page: PageRequest) -> Sequence[Project]:
-        return (await self.session.scalars(keyset(self._select(), Project, page))).all()
+    async def list(self, page: PageRequest) -> Sequence[Row[Any]]:
+        """One page of rows, read for the response (not ORM entities)."""
+        statement = keyset(self._select_rows(), Project, page)
+        rows: Sequence[Row[Any]] = (await self.session.execute(statement)).all()
+        return rows

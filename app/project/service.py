@@ -3,6 +3,9 @@ writes invalidate the cache and publish events only after the transaction commit
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row
 
 from app.auth.schemas import Principal
 from app.core.cache import Cache
@@ -35,7 +38,7 @@ class ProjectService:
         self.actor = actor
         self.cache_ttl = cache_ttl_seconds
 
-    async def list(self, page: PageRequest) -> Sequence[Project]:
+    async def list(self, page: PageRequest) -> Sequence[Row[Any]]:
         return await self.projects.list(page)
 
     async def read(self, project_id: uuid.UUID) -> ProjectRead:

@@ -1,7 +1,8 @@
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Row, Select
 
 from app.core.pagination import PageRequest, keyset
 from app.core.repository import TenantScopedRepository
@@ -30,9 +31,11 @@ class TaskRepository(TenantScopedRepository[Task]):
         *,
         status: TaskStatus | None = None,
         assignee_id: uuid.UUID | None = None,
-    ) -> Sequence[Task]:
+    ) -> Sequence[Row[Any]]:
+        """One page of rows, read for the response (not ORM entities)."""
         statement = self.list_statement(project_id, page, status=status, assignee_id=assignee_id)
-        return (await self.session.scalars(statement)).all()
+        rows: Sequence[Row[Any]] = (await self.session.execute(statement)).all()
+        return rows
 
     def list_statement(
         self,
@@ -41,9 +44,9 @@ class TaskRepository(TenantScopedRepository[Task]):
         *,
         status: TaskStatus | None = None,
         assignee_id: uuid.UUID | None = None,
-    ) -> Select[Task]:
+    ) -> Select[Any]:
         """One page in (created_at, id) order; each filter has an index that ends with those."""
-        statement = self._select().where(Task.project_id == project_id)
+        statement = self._select_rows().where(Task.project_id == project_id)
         if status is not None:
             statement = statement.where(Task.status == status)
         if assignee_id is not None:

@@ -5,6 +5,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Row
+
 from app.auth.schemas import Principal
 from app.core.concurrency import check_version
 from app.core.events import DomainEvent, EventPublisher
@@ -36,7 +38,7 @@ class TaskService:
         *,
         status: TaskStatus | None,
         assignee_id: uuid.UUID | None,
-    ) -> Sequence[Task]:
+    ) -> Sequence[Row[Any]]:
         return await self.tasks.list(project_id, page, status=status, assignee_id=assignee_id)
 
     async def get(self, project_id: uuid.UUID, task_id: uuid.UUID) -> Task:
