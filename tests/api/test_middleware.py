@@ -37,6 +37,7 @@ class TestRequestId:
 
 
 class TestUnexpectedError:
+    @pytest.mark.overrides("a service provider that raises: the unexpected-error path")
     async def test_is_a_bare_500_problem_and_logged_with_traceback(
         self, app: FastAPI, client: AsyncClient, caplog: pytest.LogCaptureFixture
     ):

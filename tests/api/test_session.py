@@ -3,6 +3,7 @@ response is sent, rolls back on any exception, and the session is always closed.
 
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import select
@@ -70,6 +71,7 @@ class TestCommitBeforeResponse:
 
 
 class TestRollbackOnError:
+    @pytest.mark.overrides("a tenant service whose second write raises")
     async def test_exception_after_a_flushed_write_rolls_it_back(
         self, app: FastAPI, client: AsyncClient, session: AsyncSession
     ):

@@ -1,6 +1,7 @@
 """`get_settings` is an ordinary dependency: overriding it changes behaviour deep in the graph
 (here the password policy that `get_tenant_service` hands to `TenantService`)."""
 
+import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
@@ -19,6 +20,7 @@ async def test_default_policy_accepts_fourteen_characters(client: AsyncClient):
     assert response.status_code == 201
 
 
+@pytest.mark.overrides("overriding get_settings is what it shows")
 async def test_overridden_settings_reach_the_service(app: FastAPI, client: AsyncClient):
     strict = make_settings(
         auth=AuthSettings(password_min_length=16, argon2_time_cost=1, argon2_memory_cost_kib=1024)

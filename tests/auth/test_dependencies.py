@@ -66,6 +66,7 @@ async def test_the_caller_is_authenticated_once_under_require_role(
     assert per_request == [{"read bearer": 1, "authenticate": 1}] * 3
 
 
+@pytest.mark.overrides("a guard with scopes on the context, for contrast")
 async def test_a_context_taken_under_a_scope_would_be_built_twice(
     app: FastAPI, client: AsyncClient, acme: Org, calls: Counter[str]
 ):

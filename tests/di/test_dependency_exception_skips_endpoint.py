@@ -120,6 +120,7 @@ class TestTheRealApp:
     subtree, session included, is then never resolved), through the real middleware and
     problem handlers."""
 
+    @pytest.mark.overrides("a dependency that raises")
     async def test_domain_error_is_mapped_to_problem_json(self, app: FastAPI, client: AsyncClient):
         async def refuse() -> None:
             raise PermissionDeniedError("signups are closed")
@@ -132,6 +133,7 @@ class TestTheRealApp:
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["detail"] == "signups are closed"
 
+    @pytest.mark.overrides("a dependency that raises")
     async def test_unexpected_exception_is_a_problem_json_500(
         self, app: FastAPI, client: AsyncClient
     ):

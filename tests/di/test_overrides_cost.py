@@ -218,6 +218,7 @@ class TestTheRealApp:
         assert all(overrides == {} for _, overrides in seen)
         assert built == Counter()  # the route's tree, built once, was reused
 
+    @pytest.mark.overrides("what a non-empty overrides dict costs")
     async def test_an_unrelated_override_rebuilds_the_walked_tree_of_a_real_route(
         self,
         app: FastAPI,

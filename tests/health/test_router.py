@@ -1,8 +1,7 @@
 """/health/live and /health/ready, with real outages: a closed port (refused) and a silent
-server (accepts, never answers), swapped in through `dependency_overrides`."""
+server (accepts, never answers), swapped into the app's resources."""
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,11 +10,10 @@ from httpx import AsyncClient
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
-from app.api.deps import get_redis, get_resources
 from app.core.config import DatabaseSettings, RedisSettings
 from app.core.db import create_engine, create_session_factory
 from app.core.redis import create_redis_client, create_redis_pool
-from tests.fixtures.app import provide, use_resources
+from tests.fixtures.app import use_redis, use_resources
 from tests.fixtures.settings import TEST_DATABASE_URL
 
 
@@ -70,7 +68,7 @@ async def test_ready_when_everything_is_up(client: AsyncClient):
 
 async def test_redis_down_is_degraded_but_ready(app: FastAPI, client: AsyncClient, dead_port: int):
     broken = redis_at(dead_port)
-    app.dependency_overrides[get_redis] = provide(broken)
+    use_redis(app, broken)
 
     response = await client.get("/health/ready")
     await broken.aclose()
@@ -106,12 +104,8 @@ async def test_database_down_is_503_naming_it(
     assert body["checks"]["database"]["detail"] == expected
 
 
-async def test_database_behind_the_migration_head_is_503(
-    app: FastAPI, app_instance: FastAPI, client: AsyncClient
-):
-    resources = app_instance.state.resources
-    ahead = dataclasses.replace(resources, migration_heads=frozenset({"a-newer-revision"}))
-    app.dependency_overrides[get_resources] = provide(ahead)
+async def test_database_behind_the_migration_head_is_503(app: FastAPI, client: AsyncClient):
+    use_resources(app, migration_heads=frozenset({"a-newer-revision"}))
 
     response = await client.get("/health/ready")
 

@@ -6,19 +6,18 @@ commits with the write in PostgreSQL; Redis failing to store the response, the l
 or Redis being flushed never lets a retry run it again. The races are in
 `test_idempotency_races.py`."""
 
-import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import func, select, update
 
-from app.api.deps import get_resources
 from app.api.idempotency import get_idempotency_store
 from app.core.db import SessionFactory
 from app.core.idempotency import StoredResponse
@@ -28,7 +27,7 @@ from app.idempotency.models import IdempotencyKey
 from app.idempotency.service import Claim, IdempotencyStore
 from app.project.models import Project
 from app.task.models import Task
-from tests.fixtures.app import provide
+from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
 from tests.problems import assert_problem
 
@@ -106,7 +105,7 @@ async def test_item5_a_write_never_runs_twice_when_storing_the_response_fails(
     lease expires, and the retry must not create a second task."""
     real: Resources = app.state.resources
     flaky = RedisThatCannotStoreResponses(connection_pool=real.redis.connection_pool)
-    app.dependency_overrides[get_resources] = provide(dataclasses.replace(real, redis=flaky))
+    use_resources(app, redis=flaky)
     headers = {**acme.member.headers, "Idempotency-Key": "task-once"}
 
     first = await client.post(tasks_path(acme), json={"title": "Once"}, headers=headers)
@@ -133,6 +132,7 @@ def losing_responses(store: IdempotencyStore) -> IdempotencyStore:
     return ResponsesAreLost(store.keys, store.cache, store.session_factory, ttl_seconds=store.ttl)
 
 
+@pytest.mark.overrides("a store whose complete() fails")
 async def test_item5_a_committed_write_whose_response_was_lost_is_409_never_run_again(
     app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, session_factory: SessionFactory
 ):
@@ -242,6 +242,7 @@ async def test_without_the_header_nothing_changes(client: AsyncClient, acme: Org
     assert (first.status_code, second.status_code) == (201, 409)
 
 
+@pytest.mark.overrides("a project service that fails")
 async def test_a_failed_request_releases_its_key(
     app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, session_factory: SessionFactory
 ):
