@@ -17,8 +17,8 @@ import asyncpg
 from alembic import command
 from alembic.config import Config
 from redis.asyncio import Redis
-from sqlalchemy.engine import make_url
 
+from app.core.db import create_database_if_missing
 from app.core.pagination import CursorCodec, Position
 from app.core.security import JWTCodec
 from bench.settings import BenchSettings, asyncpg_dsn
@@ -42,25 +42,6 @@ class BenchData:
     token: str
     deep_cursor: str
     tasks: int
-
-
-async def create_database_if_missing(owner_url: str) -> None:
-    target = make_url(owner_url)
-    admin = await asyncpg.connect(
-        host=target.host,
-        port=target.port,
-        user=target.username,
-        password=target.password,
-        database="postgres",
-    )
-    try:
-        exists = await admin.fetchval(
-            "SELECT 1 FROM pg_database WHERE datname = $1", target.database
-        )
-        if not exists:
-            await admin.execute(f'CREATE DATABASE "{target.database}"')
-    finally:
-        await admin.close()
 
 
 def migrate(bench: BenchSettings) -> None:

@@ -5,7 +5,9 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import asyncpg
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -172,3 +174,24 @@ async def verify_database_role(engine: AsyncEngine, *, refuse: bool, wait_second
     if refuse:
         raise UnsafeDatabaseRoleError(message)
     logger.warning(message)
+
+
+async def create_database_if_missing(url: str) -> None:
+    """Create the database `url` names, connecting as its user to `postgres` (admin tooling:
+    the test harness and the benchmark data generator; the app itself never creates one)."""
+    target = make_url(url)
+    admin = await asyncpg.connect(
+        host=target.host,
+        port=target.port,
+        user=target.username,
+        password=target.password,
+        database="postgres",
+    )
+    try:
+        exists = await admin.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", target.database
+        )
+        if not exists:
+            await admin.execute(f'CREATE DATABASE "{target.database}"')
+    finally:
+        await admin.close()

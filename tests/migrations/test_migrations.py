@@ -13,8 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import DatabaseSettings, Settings
+from app.core.db import create_database_if_missing
 from migrations.models import Base
-from tests.fixtures.database import alembic_config, create_database_if_missing
+from tests.fixtures.database import alembic_config
 from tests.fixtures.settings import make_settings
 
 

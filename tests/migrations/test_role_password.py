@@ -20,8 +20,9 @@ from alembic import command
 from sqlalchemy.engine import make_url
 
 from app.core.config import DatabaseSettings, Settings
+from app.core.db import create_database_if_missing
 from migrations.security import APP_ROLE
-from tests.fixtures.database import alembic_config, create_database_if_missing
+from tests.fixtures.database import alembic_config
 from tests.fixtures.settings import make_settings
 
 ROLE_REVISION = "5b1d0c7e2f43"  # app role and row-level security

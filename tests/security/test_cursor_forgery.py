@@ -7,8 +7,6 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from httpx import AsyncClient
 from pydantic import ValidationError
@@ -17,7 +15,7 @@ from app.core.config import AuthSettings, Settings
 from app.core.pagination import CursorCodec, InvalidCursorError, Position
 from app.core.resources import Resources, open_resources
 from tests.fixtures.auth import Org
-from tests.fixtures.secrets import production_settings, strong_secret
+from tests.fixtures.secrets import production_settings, rs256_settings, strong_secret
 from tests.problems import assert_problem
 
 PROJECTS = "/api/v1/projects"
@@ -26,18 +24,7 @@ PUBLIC_DEFAULT_KEY = AuthSettings().secret_key.get_secret_value().encode()
 
 
 def rs256() -> AuthSettings:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public_pem = (
-        private.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return AuthSettings(algorithm="RS256", private_key=private_pem, public_key=public_pem)
+    return rs256_settings()
 
 
 def signed(codec: CursorCodec, payload: object) -> str:

@@ -10,8 +10,6 @@ import uuid
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from httpx import AsyncClient
 from jose import jwt
@@ -23,6 +21,7 @@ from app.core.tenancy import bind_tenant
 from app.user.models import User
 from tests.fixtures.app import use_resources
 from tests.fixtures.auth import PASSWORD, Org
+from tests.fixtures.secrets import rs256_settings
 from tests.problems import assert_problem
 
 ME = "/api/v1/users/me"
@@ -121,18 +120,10 @@ async def test_garbage(client: AsyncClient):
 async def test_rs_hs_confusion_when_rs256_is_configured(
     app: FastAPI, client: AsyncClient, acme: Org, settings: Settings
 ):
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public_pem = (
-        private.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    rs256 = AuthSettings(algorithm="RS256", private_key=private_pem, public_key=public_pem)
+    rs256 = rs256_settings()
+    assert rs256.private_key is not None
+    assert rs256.public_key is not None
+    private_pem, public_pem = rs256.private_key.get_secret_value(), rs256.public_key
     use_resources(app, jwt=JWTCodec(rs256))
     genuine = jwt.encode(claims_for(acme), private_pem, algorithm="RS256", headers={"kid": "k1"})
     assert (await call(client, genuine)).status_code == 200
