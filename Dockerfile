@@ -91,5 +91,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
 # request, with the route template), hence --no-access-log. On SIGTERM uvicorn stops accepting,
 # lets requests in flight finish for up to 20 s, then runs the lifespan shutdown: keep the
 # orchestrator's grace period above that (docs/operations.md).
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", \
+CMD ["uvicorn", "--factory", "app.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", \
      "--no-access-log", "--timeout-graceful-shutdown", "20"]

@@ -15,10 +15,10 @@ install: ## Create .venv from uv.lock (runtime and dev dependencies)
 	$(UV) sync --locked
 
 dev: ## Run the API with auto-reload (APP_ENV=development unless set)
-	APP_ENV=$${APP_ENV:-development} $(UV) run uvicorn app.main:app --reload --host $(HOST) --port $(PORT) --no-access-log
+	APP_ENV=$${APP_ENV:-development} $(UV) run uvicorn --factory app.main:create_app --reload --host $(HOST) --port $(PORT) --no-access-log
 
 run: ## Run the API as production would (no reload)
-	$(UV) run uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers --no-access-log --timeout-graceful-shutdown 20
+	$(UV) run uvicorn --factory app.main:create_app --host $(HOST) --port $(PORT) --proxy-headers --no-access-log --timeout-graceful-shutdown 20
 
 test: ## Run the test suite against real PostgreSQL and Redis (checked first)
 	@bash scripts/check-services.sh

@@ -1,4 +1,5 @@
-"""The application factory. `app.main:app` is what uvicorn serves."""
+"""The application factory: `uvicorn --factory app.main:create_app` serves it. Nothing is built
+at import time, so importing this module reads no `.env` and configures no logging."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -87,6 +88,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if docs:
         install_docs(app, settings)
     return app
-
-
-app = create_app()

@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".bench"
 
 # What uvicorn serves for Dependable: one place to change it (say, to a factory).
-DEPENDABLE_TARGET = "app.main:app"
-DEPENDABLE_IS_FACTORY = False
+DEPENDABLE_TARGET = "app.main:create_app"
+DEPENDABLE_IS_FACTORY = True
 
 # Every server gets exactly these flags.
 UVICORN_FLAGS = (

@@ -2,8 +2,8 @@
 
 import os
 
-# Importing app.main builds the module-level app from the environment; a test run is APP_ENV=test
-# unless the caller says otherwise. Tests build their own apps from explicit settings.
+# Tests build their own apps from explicit settings; code that reads settings from the
+# environment (the CLI, `create_app()` without arguments) sees APP_ENV=test unless told otherwise.
 os.environ.setdefault("APP_ENV", "test")
 
 pytest_plugins = [

@@ -175,8 +175,7 @@ def distinct_dependencies(dependant: Dependant) -> int:
 
 def build_app() -> FastAPI:
     """The app exactly as `app.main.create_app()` builds it from the environment."""
-    # Imported here: importing app.main builds its module-level app from the environment, so
-    # the caller (the CLI) gets to default APP_ENV first.
+    # Imported here, so that the CLI can set its defaults (APP_ENV) before settings are read.
     from app.main import create_app
 
     return create_app()
