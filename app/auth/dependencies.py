@@ -137,7 +137,6 @@ def require_role(minimum: Role) -> RoleGuard:
 ViewerDep = Annotated[Principal, Depends(require_role(Role.VIEWER))]
 MemberDep = Annotated[Principal, Depends(require_role(Role.MEMBER))]
 AdminDep = Annotated[Principal, Depends(require_role(Role.ADMIN))]
-OwnerDep = Annotated[Principal, Depends(require_role(Role.OWNER))]
 
 
 # --- public flows: login, refresh, logout -----------------------------------------------------

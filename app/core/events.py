@@ -65,13 +65,3 @@ class RedisStreamPublisher:
             if self.circuit.available:
                 self.circuit.failed("events", error)
             logger.warning("event %s (%s) lost: %s", event.id, event.type, error)
-
-
-class InMemoryPublisher:
-    """Keeps events in a list: for tests and for running without Redis."""
-
-    def __init__(self) -> None:
-        self.events: list[DomainEvent] = []
-
-    async def publish(self, event: DomainEvent) -> None:
-        self.events.append(event)

@@ -1,12 +1,8 @@
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import Field
-
-from app.api.schemas import RequestBody, Schema, Text
+from app.api.schemas import RequestBody, Schema
 
 FLAG_KEY = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
-FlagKey = Annotated[Text, Field(pattern=FLAG_KEY, description="e.g. `bulk_tasks`")]
 
 
 class FlagRead(Schema):

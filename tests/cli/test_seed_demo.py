@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import cli_runtime
 from app.core.config import Settings
-from app.core.events import InMemoryPublisher
 from app.core.resources import Resources
 from app.seed import DEMO_USERS
 from tests.cli.conftest import RunCli, delete_tenants, login, rows, scalar
+from tests.fixtures.fakes import InMemoryPublisher
 from tests.fixtures.secrets import production_secrets_env
 
 DEMO = "demo"

@@ -13,7 +13,6 @@ from httpx import ASGITransport, AsyncClient
 
 from app.auth.dependencies import RequestContextDep, get_request_context
 from app.auth.schemas import Principal
-from app.core.events import InMemoryPublisher
 from app.core.pagination import PageRequest
 from app.project.dependencies import get_project_service
 from app.project.models import Project
@@ -22,6 +21,7 @@ from app.tenant.schemas import TenantRead
 from app.user.models import Role
 from tests.fixtures.fakes import (
     InMemoryCache,
+    InMemoryPublisher,
     InMemoryRepository,
     caller,
     fake_context,

@@ -8,11 +8,11 @@ from httpx import AsyncClient
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.events import InMemoryPublisher
 from app.project.service import project_key
 from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
 from tests.fixtures.database import FailingCommitSession, savepoint_factory
+from tests.fixtures.fakes import InMemoryPublisher
 
 PROJECTS = "/api/v1/projects"
 

@@ -16,7 +16,6 @@ from httpx import ASGITransport, AsyncClient
 
 from app.auth.dependencies import RequestContextDep, get_request_context
 from app.auth.schemas import Principal
-from app.core.events import InMemoryPublisher
 from app.core.pagination import PageRequest
 from app.flag.dependencies import require_feature
 from app.project.dependencies import valid_project
@@ -28,6 +27,7 @@ from app.task.service import TaskService
 from app.tenant.schemas import TenantRead
 from tests.fixtures.app import provide
 from tests.fixtures.fakes import (
+    InMemoryPublisher,
     InMemoryRepository,
     caller,
     fake_context,
