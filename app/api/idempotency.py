@@ -4,7 +4,7 @@ A replay returns the stored response with `Idempotent-Replayed: true`. Without t
 nothing changes. The rules (PostgreSQL decides, Redis only speeds up) are in
 `app/idempotency/service.py`.
 
-    dependencies=[IdempotentDep]   on the route
+    dependencies=[Depends(idempotency)]   on the route
     IdempotencyRecorder            in app/main.py (innermost middleware)
 """
 
@@ -86,9 +86,6 @@ async def idempotency(
     if isinstance(outcome, StoredResponse):
         raise IdempotentReplay(outcome)
     request.scope.setdefault("state", {})[CLAIM] = Recording(store, outcome)
-
-
-IdempotentDep = Depends(idempotency)
 
 
 async def replay(request: Request, exc: Exception) -> Response:

@@ -23,8 +23,7 @@ from app.auth.service import denied_family_key, denied_token_key
 from app.core.cache import Fill, entry_key, generation_key, read_fresh
 from app.core.config import Settings
 from app.core.resources import Resources
-from app.core.security import AccessClaims
-from app.core.security import InvalidTokenError as MalformedTokenError
+from app.core.security import AccessClaims, MalformedTokenError
 from app.core.tenancy import act_for_tenant
 from app.tenant.exceptions import TenantNotFoundError
 from app.tenant.repository import TenantRepository

@@ -78,7 +78,7 @@ VERIFIED_TOKENS_KEPT = 4096
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "tid", "role", "jti", "fam", "iat", "nbf", "exp")
 
 
-class InvalidTokenError(Exception):
+class MalformedTokenError(Exception):
     """The token is malformed, forged, expired, or lacks a claim. The reason stays server-side."""
 
 
@@ -187,7 +187,7 @@ class JWTCodec:
             if time.time() < claims.expires_at.timestamp() + self._leeway:
                 return claims
             del self._verified[token]
-            raise InvalidTokenError("Signature has expired.")
+            raise MalformedTokenError("Signature has expired.")
         claims = self._verify(token)
         if len(self._verified) >= VERIFIED_TOKENS_KEPT:
             del self._verified[next(iter(self._verified))]  # the oldest remembered
@@ -199,7 +199,7 @@ class JWTCodec:
             header = jwt.get_unverified_header(token)
             key = self._verification_keys.get(str(header.get("kid")))
             if key is None or header.get("alg") != self._algorithm:
-                raise InvalidTokenError("unknown key id or algorithm")
+                raise MalformedTokenError("unknown key id or algorithm")
             payload = jwt.decode(
                 token,
                 key,
@@ -214,7 +214,7 @@ class JWTCodec:
             )
             missing = [claim for claim in REQUIRED_CLAIMS if claim not in payload]
             if missing:
-                raise InvalidTokenError(f"missing claims: {missing}")
+                raise MalformedTokenError(f"missing claims: {missing}")
             return AccessClaims(
                 user_id=uuid.UUID(payload["sub"]),
                 tenant_id=uuid.UUID(payload["tid"]),
@@ -225,7 +225,7 @@ class JWTCodec:
                 expires_at=datetime.fromtimestamp(payload["exp"], UTC),
             )
         except (JOSEError, ValueError, TypeError, KeyError, AttributeError) as error:
-            raise InvalidTokenError(str(error)) from error
+            raise MalformedTokenError(str(error)) from error
 
 
 # --- Refresh tokens ------------------------------------------------------------------------

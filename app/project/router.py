@@ -1,7 +1,7 @@
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from app.api.etag import ExpectedVersionDep, etag
-from app.api.idempotency import IdempotentDep
+from app.api.idempotency import idempotency
 from app.api.pagination import Page, PaginationDep
 from app.api.problems import problem_responses
 from app.auth.dependencies import MemberDep, ViewerDep
@@ -22,7 +22,7 @@ async def list_projects(
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[IdempotentDep],
+    dependencies=[Depends(idempotency)],
     responses=problem_responses(409, 422),
 )
 async def create_project(

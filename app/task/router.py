@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.api.etag import ExpectedVersionDep, etag
-from app.api.idempotency import IdempotentDep
+from app.api.idempotency import idempotency
 from app.api.pagination import Page, PaginationDep
 from app.api.problems import problem_responses
 from app.auth.dependencies import MemberDep, ViewerDep
@@ -40,7 +40,7 @@ async def list_tasks(
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[IdempotentDep],
+    dependencies=[Depends(idempotency)],
     responses=problem_responses(409, 422),
 )
 async def create_task(
@@ -60,7 +60,7 @@ async def create_task(
 @router.post(
     ":bulk",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(require_feature("bulk_tasks")), IdempotentDep],
+    dependencies=[Depends(require_feature("bulk_tasks")), Depends(idempotency)],
     responses=problem_responses(409, 422),
 )
 async def create_tasks_in_bulk(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.core.config import AuthSettings
-from app.core.security import InvalidTokenError, JWTCodec
+from app.core.security import JWTCodec, MalformedTokenError
 
 SECRET = "x" * 16 + uuid.uuid4().hex
 
@@ -40,7 +40,7 @@ def test_a_remembered_token_is_refused_after_it_expires(monkeypatch: pytest.Monk
     after_expiry = token.claims.expires_at.timestamp() + 5  # exp + leeway
     monkeypatch.setattr(time, "time", lambda: after_expiry)
 
-    with pytest.raises(InvalidTokenError):
+    with pytest.raises(MalformedTokenError):
         jwt.decode(token.token)
 
 
@@ -59,5 +59,5 @@ def test_a_tampered_token_is_not_taken_from_memory():
         f"{header}.{payload}.{signature[:-2]}{'A' if signature[-2] != 'A' else 'B'}{signature[-1]}"
     )
 
-    with pytest.raises(InvalidTokenError):
+    with pytest.raises(MalformedTokenError):
         jwt.decode(tampered)
