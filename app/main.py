@@ -12,7 +12,7 @@ from app.api.idempotency import install_idempotency
 from app.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.api.observability import ObservabilityMiddleware, install_metrics
 from app.api.problems import install_problem_handlers
-from app.api.router import api_router
+from app.api.router import include_api
 from app.core.config import Settings, load_settings
 from app.core.db import verify_database_role
 from app.core.logging import configure_logging
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
-    app.include_router(api_router)
+    include_api(app)
     if docs:
         install_docs(app, settings)
     return app
