@@ -82,7 +82,7 @@ def tenant_slug_key(slug: str) -> str:
 
 class TenantDirectory:
     """Tenant lookups for every request, cache-aside (keys by slug and by id). Entries are
-    versioned: `forget` (after a tenant is deactivated or renamed) retires all of them."""
+    versioned under one generation (`cache:gen:tenants`): moving it on retires them all."""
 
     def __init__(self, tenants: TenantRepository, cache: Cache, *, ttl_seconds: int) -> None:
         self.tenants = tenants
@@ -102,9 +102,6 @@ class TenantDirectory:
         if cached is not None:
             return cached
         return await self._remember(key, await self.tenants.get(tenant_id), generation)
-
-    async def forget(self) -> None:
-        await self.cache.invalidate(DIRECTORY)
 
     async def _remember(
         self, key: str, row: Tenant | None, generation: object
