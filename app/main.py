@@ -8,16 +8,16 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from app.api.docs import install_docs
-from app.api.idempotency import install_idempotency
-from app.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from app.api.observability import ObservabilityMiddleware, install_metrics
-from app.api.problems import install_problem_handlers
 from app.api.router import include_api
 from app.core.config import Settings, load_settings
 from app.core.db import verify_database_role
 from app.core.logging import configure_logging
 from app.core.resources import open_resources
 from app.health.router import router as health_router
+from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.http.observability import ObservabilityMiddleware, install_metrics
+from app.http.problems import install_problem_handlers
+from app.idempotency.dependencies import install_idempotency
 
 
 class DebugOutsideDevelopmentError(RuntimeError):

@@ -35,7 +35,7 @@ def rel(path: Path) -> str:
     ids=rel,
 )
 def test_no_framework_below_the_router(path: Path):
-    """Domain errors are mapped to HTTP in one place (app/api/problems.py), not raised as HTTP."""
+    """Domain errors are mapped to HTTP in one place (app/http/problems.py), not raised as HTTP."""
     offending = [name for name in imports(path) if name.split(".")[0] in FRAMEWORK]
     assert offending == []
 

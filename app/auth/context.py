@@ -18,19 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.exceptions import InvalidTokenError, MissingTokenError
 from app.auth.repository import RefreshTokenRepository
-from app.auth.schemas import Principal
 from app.auth.service import denied_family_key, denied_token_key
 from app.core.cache import Fill, entry_key, generation_key, read_fresh
 from app.core.config import Settings
 from app.core.resources import Resources
 from app.core.security import AccessClaims, MalformedTokenError
-from app.core.tenancy import act_for_tenant
-from app.tenant.exceptions import TenantNotFoundError
-from app.tenant.repository import TenantRepository
-from app.tenant.schemas import TenantRead
-from app.tenant.service import DIRECTORY, tenant_id_key
-from app.user.cache import principal_key, user_subject
-from app.user.repository import UserRepository
+from app.core.tenancy import TenantSession, act_for_tenant
+from app.identity.cache import DIRECTORY, principal_key, tenant_id_key, user_subject
+from app.identity.exceptions import TenantNotFoundError
+from app.identity.repository import TenantRepository, UserRepository
+from app.identity.schemas import Principal, TenantRead
 
 
 def denylist_keys(claims: AccessClaims) -> tuple[str, str]:
@@ -46,7 +43,7 @@ class RequestContext:
 
     principal: Principal
     tenant: TenantRead
-    session: AsyncSession
+    session: TenantSession
     resources: Resources
 
     @property
@@ -63,8 +60,8 @@ async def acting_as(
 ) -> RequestContext:
     """A context outside a request (the admin CLI): `principal` acts in `tenant`, in `session`'s
     transaction, bound to the tenant as a request's is. The service providers accept it as is."""
-    await act_for_tenant(session, tenant.id)
-    return RequestContext(principal, tenant, session, resources)
+    bound = await act_for_tenant(session, tenant.id)
+    return RequestContext(principal, tenant, bound, resources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +69,7 @@ class Caller:
     claims: AccessClaims
     principal: Principal
     tenant: TenantRead
+    session: TenantSession  # bound to the token's tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +87,7 @@ class Authenticator:
     def __init__(self, resources: Resources, session: AsyncSession) -> None:
         self.resources = resources
         self.session = session
+        self.bound: TenantSession  # the same session, once `_decode` has bound it to the tenant
 
     async def verify(self, token: str | None) -> AccessClaims:
         """A valid, unrevoked token's claims (401 otherwise), with the session bound to its
@@ -109,7 +108,7 @@ class Authenticator:
         await self.resources.cache.fill(fills)
         if not tenant.is_active:
             raise TenantNotFoundError("The token's tenant is inactive.")
-        return Caller(claims, principal, tenant)
+        return Caller(claims, principal, tenant, self.bound)
 
     async def _decode(self, token: str | None) -> AccessClaims:
         if not token:
@@ -119,7 +118,7 @@ class Authenticator:
         except MalformedTokenError as error:
             raise InvalidTokenError from error
         # From here on, every transaction of this request acts for the token's tenant.
-        await act_for_tenant(self.session, claims.tenant_id)
+        self.bound = await act_for_tenant(self.session, claims.tenant_id)
         return claims
 
     async def _snapshot(self, claims: AccessClaims, *, with_caches: bool) -> _Snapshot:
@@ -158,7 +157,7 @@ class Authenticator:
         denied = snapshot.denied
         if denied is None:
             # Redis could not answer: PostgreSQL knows whether the token's session was revoked.
-            tokens = RefreshTokenRepository(self.session, claims.tenant_id)
+            tokens = RefreshTokenRepository(self.bound, claims.tenant_id)
             denied = await tokens.family_revoked(claims.family_id)
         if denied:
             raise InvalidTokenError
@@ -166,7 +165,7 @@ class Authenticator:
     async def _load_principal(
         self, claims: AccessClaims, snapshot: _Snapshot, fills: list[Fill]
     ) -> Principal:
-        user = await UserRepository(self.session, claims.tenant_id).get(claims.user_id)
+        user = await UserRepository(self.bound, claims.tenant_id).get(claims.user_id)
         if user is None or not user.is_active:
             raise InvalidTokenError("The token's user no longer exists or is inactive.")
         principal = Principal.model_validate(user)

@@ -20,22 +20,21 @@ from fastapi import Depends, Form, Header, Request, Security
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
-from app.api.deps import ResourcesDep, SessionDep, rate_limit
-from app.api.schemas import Text
 from app.auth.context import Authenticator, RequestContext
 from app.auth.exceptions import InsufficientRoleError, TenantMismatchError
-from app.auth.repository import TenantScopes
-from app.auth.schemas import Principal
 from app.auth.service import AuthService, Revocations
 from app.core.config import Settings
 from app.core.context import tenant_id_var, user_id_var
 from app.core.db import transaction
 from app.core.security import AccessClaims
-from app.tenant.exceptions import TenantNotFoundError
-from app.tenant.repository import TenantRepository
-from app.tenant.schemas import TenantRead
-from app.tenant.service import TenantDirectory
-from app.user.models import Role
+from app.http.deps import ResourcesDep, SessionDep, rate_limit
+from app.http.schemas import Text
+from app.identity.cache import TenantDirectory
+from app.identity.exceptions import TenantNotFoundError
+from app.identity.models import Role
+from app.identity.repository import TenantRepository
+from app.identity.schemas import Principal, TenantRead
+from app.identity.wall import TenantWall
 
 # Scopes name the minimum role a route needs; `require_role` declares them, so the OpenAPI
 # document (and Swagger's Authorize dialog) shows what each route requires.
@@ -102,7 +101,7 @@ async def get_request_context(
         yield RequestContext(
             principal=caller.principal,
             tenant=caller.tenant,
-            session=session,
+            session=caller.session,
             resources=resources,
         )
 
@@ -188,7 +187,7 @@ NamedTenantDep = Annotated[TenantRead | None, Depends(resolve_tenant)]
 
 async def get_auth_service(session: SessionDep, resources: ResourcesDep) -> AuthService:
     return AuthService(
-        TenantScopes(session),
+        TenantWall(session),
         resources.password_hasher,
         resources.jwt,
         Revocations(resources.redis, resources.redis_circuit),

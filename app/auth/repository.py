@@ -1,22 +1,18 @@
-"""Refresh tokens, and the narrow crossings of the tenant wall that authentication needs."""
+"""Refresh tokens: one row per token issued, in families (one family per login session)."""
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select, update
 
 from app.auth.exceptions import USER_GONE, InvalidTokenError
 from app.auth.models import RefreshToken
-from app.core.repository import TenantScopedRepository
-from app.core.tenancy import bind_tenant
-from app.tenant.models import Tenant
-from app.user.repository import UserRepository
+from app.core.repository import TenantOwnedRepository
+from app.identity.wall import InsideTenant
 
 
-class RefreshTokenRepository(TenantScopedRepository[RefreshToken]):
+class RefreshTokenRepository(TenantOwnedRepository[RefreshToken]):
     model = RefreshToken
     constraint_errors = {
         # The user was deleted while a token was being issued for them.
@@ -66,39 +62,6 @@ class RefreshTokenRepository(TenantScopedRepository[RefreshToken]):
         return bool(await self.session.scalar(statement))
 
 
-@dataclass(frozen=True, slots=True)
-class TenantScope:
-    """Repositories bound to one tenant, in a transaction whose RLS setting names it."""
-
-    tenant_id: uuid.UUID
-    users: UserRepository
-    refresh_tokens: RefreshTokenRepository
-
-
-class TenantScopes:
-    """For flows that learn their tenant midway (signup, login, refresh, loading the caller).
-
-    Each way across the wall is a named method: `enter` binds the transaction to a tenant the
-    flow has established; `tenant_of_refresh_token` asks the one SECURITY DEFINER function
-    which tenant issued a token, since a refresh request names none.
-    """
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def enter(self, tenant_id: uuid.UUID) -> TenantScope:
-        await bind_tenant(self.session, tenant_id)
-        return TenantScope(
-            tenant_id=tenant_id,
-            users=UserRepository(self.session, tenant_id),
-            refresh_tokens=RefreshTokenRepository(self.session, tenant_id),
-        )
-
-    async def tenant_of_refresh_token(self, token_hash: str) -> uuid.UUID | None:
-        return await self.session.scalar(select(func.refresh_token_tenant(token_hash)))
-
-    async def tenant_is_active(self, tenant_id: uuid.UUID) -> bool:
-        """Read from PostgreSQL, not the tenant cache, so a deactivation holds at once."""
-        return bool(
-            await self.session.scalar(select(Tenant.is_active).where(Tenant.id == tenant_id))
-        )
+def refresh_tokens(inside: InsideTenant) -> RefreshTokenRepository:
+    """The refresh tokens of the tenant a flow has entered."""
+    return RefreshTokenRepository(inside.session, inside.tenant_id)

@@ -1,6 +1,5 @@
 from fastapi import APIRouter, Request, status
 
-from app.api.problems import ProblemResponse, app_error_handler, problem_responses
 from app.auth.dependencies import (
     AuthServiceDep,
     LoginFormDep,
@@ -10,7 +9,8 @@ from app.auth.dependencies import (
 )
 from app.auth.schemas import RefreshRequest, TokenPair
 from app.auth.service import ReusedRefreshTokenError
-from app.tenant.exceptions import TenantRequiredError
+from app.http.problems import ProblemResponse, app_error_handler, problem_responses
+from app.identity.exceptions import TenantRequiredError
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

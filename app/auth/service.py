@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 
 from app.auth.exceptions import InvalidCredentialsError, InvalidTokenError
 from app.auth.models import RefreshToken
-from app.auth.repository import TenantScopes
+from app.auth.repository import refresh_tokens
 from app.auth.schemas import TokenPair
 from app.core.redis import RedisCircuit
 from app.core.security import (
@@ -20,7 +20,8 @@ from app.core.security import (
     hash_refresh_token,
     new_refresh_token,
 )
-from app.tenant.schemas import TenantRead
+from app.identity.schemas import TenantRead
+from app.identity.wall import TenantWall
 
 logger = logging.getLogger("app.auth")
 
@@ -74,22 +75,22 @@ class Revocations:
 class AuthService:
     def __init__(
         self,
-        scopes: TenantScopes,
+        wall: TenantWall,
         hasher: PasswordHasher,
         codec: JWTCodec,
         revocations: Revocations,
         *,
         refresh_ttl_seconds: int,
     ) -> None:
-        self.scopes = scopes
+        self.wall = wall
         self.hasher = hasher
         self.codec = codec
         self.revocations = revocations
         self.refresh_ttl = timedelta(seconds=refresh_ttl_seconds)
 
     async def login(self, *, tenant: TenantRead, email: str, password: str) -> TokenPair:
-        scope = await self.scopes.enter(tenant.id)
-        user = await scope.users.get_by_email(email)
+        inside = await self.wall.enter(tenant.id)
+        user = await inside.users.get_by_email(email)
         # Verify even without a user (against a dummy hash), so timing does not reveal emails.
         valid, new_hash = await self.hasher.verify_and_update(
             password, user.password_hash if user else None
@@ -104,15 +105,15 @@ class AuthService:
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         token_hash = hash_refresh_token(refresh_token)
-        tenant_id = await self.scopes.tenant_of_refresh_token(token_hash)
+        tenant_id = await self.wall.tenant_of_refresh_token(token_hash)
         if tenant_id is None:
             raise InvalidTokenError("Unknown refresh token.")
-        if not await self.scopes.tenant_is_active(tenant_id):
+        if not await self.wall.tenant_is_active(tenant_id):
             # Every other route answers 404 for a deactivated tenant; here the token is what
             # cannot be used, so it is the 401 of any unusable refresh token.
             raise InvalidTokenError("The refresh token's tenant is inactive.")
-        scope = await self.scopes.enter(tenant_id)
-        stored = await scope.refresh_tokens.get_by_hash(token_hash)
+        inside = await self.wall.enter(tenant_id)
+        stored = await refresh_tokens(inside).get_by_hash(token_hash)
         now = datetime.now(UTC)
         if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
             raise InvalidTokenError("The refresh token is expired or revoked.")
@@ -120,12 +121,12 @@ class AuthService:
             # A spent token came back: it was stolen or replayed. Revoke the whole family. The
             # request fails, yet this write must be kept: the router returns the 401 instead of
             # raising it, so the session still commits.
-            await scope.refresh_tokens.revoke_family(stored.family_id)
+            await refresh_tokens(inside).revoke_family(stored.family_id)
             await self.revocations.deny_family(
                 stored.family_id, family_for=self._family_denial(now)
             )
             raise ReusedRefreshTokenError(stored.family_id)
-        user = await scope.users.get(stored.user_id)
+        user = await inside.users.get(stored.user_id)
         if user is None or not user.is_active:
             raise InvalidTokenError("The token's user no longer exists or is inactive.")
         stored.spent_at = now
@@ -137,8 +138,8 @@ class AuthService:
         """Revoke the session: every refresh token of the family (one minted concurrently too,
         see `RefreshTokenRepository.revoke_family`) and every access token it issued. Works
         for a deactivated tenant as well: a session can always be ended."""
-        scope = await self.scopes.enter(claims.tenant_id)
-        await scope.refresh_tokens.revoke_family(claims.family_id)
+        inside = await self.wall.enter(claims.tenant_id)
+        await refresh_tokens(inside).revoke_family(claims.family_id)
         now = datetime.now(UTC)
         await self.revocations.deny(
             claims,
@@ -155,9 +156,9 @@ class AuthService:
     async def _issue(
         self, *, user_id: uuid.UUID, tenant_id: uuid.UUID, role: str, family_id: uuid.UUID
     ) -> TokenPair:
-        scope = await self.scopes.enter(tenant_id)
+        inside = await self.wall.enter(tenant_id)
         refresh_token = new_refresh_token()
-        await scope.refresh_tokens.add(
+        await refresh_tokens(inside).add(
             RefreshToken(
                 user_id=user_id,
                 family_id=family_id,

@@ -1,4 +1,4 @@
-"""Domain errors. Services and repositories raise these; `app/api/problems.py` alone turns them
+"""Domain errors. Services and repositories raise these; `app/http/problems.py` alone turns them
 into HTTP responses (RFC 9457 problem+json), so nothing below the router knows about HTTP."""
 
 from collections.abc import Mapping

@@ -1,6 +1,6 @@
 """Prometheus metrics. Each app owns one registry (`create_app` builds an `AppMetrics`), never
 the global default one, so a test can build several apps and each one's /metrics shows only its
-own traffic. `ObservabilityMiddleware` (app/api/observability.py) records the HTTP series; code
+own traffic. `ObservabilityMiddleware` (app/http/observability.py) records the HTTP series; code
 that meets a Redis failure or refuses a request for its rate calls `record_redis_error()` or
 `record_rate_limit_rejection(name)`, which count on the app serving the current request.
 """

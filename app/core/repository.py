@@ -27,6 +27,7 @@ from app.core.concurrency import StaleVersionError
 from app.core.db import AfterCommit, after_commit
 from app.core.errors import AppError, NotFoundError
 from app.core.models import Entity, TenantOwned
+from app.core.tenancy import TenantSession
 
 ModelT = TypeVar("ModelT", bound=Entity)
 OwnedT = TypeVar("OwnedT", bound=TenantOwned)
@@ -117,13 +118,14 @@ class Repository(Generic[ModelT]):
             raise make_error() from error
 
 
-class TenantScopedRepository(Repository[OwnedT]):
+class TenantOwnedRepository(Repository[OwnedT]):
     """For tenant-owned tables: every statement starts from `_select()`, which filters by the
     tenant given at construction, and `add` stamps that tenant on new rows. Row-level security
     checks the same thing again in PostgreSQL; this is the first wall, that is the second."""
 
-    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    def __init__(self, session: TenantSession, tenant_id: uuid.UUID) -> None:
         super().__init__(session)
+        self.session: TenantSession = session
         self.tenant_id = tenant_id
 
     @classmethod

@@ -1,7 +1,7 @@
 """What the process opens once and shares between requests: pools, factories, codecs.
 
 `open_resources` is the whole lifespan of the process-wide objects. The app's lifespan and the
-CLI both use it, and dependencies in `app/api/deps.py` hand the pieces out per request.
+CLI both use it, and dependencies in `app/http/deps.py` hand the pieces out per request.
 """
 
 import dataclasses
@@ -32,7 +32,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 class Resources:
     """Everything a request may use that outlives it. Stateless helpers over Redis (cache,
     publisher, rate limiter) are built here once rather than per request. Tests swap a field
-    with `dataclasses.replace` and override `get_resources` (app/api/deps.py)."""
+    with `dataclasses.replace` and override `get_resources` (app/http/deps.py)."""
 
     settings: Settings
     engine: AsyncEngine

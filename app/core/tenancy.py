@@ -5,11 +5,16 @@ Row-level security policies compare each row's `tenant_id` with the transaction-
 """
 
 import uuid
-from typing import Any
+from typing import Any, NewType
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
+
+TenantSession = NewType("TenantSession", AsyncSession)
+"""A session whose transactions act for one tenant (`bind_tenant`, `act_for_tenant`). Repositories
+of tenant-owned tables take only this type, so mypy refuses one built on a session that no
+tenant binds: the tenant wall, visible to the type checker."""
 
 _BINDING = "tenant_binding"
 _ACTS_FOR = "acts_for_tenant"
@@ -31,18 +36,18 @@ def _check_one_tenant(session: Session, tenant_id: uuid.UUID) -> bool:
     return True
 
 
-async def bind_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+async def bind_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> TenantSession:
     """`SET LOCAL app.tenant_id` now, for the session's transaction (binding twice to the same
     tenant is skipped). Rebinding to another tenant is refused: one transaction acts for one
     tenant. For flows that learn their tenant midway (signup, login, refresh)."""
-    if _check_one_tenant(session.sync_session, tenant_id):
-        return
-    connection = await session.connection()
-    await connection.exec_driver_sql(SET_TENANT, (str(tenant_id),))
-    session.info[_BINDING] = (session.sync_session.get_transaction(), tenant_id)
+    if not _check_one_tenant(session.sync_session, tenant_id):
+        connection = await session.connection()
+        await connection.exec_driver_sql(SET_TENANT, (str(tenant_id),))
+        session.info[_BINDING] = (session.sync_session.get_transaction(), tenant_id)
+    return TenantSession(session)
 
 
-async def act_for_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+async def act_for_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> TenantSession:
     """Bind every transaction this session begins to `tenant_id`, as its first statement.
 
     Lazy: nothing is sent until the request runs its first query, so a request served from
@@ -52,6 +57,7 @@ async def act_for_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     session.info[_ACTS_FOR] = tenant_id
     if session.in_transaction():
         await bind_tenant(session, tenant_id)
+    return TenantSession(session)
 
 
 @event.listens_for(Session, "after_begin")

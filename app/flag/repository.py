@@ -3,11 +3,11 @@ from collections.abc import Sequence
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 
-from app.core.repository import TenantScopedRepository
+from app.core.repository import TenantOwnedRepository
 from app.flag.models import FeatureFlag
 
 
-class FlagRepository(TenantScopedRepository[FeatureFlag]):
+class FlagRepository(TenantOwnedRepository[FeatureFlag]):
     model = FeatureFlag
     constraints_not_hit = {
         "uq_feature_flags_tenant_id_key": "flags are written only by `put`, an upsert on it",

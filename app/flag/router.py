@@ -2,10 +2,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from app.api.problems import problem_responses
 from app.auth.dependencies import AdminDep, ViewerDep
 from app.flag.dependencies import FlagServiceDep
 from app.flag.schemas import FLAG_KEY, FlagRead, FlagUpdate
+from app.http.problems import problem_responses
 
 router = APIRouter(prefix="/flags", tags=["flags"], responses=problem_responses(401, 403))
 

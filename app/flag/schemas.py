@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from app.api.schemas import RequestBody, Schema
+from app.http.schemas import RequestBody, Schema
 
 FLAG_KEY = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 

@@ -2,8 +2,8 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.api.deps import RedisDep, ResourcesDep, SessionDep, SettingsDep
 from app.health.service import HealthService
+from app.http.deps import RedisDep, ResourcesDep, SessionDep, SettingsDep
 
 
 async def get_health_service(

@@ -1,7 +1,7 @@
 from typing import Literal
 
-from app.api.schemas import Schema
 from app.health.service import CheckStatus
+from app.http.schemas import Schema
 
 
 class CheckRead(Schema):

@@ -9,8 +9,8 @@ from sqlalchemy import Interval, func, literal, null, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.idempotency import StoredResponse
-from app.core.repository import TenantScopedRepository
+from app.core.repository import TenantOwnedRepository
+from app.idempotency.cache import StoredResponse
 from app.idempotency.models import IdempotencyKey
 
 
@@ -28,7 +28,7 @@ def _ago(seconds: int) -> object:
     return func.now() - literal(timedelta(seconds=seconds), Interval())
 
 
-class IdempotencyKeyRepository(TenantScopedRepository[IdempotencyKey]):
+class IdempotencyKeyRepository(TenantOwnedRepository[IdempotencyKey]):
     model = IdempotencyKey
     constraints_not_hit = {
         "uq_idempotency_keys_tenant_id_key_hash": "claim inserts ON CONFLICT on it, never raising",

@@ -5,7 +5,7 @@ so it commits exactly when the write commits and vanishes when the write rolls b
 request with the key finds the row and never runs the write again: it replays the stored
 response, or, if none was recorded (the process or both stores failed right after the commit),
 answers 409 `idempotency-response-not-recorded`. Redis is a fast path in front of it
-(`app/core/idempotency.py`): it answers duplicates of a running request at once and replays
+(`app/idempotency/cache.py`): it answers duplicates of a running request at once and replays
 without a query, and when it is down everything above still holds, from PostgreSQL alone.
 """
 
@@ -14,14 +14,14 @@ import logging
 from dataclasses import dataclass
 
 from app.core.db import SessionFactory
-from app.core.idempotency import (
+from app.core.tenancy import bind_tenant
+from app.idempotency.cache import (
     PENDING_LEASE_SECONDS,
     CachedRecord,
     IdempotencyCache,
     Reservation,
     StoredResponse,
 )
-from app.core.tenancy import bind_tenant
 from app.idempotency.exceptions import (
     IdempotencyInFlightError,
     IdempotencyKeyReusedError,
@@ -124,8 +124,8 @@ class IdempotencyStore:
         """The response, in a short transaction of its own: the request's has committed."""
         tenant_id = self.keys.tenant_id
         async with self.session_factory() as session:
-            await bind_tenant(session, tenant_id)
-            await IdempotencyKeyRepository(session, tenant_id).record_response(hashed, response)
+            bound = await bind_tenant(session, tenant_id)
+            await IdempotencyKeyRepository(bound, tenant_id).record_response(hashed, response)
             await session.commit()
 
 

@@ -6,12 +6,12 @@ from sqlalchemy import Row
 
 from app.auth.exceptions import USER_GONE, InvalidTokenError
 from app.core.pagination import PageRequest, keyset
-from app.core.repository import TenantScopedRepository
+from app.core.repository import TenantOwnedRepository
 from app.project.exceptions import ProjectNameTakenError
 from app.project.models import Project
 
 
-class ProjectRepository(TenantScopedRepository[Project]):
+class ProjectRepository(TenantOwnedRepository[Project]):
     model = Project
     constraint_errors = {
         "uq_projects_tenant_id_name": ProjectNameTakenError,

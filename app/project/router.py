@@ -1,10 +1,10 @@
 from fastapi import APIRouter, Depends, Response, status
 
-from app.api.etag import ExpectedVersionDep, etag
-from app.api.idempotency import idempotency
-from app.api.pagination import Page, PaginationDep
-from app.api.problems import problem_responses
 from app.auth.dependencies import MemberDep, ViewerDep
+from app.http.etag import ExpectedVersionDep, etag
+from app.http.pagination import Page, PaginationDep
+from app.http.problems import problem_responses
+from app.idempotency.dependencies import idempotency
 from app.project.dependencies import ProjectDep, ProjectServiceDep
 from app.project.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from app.api.schemas import RequestBody, Schema, Text, reject_null
+from app.http.schemas import RequestBody, Schema, Text, reject_null
 
 Name = Annotated[Text, Field(min_length=1, max_length=200)]
 Description = Annotated[Text, Field(max_length=10_000)]

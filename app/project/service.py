@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from app.auth.schemas import Principal
 from app.core.cache import Cache
 from app.core.concurrency import check_version
 from app.core.events import DomainEvent, EventPublisher
 from app.core.pagination import PageRequest
+from app.identity.schemas import Principal
 from app.project.exceptions import ProjectNotFoundError
 from app.project.models import Project
 from app.project.repository import ProjectRepository

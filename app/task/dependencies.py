@@ -4,10 +4,10 @@ from typing import Annotated
 from fastapi import Depends
 
 from app.auth.dependencies import RequestContextDep
+from app.identity.repository import UserRepository
 from app.task.models import Task
 from app.task.repository import TaskRepository
 from app.task.service import TaskService
-from app.user.repository import UserRepository
 
 
 async def get_task_service(context: RequestContextDep) -> TaskService:

@@ -5,13 +5,13 @@ from typing import Any
 from sqlalchemy import Row, Select
 
 from app.core.pagination import PageRequest, keyset
-from app.core.repository import TenantScopedRepository
+from app.core.repository import TenantOwnedRepository
 from app.project.exceptions import ProjectNotFoundError
 from app.task.exceptions import InvalidAssigneeError
 from app.task.models import Task, TaskStatus
 
 
-class TaskRepository(TenantScopedRepository[Task]):
+class TaskRepository(TenantOwnedRepository[Task]):
     model = Task
     constraint_errors = {
         # The project was deleted after the request loaded it (the task would cascade away).

@@ -3,12 +3,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from app.api.etag import ExpectedVersionDep, etag
-from app.api.idempotency import idempotency
-from app.api.pagination import Page, PaginationDep
-from app.api.problems import problem_responses
 from app.auth.dependencies import MemberDep, ViewerDep
 from app.flag.dependencies import require_feature
+from app.http.etag import ExpectedVersionDep, etag
+from app.http.pagination import Page, PaginationDep
+from app.http.problems import problem_responses
+from app.idempotency.dependencies import idempotency
 from app.project.dependencies import ProjectDep
 from app.task.dependencies import TaskDep, TaskServiceDep
 from app.task.models import TaskStatus

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from app.api.schemas import RequestBody, Schema, Text, reject_null
+from app.http.schemas import RequestBody, Schema, Text, reject_null
 from app.task.models import TaskStatus
 
 Title = Annotated[Text, Field(min_length=1, max_length=200)]

@@ -7,14 +7,14 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from app.auth.schemas import Principal
 from app.core.concurrency import check_version
 from app.core.events import DomainEvent, EventPublisher
 from app.core.pagination import PageRequest
+from app.identity.repository import UserRepository
+from app.identity.schemas import Principal
 from app.task.exceptions import InvalidAssigneeError, TaskNotFoundError
 from app.task.models import Task, TaskStatus
 from app.task.repository import TaskRepository
-from app.user.repository import UserRepository
 
 
 class TaskService:

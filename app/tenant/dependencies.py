@@ -2,9 +2,9 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.api.deps import ResourcesDep, SessionDep, SettingsDep
-from app.auth.repository import TenantScopes
-from app.tenant.repository import TenantRepository
+from app.http.deps import ResourcesDep, SessionDep, SettingsDep
+from app.identity.repository import TenantRepository
+from app.identity.wall import TenantWall
 from app.tenant.service import TenantService
 
 
@@ -14,7 +14,7 @@ async def get_tenant_service(
     # The tenant row and its owner are written in the request's one transaction.
     return TenantService(
         TenantRepository(session),
-        TenantScopes(session),
+        TenantWall(session),
         resources.password_hasher,
         password_min_length=settings.auth.password_min_length,
     )

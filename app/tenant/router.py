@@ -1,7 +1,7 @@
 from fastapi import APIRouter, Depends, status
 
-from app.api.deps import rate_limit
-from app.api.problems import problem_responses
+from app.http.deps import rate_limit
+from app.http.problems import problem_responses
 from app.tenant.dependencies import TenantServiceDep
 from app.tenant.schemas import SignUpRequest, SignUpResponse
 

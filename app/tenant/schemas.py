@@ -4,8 +4,8 @@ from typing import Annotated
 
 from pydantic import EmailStr, Field
 
-from app.api.schemas import RequestBody, Schema, SecretText, Text
-from app.tenant.models import SLUG_PATTERN
+from app.http.schemas import RequestBody, Schema, SecretText, Text
+from app.identity.models import SLUG_PATTERN
 from app.user.schemas import UserRead
 
 

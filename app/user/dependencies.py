@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from app.auth.dependencies import RequestContextDep
-from app.user.repository import UserRepository
+from app.identity.repository import UserRepository
 from app.user.service import UserService
 
 

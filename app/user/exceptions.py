@@ -1,11 +1,6 @@
 from app.core.errors import ConflictError, NotFoundError, PermissionDeniedError
 
 
-class EmailTakenError(ConflictError):
-    code = "email-taken"
-    title = "Email already registered in this tenant"
-
-
 class UserNotFoundError(NotFoundError):
     code = "user-not-found"
     title = "User not found"

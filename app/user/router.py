@@ -2,8 +2,8 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from app.api.problems import problem_responses
 from app.auth.dependencies import AdminDep, ViewerDep
+from app.http.problems import problem_responses
 from app.user.dependencies import UserServiceDep
 from app.user.schemas import UserCreate, UserRead, UserUpdate
 

@@ -4,8 +4,8 @@ from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field
 
-from app.api.schemas import RequestBody, Schema, SecretText, Text
-from app.user.models import Role
+from app.http.schemas import RequestBody, Schema, SecretText, Text
+from app.identity.models import Role
 
 
 class UserRead(Schema):

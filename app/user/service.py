@@ -4,13 +4,13 @@ owners; the last active owner can be neither demoted, deactivated nor removed.""
 import uuid
 from collections.abc import Sequence
 
-from app.auth.schemas import Principal
 from app.core.cache import Cache
 from app.core.security import PasswordHasher, require_password_length
-from app.user.cache import user_subject
+from app.identity.cache import user_subject
+from app.identity.models import Role, User
+from app.identity.repository import UserRepository
+from app.identity.schemas import Principal
 from app.user.exceptions import LastOwnerError, OwnerRequiredError, UserNotFoundError
-from app.user.models import Role, User
-from app.user.repository import UserRepository
 
 PRIVILEGED = frozenset({Role.ADMIN, Role.OWNER})
 

@@ -28,10 +28,10 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.api.deps import ResourcesDep
 from app.auth.dependencies import MemberDep, RequestContextDep
 from app.core.db import SessionFactory
 from app.core.tenancy import bind_tenant
+from app.http.deps import ResourcesDep
 from app.project.models import Project
 from tests.fixtures.auth import Org
 

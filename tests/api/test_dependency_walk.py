@@ -1,13 +1,13 @@
 """The walk budget: on every route, FastAPI visits at most twice as many dependency nodes per
 request as the route has distinct dependencies (see "Called once, walked every time" in
-docs/dependency-injection.md). The figures come from `app.api.depgraph`; the last test checks
+docs/dependency-injection.md). The figures come from `app.cli.depgraph`; the last test checks
 them against FastAPI's real walk of real requests."""
 
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
-from app.api import depgraph
+from app.cli import depgraph
 from tests.di.walk import counting_walk
 from tests.fixtures.auth import Org
 

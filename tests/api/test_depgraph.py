@@ -1,4 +1,4 @@
-"""The dependency-graph tool (app/api/depgraph.py, `python -m app.cli depgraph`): the generated
+"""The dependency-graph tool (app/cli/depgraph.py, `python -m app.cli depgraph`): the generated
 docs/dependency-graph.md matches the code, the text tree shows each node once and marks later
 occurrences as shared, the JSON parses, and the walker agrees with FastAPI's own cache keys and
 sync/async/yield classification (so it shows what FastAPI will actually do)."""
@@ -17,8 +17,8 @@ from fastapi.dependencies import models as fastapi_models
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 from typer.testing import CliRunner
 
-from app.api import depgraph
-from app.cli import cli
+from app.cli import depgraph
+from app.cli.commands import cli
 
 SIGNUP = "POST /api/v1/tenants"
 LOGIN = "POST /api/v1/auth/token"  # its session is shared by the tenant lookup and the service

@@ -1,4 +1,4 @@
-"""RequestContextMiddleware (app/api/middleware.py): request ids and the last-resort 500."""
+"""RequestContextMiddleware (app/http/middleware.py): request ids and the last-resort 500."""
 
 import logging
 

@@ -2,7 +2,7 @@
 
 PostgreSQL refuses 0x00 in text, so a NUL that reaches a query is a 500, and it was reachable
 without authentication (the login form's username, signup's name). `Text` and `SecretText`
-(app/api/schemas.py) refuse it at the edge. The first test walks every route of the app, so a new
+(app/http/schemas.py) refuse it at the edge. The first test walks every route of the app, so a new
 field or parameter that forgets the type fails here; the others show the 422 over HTTP.
 """
 

@@ -1,4 +1,4 @@
-"""Proofs for `get_session` (app/api/deps.py): the request's transaction commits before the
+"""Proofs for `get_session` (app/http/deps.py): the request's transaction commits before the
 response is sent, rolls back on any exception, and the session is always closed."""
 
 from typing import Any
@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
-from app.api.deps import ResourcesDep, SessionDep
+from app.http.deps import ResourcesDep, SessionDep
+from app.identity.models import Tenant
+from app.identity.repository import TenantRepository
 from app.tenant.dependencies import get_tenant_service
-from app.tenant.models import Tenant
-from app.tenant.repository import TenantRepository
 from app.tenant.service import TenantService
 from tests.fixtures.app import use_resources
 from tests.fixtures.database import FailingCommitSession, savepoint_factory

@@ -5,8 +5,8 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
-from app.api.deps import get_settings
 from app.core.config import AuthSettings
+from app.http.deps import get_settings
 from tests.fixtures.app import provide
 from tests.fixtures.factories import signup_body
 from tests.fixtures.settings import make_settings

@@ -17,8 +17,8 @@ from httpx import AsyncClient
 
 from app.auth.context import Authenticator, RequestContext
 from app.auth.dependencies import get_request_context, require_role
-from app.auth.schemas import Principal
-from app.user.models import Role
+from app.identity.models import Role
+from app.identity.schemas import Principal
 from tests.fixtures.auth import Org
 
 

@@ -13,8 +13,7 @@ from app.core.config import AuthSettings, RateLimitRule, RateLimitSettings, Sett
 from app.core.db import SessionFactory
 from app.core.security import Argon2PasswordHasher, hash_refresh_token, new_refresh_token
 from app.core.tenancy import bind_tenant
-from app.tenant.models import Tenant
-from app.user.models import User
+from app.identity.models import Tenant, User
 from tests.fixtures.app import use_redis, use_resources
 from tests.fixtures.auth import PASSWORD, Actor, Org, create_tenant, create_user, mint_token
 from tests.problems import assert_problem

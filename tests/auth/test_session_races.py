@@ -22,12 +22,12 @@ from redis.asyncio import Redis
 from sqlalchemy import Executable, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from app.auth.repository import TenantScopes
 from app.auth.service import AuthService, Revocations
 from app.core.config import Settings
 from app.core.resources import Resources
 from app.core.security import AccessClaims
-from app.user.models import Role
+from app.identity.models import Role
+from app.identity.wall import TenantWall
 from tests.fixtures.auth import PASSWORD
 from tests.problems import assert_problem
 
@@ -97,7 +97,7 @@ def resources(app_instance: FastAPI) -> Resources:
 
 def auth_service(session: AsyncSession, resources: Resources, settings: Settings) -> AuthService:
     return AuthService(
-        TenantScopes(session),
+        TenantWall(session),
         resources.password_hasher,
         resources.jwt,
         Revocations(resources.redis, resources.redis_circuit),

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
-from app.cli import cli as typer_app
+from app.cli.commands import cli as typer_app
 from app.core.config import load_settings
 from tests.fixtures.settings import TEST_DATABASE_OWNER_URL, TEST_DATABASE_URL, TEST_REDIS_URL
 

@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import cli_runtime
+from app.cli import running
+from app.cli.seed import DEMO_USERS
 from app.core.config import Settings
 from app.core.resources import Resources
-from app.seed import DEMO_USERS
 from tests.cli.conftest import RunCli, delete_tenants, login, rows, scalar
 from tests.fixtures.fakes import InMemoryPublisher
 from tests.fixtures.secrets import production_secrets_env
@@ -75,14 +75,14 @@ def published(monkeypatch: pytest.MonkeyPatch) -> InMemoryPublisher:
     """The events the (in-process) command publishes, kept in a list rather than sent to the
     Redis stream, which a concurrent test run could flush under the test."""
     publisher = InMemoryPublisher()
-    opened = cli_runtime.open_resources
+    opened = running.open_resources
 
     @asynccontextmanager
     async def open_with_publisher(settings: Settings) -> AsyncIterator[Resources]:
         async with opened(settings) as resources:
             yield dataclasses.replace(resources, publisher=publisher)
 
-    monkeypatch.setattr(cli_runtime, "open_resources", open_with_publisher)
+    monkeypatch.setattr(running, "open_resources", open_with_publisher)
     return publisher
 
 

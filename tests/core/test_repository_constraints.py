@@ -28,14 +28,14 @@ from app.core.errors import AppError
 from app.core.repository import Repository, TenantGoneError
 from app.core.tenancy import bind_tenant
 from app.flag.repository import FlagRepository
+from app.identity.models import Role, User
+from app.identity.repository import UserRepository
 from app.project.exceptions import ProjectNotFoundError
 from app.project.models import Project
 from app.project.repository import ProjectRepository
 from app.task.exceptions import InvalidAssigneeError
 from app.task.models import Task
 from app.task.repository import TaskRepository
-from app.user.models import Role, User
-from app.user.repository import UserRepository
 from tests.fixtures.auth import Org
 
 # Unique constraints, primary keys, exclusion constraints, foreign keys, and unique indexes that

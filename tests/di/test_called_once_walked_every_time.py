@@ -14,7 +14,7 @@ import pytest
 from fastapi import Depends, FastAPI, Header
 from pydantic import AfterValidator
 
-from app.api.depgraph import distinct_dependencies, walked_nodes
+from app.cli.depgraph import distinct_dependencies, walked_nodes
 from tests.di.asgi import client_for
 from tests.di.walk import counting_walk
 

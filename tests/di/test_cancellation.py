@@ -37,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import SessionFactory
-from app.tenant.models import Tenant
+from app.identity.models import Tenant
 from tests.di.asgi import ASGIApp, Receive, Send, client_for
 from tests.fixtures.app import use_resources
 

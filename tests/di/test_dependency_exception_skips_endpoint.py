@@ -4,7 +4,7 @@ the client" (the article's words): an HTTPException becomes its status and detai
 becomes whatever its registered handler maps it to, and anything else becomes a bare 500 whose
 body reveals nothing, while the exception is re-raised to the server. With a bare app that
 re-raise reaches httpx's ASGITransport, so a test needs `raise_app_exceptions=False` to see the
-500; the real app has a catch-all (RequestContextMiddleware in app/api/middleware.py) that answers
+500; the real app has a catch-all (RequestContextMiddleware in app/http/middleware.py) that answers
 a problem+json 500 and re-raises nothing, so the ordinary `client` fixture sees it directly."""
 
 from collections.abc import AsyncIterator

@@ -12,8 +12,7 @@ from app.core.db import SessionFactory
 from app.core.tenancy import bind_tenant
 from app.flag.models import FeatureFlag
 from app.flag.service import flags_key
-from app.tenant.models import Tenant
-from app.user.models import Role
+from app.identity.models import Role, Tenant
 from tests.fixtures.auth import Org
 from tests.problems import assert_problem
 

@@ -1,4 +1,4 @@
-"""The access log (app/api/observability.py): one line per request with the route template, and
+"""The access log (app/http/observability.py): one line per request with the route template, and
 no secret anywhere in the output of a signup, a login and an authenticated call."""
 
 import uuid
@@ -10,7 +10,7 @@ import pytest
 from fastapi import APIRouter, BackgroundTasks, FastAPI
 from httpx import AsyncClient
 
-from app.api import observability
+from app.http import observability
 from tests.fixtures.factories import signup_body
 from tests.observability.conftest import AppFactory, LogCapture, client_for
 

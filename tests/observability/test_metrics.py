@@ -1,4 +1,4 @@
-"""Prometheus metrics (app/core/metrics.py, app/api/observability.py): the series, labelled by
+"""Prometheus metrics (app/core/metrics.py, app/http/observability.py): the series, labelled by
 route template; the pool gauges read at scrape time; one registry per app; /metrics protection."""
 
 import asyncio

@@ -16,14 +16,14 @@ from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.auth.schemas import Principal
 from app.core.concurrency import StaleVersionError
 from app.core.config import Settings
 from app.core.db import create_session_factory
 from app.core.tenancy import bind_tenant
+from app.identity.models import Role
+from app.identity.schemas import Principal
 from app.project.repository import ProjectRepository
 from app.project.service import ProjectService
-from app.user.models import Role
 from tests.fixtures.auth import Org
 from tests.fixtures.fakes import InMemoryPublisher
 from tests.problems import assert_problem

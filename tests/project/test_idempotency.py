@@ -18,11 +18,11 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import func, select, update
 
-from app.api.idempotency import get_idempotency_store
 from app.core.db import SessionFactory
-from app.core.idempotency import StoredResponse
 from app.core.resources import Resources
 from app.core.tenancy import bind_tenant
+from app.idempotency.cache import StoredResponse
+from app.idempotency.dependencies import get_idempotency_store
 from app.idempotency.models import IdempotencyKey
 from app.idempotency.service import Claim, IdempotencyStore
 from app.project.models import Project

@@ -24,12 +24,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from app.api.deps import get_resources
-from app.api.idempotency import get_idempotency_store
 from app.core.config import RedisSettings, Settings
-from app.core.idempotency import StoredResponse
 from app.core.redis import create_redis_client, create_redis_pool
 from app.core.resources import Resources
+from app.http.deps import get_resources
+from app.idempotency.cache import StoredResponse
+from app.idempotency.dependencies import get_idempotency_store
 from app.idempotency.service import Claim, IdempotencyStore
 from tests.fixtures.app import provide
 from tests.fixtures.auth import Org, create_org

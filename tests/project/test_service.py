@@ -12,13 +12,12 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from app.auth.dependencies import RequestContextDep, get_request_context
-from app.auth.schemas import Principal
 from app.core.pagination import PageRequest
+from app.identity.models import Role
+from app.identity.schemas import Principal, TenantRead
 from app.project.dependencies import get_project_service
 from app.project.models import Project
 from app.project.service import ProjectService, project_key
-from app.tenant.schemas import TenantRead
-from app.user.models import Role
 from tests.fixtures.fakes import (
     InMemoryCache,
     InMemoryPublisher,

@@ -17,7 +17,7 @@ from httpx import AsyncClient
 
 from app.core.cache import Cache, Fill
 from app.core.resources import Resources
-from app.user.cache import principal_key
+from app.identity.cache import principal_key
 from tests.fixtures.committed import CommittedOrg
 
 ME = "/api/v1/users/me"

@@ -18,7 +18,7 @@ from app.core.config import AuthSettings, Settings
 from app.core.db import SessionFactory
 from app.core.security import JWTCodec
 from app.core.tenancy import bind_tenant
-from app.user.models import User
+from app.identity.models import User
 from tests.fixtures.app import use_resources
 from tests.fixtures.auth import PASSWORD, Org
 from tests.fixtures.secrets import rs256_settings

@@ -24,11 +24,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from app.api.deps import get_resources
 from app.core.config import Settings
 from app.core.db import create_session_factory
 from app.core.logging import configure_logging
 from app.core.resources import Resources
+from app.http.deps import get_resources
 from app.main import create_app
 from tests.fixtures.app import provide
 from tests.fixtures.secrets import production_settings

@@ -11,10 +11,9 @@ from sqlalchemy import func, select
 
 from app.core.db import SessionFactory
 from app.core.tenancy import bind_tenant
+from app.identity.models import Role, Tenant
 from app.project.models import Project
 from app.task.models import Task, TaskStatus
-from app.tenant.models import Tenant
-from app.user.models import Role
 from tests.fixtures.auth import Org, create_project, create_task
 from tests.problems import assert_problem
 

@@ -15,16 +15,15 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from app.auth.dependencies import RequestContextDep, get_request_context
-from app.auth.schemas import Principal
 from app.core.pagination import PageRequest
 from app.flag.dependencies import require_feature
+from app.identity.schemas import Principal, TenantRead
 from app.project.dependencies import valid_project
 from app.project.exceptions import ProjectNotFoundError
 from app.project.schemas import ProjectRead
 from app.task.dependencies import get_task_service
 from app.task.models import Task, TaskStatus
 from app.task.service import TaskService
-from app.tenant.schemas import TenantRead
 from tests.fixtures.app import provide
 from tests.fixtures.fakes import (
     InMemoryPublisher,

@@ -9,8 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.tenancy import bind_tenant
-from app.tenant.models import Tenant
-from app.user.models import Role, User
+from app.identity.models import Role, Tenant, User
 from tests.fixtures.factories import signup_body
 from tests.problems import assert_problem
 

@@ -11,13 +11,12 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
-from app.api.deps import get_session
 from app.core.security import WeakPasswordError
+from app.http.deps import get_session
+from app.identity.exceptions import TenantSlugTakenError
+from app.identity.models import Role, Tenant, User
 from app.tenant.dependencies import get_tenant_service
-from app.tenant.exceptions import TenantSlugTakenError
-from app.tenant.models import Tenant
 from app.tenant.service import TenantService
-from app.user.models import Role, User
 from tests.fixtures.app import provide
 from tests.fixtures.factories import signup_body
 
@@ -52,7 +51,7 @@ class InMemoryUsers:
 
 
 class InMemoryScopes:
-    """Stands in for TenantScopes: `enter` records the tenant the flow bound itself to and
+    """Stands in for TenantWall: `enter` records the tenant the flow bound itself to and
     hands out users that get that tenant stamped on, as the tenant-scoped repository does."""
 
     def __init__(self, users: InMemoryUsers) -> None:

@@ -4,7 +4,7 @@ import pytest
 from httpx import AsyncClient
 
 from app.core.db import SessionFactory
-from app.user.models import Role
+from app.identity.models import Role
 from tests.fixtures.auth import Org, create_user
 from tests.problems import assert_problem
 

@@ -1,3 +1,5 @@
+"""The errors of looking up who exists: unknown tenants, taken slugs and emails."""
+
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
 
 
@@ -14,3 +16,8 @@ class TenantNotFoundError(NotFoundError):
 class TenantRequiredError(InvalidInputError):
     code = "tenant-required"
     title = "Tenant not named"
+
+
+class EmailTakenError(ConflictError):
+    code = "email-taken"
+    title = "Email already registered in this tenant"

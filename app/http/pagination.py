@@ -9,9 +9,9 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel, TypeAdapter
 
-from app.api.deps import ResourcesDep
-from app.api.schemas import Text
 from app.core.pagination import CursorCodec, PageRequest, Position, split_page
+from app.http.deps import ResourcesDep
+from app.http.schemas import Text
 
 ItemT = TypeVar("ItemT", bound=BaseModel)
 

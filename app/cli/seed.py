@@ -23,18 +23,18 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts import active_tenant, owner_context, tenant_service, user_service
 from app.auth.context import RequestContext
-from app.cli_runtime import CommandError, transaction
+from app.cli.provisioning import active_tenant, owner_context, tenant_service, user_service
+from app.cli.running import CommandError, transaction
 from app.core.config import Settings
 from app.core.resources import Resources
+from app.identity.models import Role, User
+from app.identity.repository import UserRepository
+from app.identity.schemas import TenantRead
 from app.project.dependencies import get_project_service
 from app.project.models import Project
 from app.task.models import Task, TaskStatus
 from app.task.repository import TaskRepository
-from app.tenant.schemas import TenantRead
-from app.user.models import Role, User
-from app.user.repository import UserRepository
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo"
@@ -194,7 +194,7 @@ async def seed_demo(
         await session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
         tenant = await _demo_tenant(session, resources, settings, report)
         context = await owner_context(session, resources, tenant)
-        users = UserRepository(session, tenant.id)
+        users = UserRepository(context.session, tenant.id)
         people = await _demo_users(users, context, report, progress)
 
         queries = DemoQueries(session, tenant.id)
@@ -207,7 +207,7 @@ async def seed_demo(
             progress.advance(1, f"project {name}")
         ordered = [existing[name] for name, _ in DEMO_PROJECTS]
 
-        repository = TaskRepository(session, tenant.id)
+        repository = TaskRepository(context.session, tenant.id)
         titles = await queries.task_titles()
         day = tenant.created_at.date()
         missing = [

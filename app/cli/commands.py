@@ -2,8 +2,8 @@
 
 One typer app, `cli`; each command is a function decorated with `@cli.command()` that imports what
 it needs inside its body, so importing this module builds no app and touches no server. Commands
-that write go through the API's own dependency functions and services (`app/accounts.py`,
-`app/seed.py`) in the API's own transaction (`app/cli_runtime.py`); a failure is one line on
+that write go through the API's own dependency functions and services (`app/cli/provisioning.py`,
+`app/cli/seed.py`) in the API's own transaction (`app/cli/running.py`); a failure is one line on
 stderr and exit status 1.
 """
 
@@ -17,7 +17,7 @@ import typer
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from app.seed import SeedReport
+    from app.cli.seed import SeedReport
 
 cli = typer.Typer(
     name="dependable",
@@ -34,7 +34,7 @@ cli = typer.Typer(
 @cli.callback()
 def main() -> None:
     """Dependable admin commands (settings come from the environment and `.env`)."""
-    from app.cli_runtime import default_app_env
+    from app.cli.running import default_app_env
 
     default_app_env()  # APP_ENV set nowhere means development
 
@@ -77,7 +77,7 @@ def depgraph(
     """Print the dependency graph of every route (or one), read from FastAPI's own tree."""
     # Building the app needs settings (APP_ENV defaults to development, see `main`); creating
     # the app opens no connection: that happens in the lifespan.
-    from app.api import depgraph as graph
+    from app.cli import depgraph as graph
 
     graphs = graph.collect_routes(graph.build_app())
     if route is not None:
@@ -100,7 +100,7 @@ def openapi(
     ] = None,
 ) -> None:
     """Print the OpenAPI document (JSON) of the app `create_app()` builds; connects to nothing."""
-    from app.cli_runtime import reporting_errors
+    from app.cli.running import reporting_errors
 
     with reporting_errors():  # building the app reads the settings, which may be invalid
         from app.main import create_app
@@ -135,8 +135,8 @@ def create_tenant(
 ) -> None:
     """Create a tenant and its owner, as POST /api/v1/tenants does (same schema, service and
     transaction)."""
-    from app import accounts
-    from app.cli_runtime import reporting_errors, run, validated
+    from app.cli import provisioning
+    from app.cli.running import reporting_errors, run, validated
     from app.tenant.schemas import SignUpRequest
 
     with reporting_errors():
@@ -148,7 +148,9 @@ def create_tenant(
             password=password,
             full_name=full_name,
         )
-    signup = run(lambda settings, resources: accounts.create_tenant(settings, resources, request))
+    signup = run(
+        lambda settings, resources: provisioning.create_tenant(settings, resources, request)
+    )
     typer.echo(
         f"Created tenant {signup.tenant.slug!r} ({signup.tenant.id}) "
         f"with owner {signup.owner.email} ({signup.owner.id})."
@@ -174,8 +176,8 @@ def create_user(
     The command acts as the tenant's first active owner (the earliest created), so the service's
     role rules see an owner: admins may be created as well as members and viewers.
     """
-    from app import accounts
-    from app.cli_runtime import reporting_errors, run, validated
+    from app.cli import provisioning
+    from app.cli.running import reporting_errors, run, validated
     from app.user.schemas import UserCreate
 
     with reporting_errors():
@@ -183,7 +185,7 @@ def create_user(
             UserCreate, email=email, password=password, full_name=full_name, role=role.value
         )
     created = run(
-        lambda settings, resources: accounts.create_user(settings, resources, tenant, request)
+        lambda settings, resources: provisioning.create_user(settings, resources, tenant, request)
     )
     typer.echo(
         f"Created {created.user.role.value} {created.user.email} ({created.user.id}) in tenant "
@@ -192,7 +194,7 @@ def create_user(
 
 
 class _RichSeedProgress:
-    """`app.seed.SeedProgress` as a rich progress bar on stderr."""
+    """`app.cli.seed.SeedProgress` as a rich progress bar on stderr."""
 
     def __init__(self, progress: "Progress") -> None:
         self.progress = progress
@@ -220,8 +222,8 @@ def seed_demo(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from app import seed
-    from app.cli_runtime import run
+    from app.cli import seed
+    from app.cli.running import run
 
     columns = (
         TextColumn("{task.description:<40}"),
@@ -246,7 +248,7 @@ def purge_idempotency_keys() -> None:
     Expired keys are already ignored (a new request takes its key over); this only reclaims
     their space. Run it from cron or a scheduler, daily is plenty.
     """
-    from app.cli_runtime import run, transaction
+    from app.cli.running import run, transaction
     from app.core.config import Settings
     from app.core.resources import Resources
     from app.idempotency.repository import ExpiredIdempotencyKeys
@@ -264,7 +266,7 @@ def _print_seed_report(report: "SeedReport") -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from app.seed import DEMO_SLUG, DEMO_USERS
+    from app.cli.seed import DEMO_SLUG, DEMO_USERS
 
     created = ", ".join(f"{n} {what}" for what, n in report.created.items()) or "nothing"
     console = Console(highlight=False)

@@ -22,10 +22,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import get_session
 from app.core.config import DatabaseSettings, Settings, load_settings
 from app.core.errors import AppError
 from app.core.resources import Resources, open_resources
+from app.http.deps import get_session
 
 T = TypeVar("T")
 ModelT = TypeVar("ModelT", bound=BaseModel)

@@ -9,8 +9,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.problems import problem, unexpected_error_response
 from app.core.context import request_id_var, tenant_id_var, user_id_var
+from app.http.problems import problem, unexpected_error_response
 
 logger = logging.getLogger("app.errors")
 

@@ -22,12 +22,12 @@ from fastapi import Depends, Request, Response
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.problems import keep_on_error_responses
 from app.core.config import Settings
 from app.core.db import transaction
 from app.core.metrics import record_rate_limit_rejection
 from app.core.ratelimit import RateLimitedError
 from app.core.resources import Resources
+from app.http.problems import keep_on_error_responses
 
 
 async def get_resources(request: Request) -> Resources:

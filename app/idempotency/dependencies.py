@@ -17,9 +17,9 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.schemas import Text
 from app.auth.dependencies import RequestContextDep
-from app.core.idempotency import IdempotencyCache, StoredResponse
+from app.http.schemas import Text
+from app.idempotency.cache import IdempotencyCache, StoredResponse
 from app.idempotency.repository import IdempotencyKeyRepository
 from app.idempotency.service import Claim, IdempotencyStore
 

@@ -1,14 +1,30 @@
+"""Finding tenants and users. Tenants are the root of tenancy; users are tenant-owned."""
+
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
-from app.core.repository import TenantScopedRepository
-from app.user.exceptions import EmailTakenError
-from app.user.models import Role, User
+from app.core.repository import Repository, TenantOwnedRepository
+from app.identity.exceptions import EmailTakenError, TenantSlugTakenError
+from app.identity.models import Role, Tenant, User
 
 
-class UserRepository(TenantScopedRepository[User]):
+class TenantRepository(Repository[Tenant]):
+    """Tenants are the root of tenancy: this repository is deliberately not tenant-scoped, and
+    the `tenants` table has no row-level security (a tenant is looked up before it is known)."""
+
+    model = Tenant
+    constraint_errors = {"uq_tenants_slug": TenantSlugTakenError}
+
+    async def slug_exists(self, slug: str) -> bool:
+        return bool(await self.session.scalar(select(exists().where(Tenant.slug == slug))))
+
+    async def get_by_slug(self, slug: str) -> Tenant | None:
+        return await self.session.scalar(self._select().where(Tenant.slug == slug))
+
+
+class UserRepository(TenantOwnedRepository[User]):
     model = User
     constraint_errors = {"uq_users_tenant_id_email": EmailTakenError}
 

@@ -450,7 +450,7 @@ MARKDOWN_HEADER = """\
 # Dependency graph
 
 Generated from FastAPI's own dependency tree of every route (`route.dependant`) by
-[`app/api/depgraph.py`](../app/api/depgraph.py). Do not edit it by hand: regenerate it with
+[`app/cli/depgraph.py`](../app/cli/depgraph.py). Do not edit it by hand: regenerate it with
 
 ```bash
 make depgraph

@@ -16,11 +16,11 @@ from sqlalchemy.pool import Pool
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.deps import SettingsDep
-from app.api.schemas import Text
 from app.core.config import OperationsSettings
 from app.core.context import tenant_id_var, user_id_var
 from app.core.metrics import AppMetrics, bind_metrics, method_label, unbind_metrics
+from app.http.deps import SettingsDep
+from app.http.schemas import Text
 
 access_log = structlog.get_logger("app.access")
 

@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header
 
-from app.api.schemas import Text
 from app.core.errors import PreconditionFailedError
+from app.http.schemas import Text
 
 # Strong tags only: If-Match uses the strong comparison (RFC 9110 13.1.1), so a weak tag
 # (W/"1") or another spelling of the number ("01") never matches.

@@ -12,20 +12,18 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.context import RequestContext, acting_as
-from app.auth.schemas import Principal
-from app.cli_runtime import CommandError, transaction
+from app.cli.running import CommandError, transaction
 from app.core.config import Settings
 from app.core.resources import Resources
 from app.core.tenancy import bind_tenant
+from app.identity.exceptions import EmailTakenError, TenantSlugTakenError
+from app.identity.models import Role, User
+from app.identity.repository import TenantRepository, UserRepository
+from app.identity.schemas import Principal, TenantRead
 from app.tenant.dependencies import get_tenant_service
-from app.tenant.exceptions import TenantSlugTakenError
-from app.tenant.repository import TenantRepository
-from app.tenant.schemas import SignUpRequest, TenantRead
+from app.tenant.schemas import SignUpRequest
 from app.tenant.service import SignUp, TenantService
 from app.user.dependencies import get_user_service
-from app.user.exceptions import EmailTakenError
-from app.user.models import Role, User
-from app.user.repository import UserRepository
 from app.user.schemas import UserCreate
 from app.user.service import UserService
 
@@ -45,8 +43,7 @@ async def active_tenant(session: AsyncSession, slug: str) -> TenantRead:
 
 async def tenant_users(session: AsyncSession, tenant: TenantRead) -> UserRepository:
     """The tenant's users, with the session bound to the tenant (row-level security)."""
-    await bind_tenant(session, tenant.id)
-    return UserRepository(session, tenant.id)
+    return UserRepository(await bind_tenant(session, tenant.id), tenant.id)
 
 
 async def first_owner(users: UserRepository, tenant: TenantRead) -> Principal:
