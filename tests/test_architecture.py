@@ -1,62 +1,61 @@
-"""The layering, checked mechanically: imports flow router -> service -> repository -> models,
-services and repositories never see the web framework, and `app/core` depends on nothing above."""
+"""The layering, checked by import-linter: the contracts live in pyproject.toml
+(`[tool.importlinter]`) and `make lint` runs them. These tests prove each contract can fail: a copy
+of `app/` gets one import that breaks the contract's rule, and `lint-imports` must call that
+contract broken."""
 
-import ast
-from collections.abc import Iterator
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-APP = Path(__file__).resolve().parents[1] / "app"
-FRAMEWORK = ("fastapi", "starlette")
+ROOT = Path(__file__).resolve().parents[1]
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
-def imports(path: Path) -> Iterator[str]:
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.module
+def lint_imports(root: Path, *contracts: str) -> subprocess.CompletedProcess[str]:
+    selected = [arg for contract in contracts for arg in ("--contract", contract)]
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--no-logo", *selected, "pyproject.toml"],
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
-def modules(*patterns: str) -> list[Path]:
-    found = sorted({path for pattern in patterns for path in APP.glob(pattern)})
-    assert found, patterns
-    return found
+def test_the_code_keeps_every_contract():
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
 
 
-def rel(path: Path) -> str:
-    return str(path.relative_to(APP.parent))
+# (contract id, module that gets the import, the import that breaks the rule)
+BREAKS = [
+    ("no-cycles", "app/core/config.py", "import app.http.deps"),
+    ("layers", "app/identity/models.py", "import app.auth.exceptions"),
+    ("layers", "app/http/etag.py", "import app.project.schemas"),
+    ("no-framework-below-routes", "app/project/service.py", "import fastapi"),
+    ("no-framework-below-routes", "app/core/cache.py", "import starlette.responses"),
+    ("routers-through-dependencies", "app/task/router.py", "import app.task.repository"),
+    ("routers-through-dependencies", "app/flag/router.py", "from sqlalchemy import select"),
+    ("repositories-below-services", "app/flag/repository.py", "import app.flag.service"),
+]
 
 
-@pytest.mark.parametrize(
-    "path",
-    modules("*/service.py", "*/repository.py", "*/models.py", "*/exceptions.py", "core/*.py"),
-    ids=rel,
-)
-def test_no_framework_below_the_router(path: Path):
-    """Domain errors are mapped to HTTP in one place (app/http/problems.py), not raised as HTTP."""
-    offending = [name for name in imports(path) if name.split(".")[0] in FRAMEWORK]
-    assert offending == []
+@pytest.mark.parametrize(("contract", "module", "statement"), BREAKS, ids=str)
+def test_each_contract_fails_when_its_rule_is_broken(
+    tmp_path: Path, contract: str, module: str, statement: str
+):
+    shutil.copytree(ROOT / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / module
+    target.write_text(f"{statement}  # noqa\n{target.read_text()}")
 
+    result = lint_imports(tmp_path, contract)
 
-@pytest.mark.parametrize("path", modules("core/*.py"), ids=rel)
-def test_core_depends_on_nothing_above_it(path: Path):
-    offending = [
-        name
-        for name in imports(path)
-        if name.startswith("app.") and not name.startswith("app.core")
-    ]
-    assert offending == []
-
-
-@pytest.mark.parametrize("path", modules("*/router.py"), ids=rel)
-def test_routers_reach_repositories_only_through_dependencies(path: Path):
-    offending = [name for name in imports(path) if name.endswith((".repository", ".models"))]
-    # Enums used as query parameter types are the one model import a router may need.
-    assert [name for name in offending if name != "app.task.models"] == []
-
-
-@pytest.mark.parametrize("path", modules("*/repository.py"), ids=rel)
-def test_repositories_do_not_call_services(path: Path):
-    assert [name for name in imports(path) if name.endswith(".service")] == []
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Contracts: 0 kept, 1 broken." in result.stdout
