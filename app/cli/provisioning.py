@@ -1,21 +1,28 @@
 """Tenants and users created outside a request (the admin CLI), by the API's own code path.
 
 The services are built by the API's own providers (`get_tenant_service`, `get_user_service`),
-on a session from `transaction` (the API's unit of work). What a request gets from its token, a
+resolved with their whole graph by `resolved` (app/http/outside_request.py), on a session from
+`transaction` (the API's unit of work). What a request gets from its token, a
 command has to establish itself: the tenant is read by slug from PostgreSQL, and the acting
 principal is the tenant's first active owner (earliest created); `acting_as` makes of them the
 `RequestContext` the providers take.
 """
 
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.context import RequestContext, acting_as
+from app.auth.dependencies import get_request_context
 from app.cli.running import CommandError, transaction
 from app.core.config import Settings
 from app.core.resources import Resources
 from app.core.tenancy import bind_tenant
+from app.http.deps import get_resources, get_session
+from app.http.outside_request import resolved
 from app.identity.exceptions import EmailTakenError, TenantSlugTakenError
 from app.identity.models import Role, User
 from app.identity.repository import TenantRepository, UserRepository
@@ -25,12 +32,15 @@ from app.tenant.schemas import SignUpRequest
 from app.tenant.service import SignUp, TenantService
 from app.user.dependencies import get_user_service
 from app.user.schemas import UserCreate
-from app.user.service import UserService
+
+T = TypeVar("T")
 
 
-async def tenant_service(session: AsyncSession, resources: Resources) -> TenantService:
-    """`TenantServiceDep`, from its provider: both repositories share the one session."""
-    return await get_tenant_service(session, resources, resources.settings)
+def tenant_service(
+    session: AsyncSession, resources: Resources
+) -> AbstractAsyncContextManager[TenantService]:
+    """`TenantServiceDep` as its route gets it, on the command's session."""
+    return resolved(get_tenant_service, given={get_session: session, get_resources: resources})
 
 
 async def active_tenant(session: AsyncSession, slug: str) -> TenantRead:
@@ -62,15 +72,20 @@ async def owner_context(
     return await acting_as(actor, tenant, session, resources)
 
 
-async def user_service(context: RequestContext) -> UserService:
-    """`UserServiceDep`, from its provider, acting as the context's principal."""
-    return await get_user_service(context)
+def provided(
+    provider: Callable[[RequestContext], Awaitable[T]], context: RequestContext
+) -> AbstractAsyncContextManager[T]:
+    """A domain service provider's value, as a request of the context's principal gets it
+    (`resolved`, app/http/outside_request.py: the same graph, not a hand-written copy)."""
+    return resolved(provider, given={get_request_context: context})
 
 
 async def create_tenant(settings: Settings, resources: Resources, request: SignUpRequest) -> SignUp:
     """`POST /api/v1/tenants`: the tenant and its owner, in one transaction."""
-    async with transaction(resources) as session:
-        service = await tenant_service(session, resources)
+    async with (
+        transaction(resources) as session,
+        tenant_service(session, resources) as service,
+    ):
         try:
             return await service.sign_up(
                 name=request.name,
@@ -97,16 +112,16 @@ async def create_user(
     async with transaction(resources) as session:
         tenant = await active_tenant(session, slug)
         context = await owner_context(session, resources, tenant)
-        service = await user_service(context)
-        try:
-            user = await service.create(
-                email=request.email,
-                password=request.password.get_secret_value(),
-                full_name=request.full_name,
-                role=request.role,
-            )
-        except EmailTakenError:
-            raise CommandError(
-                f"{request.email.lower()!r} is already a user of tenant {tenant.slug!r}"
-            ) from None
+        async with provided(get_user_service, context) as service:
+            try:
+                user = await service.create(
+                    email=request.email,
+                    password=request.password.get_secret_value(),
+                    full_name=request.full_name,
+                    role=request.role,
+                )
+            except EmailTakenError:
+                raise CommandError(
+                    f"{request.email.lower()!r} is already a user of tenant {tenant.slug!r}"
+                ) from None
         return CreatedUser(user=user, tenant=tenant, actor=context.principal)

@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import DatabaseSettings, Settings, load_settings
 from app.core.errors import AppError
 from app.core.resources import Resources, open_resources
-from app.http.deps import get_session
+from app.http.deps import get_resources, get_session
+from app.http.outside_request import resolved
 
 T = TypeVar("T")
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -155,7 +156,7 @@ async def admin_resources(settings: Settings) -> AsyncIterator[Resources]:
 @asynccontextmanager
 async def transaction(resources: Resources) -> AsyncIterator[AsyncSession]:
     """One transaction, exactly as a request's: the API's `get_session` dependency itself."""
-    async with asynccontextmanager(get_session)(resources) as session:
+    async with resolved(get_session, given={get_resources: resources}) as session:
         yield session
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.context import RequestContext
-from app.cli.provisioning import active_tenant, owner_context, tenant_service, user_service
+from app.cli.provisioning import active_tenant, owner_context, provided, tenant_service
 from app.cli.running import CommandError, transaction
 from app.core.config import Settings
 from app.core.resources import Resources
@@ -35,6 +35,7 @@ from app.project.dependencies import get_project_service
 from app.project.models import Project
 from app.task.models import Task, TaskStatus
 from app.task.repository import TaskRepository
+from app.user.dependencies import get_user_service
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo"
@@ -147,16 +148,16 @@ async def _demo_tenant(
     session: AsyncSession, resources: Resources, settings: Settings, report: SeedReport
 ) -> TenantRead:
     owner = DEMO_USERS[0]
-    service = await tenant_service(session, resources)
-    if await service.tenants.slug_exists(DEMO_SLUG):
-        return await active_tenant(session, DEMO_SLUG)
-    signup = await service.sign_up(
-        name=DEMO_NAME,
-        slug=DEMO_SLUG,
-        email=owner.email,
-        password=owner.password,
-        full_name=owner.full_name,
-    )
+    async with tenant_service(session, resources) as service:
+        if await service.tenants.slug_exists(DEMO_SLUG):
+            return await active_tenant(session, DEMO_SLUG)
+        signup = await service.sign_up(
+            name=DEMO_NAME,
+            slug=DEMO_SLUG,
+            email=owner.email,
+            password=owner.password,
+            full_name=owner.full_name,
+        )
     report.created["tenant"] += 1
     report.created["users"] += 1
     return TenantRead.model_validate(signup.tenant)
@@ -165,17 +166,20 @@ async def _demo_tenant(
 async def _demo_users(
     users: UserRepository, context: RequestContext, report: SeedReport, progress: SeedProgress
 ) -> dict[Role, User]:
-    service = await user_service(context)
     people: dict[Role, User] = {}
-    for demo in DEMO_USERS:
-        user = await users.get_by_email(demo.email)
-        if user is None:
-            user = await service.create(
-                email=demo.email, password=demo.password, full_name=demo.full_name, role=demo.role
-            )
-            report.created["users"] += 1
-        people[demo.role] = user
-        progress.advance(1, f"user {demo.email}")
+    async with provided(get_user_service, context) as service:
+        for demo in DEMO_USERS:
+            user = await users.get_by_email(demo.email)
+            if user is None:
+                user = await service.create(
+                    email=demo.email,
+                    password=demo.password,
+                    full_name=demo.full_name,
+                    role=demo.role,
+                )
+                report.created["users"] += 1
+            people[demo.role] = user
+            progress.advance(1, f"user {demo.email}")
     return people
 
 
@@ -198,13 +202,13 @@ async def seed_demo(
         people = await _demo_users(users, context, report, progress)
 
         queries = DemoQueries(session, tenant.id)
-        projects = await get_project_service(context)
         existing = await queries.projects_named([name for name, _ in DEMO_PROJECTS])
-        for name, description in DEMO_PROJECTS:
-            if name not in existing:
-                existing[name] = await projects.create(name=name, description=description)
-                report.created["projects"] += 1
-            progress.advance(1, f"project {name}")
+        async with provided(get_project_service, context) as projects:
+            for name, description in DEMO_PROJECTS:
+                if name not in existing:
+                    existing[name] = await projects.create(name=name, description=description)
+                    report.created["projects"] += 1
+                progress.advance(1, f"project {name}")
         ordered = [existing[name] for name, _ in DEMO_PROJECTS]
 
         repository = TaskRepository(context.session, tenant.id)
