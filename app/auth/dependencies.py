@@ -123,7 +123,7 @@ def require_role(minimum: Role) -> RoleGuard:
 
     async def guard(
         context: RequestContextDep,
-        _scope: Annotated[str | None, Security(bearer, scopes=[minimum.value])],
+        _bearer: Annotated[str | None, Security(bearer, scopes=[minimum.value])],
     ) -> Principal:
         if not context.principal.role.at_least(minimum):
             raise InsufficientRoleError(f"This action needs the {minimum.value} role or higher.")

@@ -11,7 +11,7 @@ from app.identity.models import Role, Tenant, User
 
 
 class TenantRepository(Repository[Tenant]):
-    """Tenants are the root of tenancy: this repository is deliberately not tenant-scoped, and
+    """Tenants are the root of tenancy: this repository is deliberately not tenant-owned, and
     the `tenants` table has no row-level security (a tenant is looked up before it is known)."""
 
     model = Tenant

@@ -1,5 +1,5 @@
 """Tasks within a project. The assignee must be a user of the same tenant (looked up through
-the tenant-scoped user repository, so another tenant's user id is simply not found)."""
+the tenant-owned user repository, so another tenant's user id is simply not found)."""
 
 import uuid
 from collections.abc import Sequence

@@ -52,7 +52,7 @@ class InMemoryUsers:
 
 class InMemoryScopes:
     """Stands in for TenantWall: `enter` records the tenant the flow bound itself to and
-    hands out users that get that tenant stamped on, as the tenant-scoped repository does."""
+    hands out users that get that tenant stamped on, as the tenant-owned repository does."""
 
     def __init__(self, users: InMemoryUsers) -> None:
         self.users = users
