@@ -90,7 +90,7 @@ async def get_request_context(
     """The authenticated, tenant-bound request: 401 without a valid, unrevoked token of an
     active user; 404 when the token's tenant is inactive; 403 when the request names another
     tenant. Owns the request's transaction: committed when the endpoint returns (before the
-    response, `scope="function"`), rolled back if anything raised."""
+    response, `scope="function"`), rolled back if anything raised (unless it is `KeepsWrites`)."""
     async with transaction(resources.session_factory) as session:
         caller = await Authenticator(resources, session).authenticate(bearer_token(authorization))
         named = named_tenant_slug(request, resources.settings, x_tenant)

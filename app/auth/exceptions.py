@@ -1,4 +1,6 @@
-from app.core.errors import AuthenticationError, PermissionDeniedError
+import uuid
+
+from app.core.errors import AuthenticationError, KeepsWrites, PermissionDeniedError
 
 BEARER = {"WWW-Authenticate": "Bearer"}
 USER_GONE = "The token's user no longer exists or is inactive."
@@ -20,6 +22,15 @@ class InvalidTokenError(AuthenticationError):
 
     def __init__(self, detail: str = "The token is invalid, expired or revoked.") -> None:
         super().__init__(detail, headers=BEARER)
+
+
+class ReusedRefreshTokenError(InvalidTokenError, KeepsWrites):
+    """A spent refresh token came back, and its family was revoked. The answer is 401, but the
+    revocation is kept: `KeepsWrites` makes the request's transaction commit it first."""
+
+    def __init__(self, family_id: uuid.UUID) -> None:
+        super().__init__("This refresh token was already used; its session has been revoked.")
+        self.family_id = family_id
 
 
 class MissingTokenError(AuthenticationError):

@@ -1,4 +1,4 @@
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
 from app.auth.dependencies import (
     AuthServiceDep,
@@ -8,8 +8,7 @@ from app.auth.dependencies import (
     login_rate_limits,
 )
 from app.auth.schemas import RefreshRequest, TokenPair
-from app.auth.service import ReusedRefreshTokenError
-from app.http.problems import ProblemResponse, app_error_handler, problem_responses
+from app.http.problems import problem_responses
 from app.identity.exceptions import TenantRequiredError
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -31,17 +30,11 @@ async def issue_token(
     return await service.login(tenant=tenant, email=form.username, password=form.password)
 
 
-@router.post("/refresh", response_model=TokenPair, responses=problem_responses(401, 422))
-async def refresh(
-    body: RefreshRequest, request: Request, service: AuthServiceDep
-) -> TokenPair | ProblemResponse:
+@router.post("/refresh", responses=problem_responses(401, 422))
+async def refresh(body: RefreshRequest, service: AuthServiceDep) -> TokenPair:
     """Trade a refresh token for a new pair; the old one is spent. Reusing a spent one revokes
     its whole session (every token of its family)."""
-    try:
-        return await service.refresh(body.refresh_token)
-    except ReusedRefreshTokenError as reuse:
-        # Returned, not raised: the family's revocation must commit although the answer is 401.
-        return await app_error_handler(request, reuse)
+    return await service.refresh(body.refresh_token)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401))

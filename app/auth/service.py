@@ -8,7 +8,11 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.auth.exceptions import InvalidCredentialsError, InvalidTokenError
+from app.auth.exceptions import (
+    InvalidCredentialsError,
+    InvalidTokenError,
+    ReusedRefreshTokenError,
+)
 from app.auth.models import RefreshToken
 from app.auth.repository import refresh_tokens
 from app.auth.schemas import TokenPair
@@ -119,8 +123,7 @@ class AuthService:
             raise InvalidTokenError("The refresh token is expired or revoked.")
         if stored.spent_at is not None:
             # A spent token came back: it was stolen or replayed. Revoke the whole family. The
-            # request fails, yet this write must be kept: the router returns the 401 instead of
-            # raising it, so the session still commits.
+            # request fails, yet this write must be kept: the error is marked `KeepsWrites`.
             await refresh_tokens(inside).revoke_family(stored.family_id)
             await self.revocations.deny_family(
                 stored.family_id, family_for=self._family_denial(now)
@@ -174,12 +177,3 @@ class AuthService:
             refresh_token=refresh_token,
             expires_in=self.codec.ttl_seconds,
         )
-
-
-class ReusedRefreshTokenError(InvalidTokenError):
-    """Raised after the family was revoked. The answer is 401, but the revocation must be kept:
-    `app.auth.router.refresh` returns this error's problem response rather than raising it."""
-
-    def __init__(self, family_id: uuid.UUID) -> None:
-        super().__init__("This refresh token was already used; its session has been revoked.")
-        self.family_id = family_id

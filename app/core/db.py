@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.core.config import DatabaseSettings
+from app.core.errors import KeepsWrites
 
 logger = logging.getLogger("app.db")
 
@@ -59,6 +60,9 @@ def create_session_factory(engine: AsyncEngine) -> SessionFactory:
 async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit when the block ends normally, roll back when it raises.
 
+    One exception to the rollback: an error marked `KeepsWrites` (app/core/errors.py) commits
+    first and then propagates; if that commit fails, the commit's error propagates instead.
+
     The request dependencies (`get_session`, `get_request_context`) and the CLI all use this one
     definition. A session connects on its first statement, so a request that never touches
     PostgreSQL costs no round trip. Such a session (it never began: no transaction, nothing
@@ -70,15 +74,18 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
     try:
         try:
             yield session
-        except Exception:
+        except Exception as error:
             began = _began(session)
+            if isinstance(error, KeepsWrites):
+                if began:
+                    await _commit(session)  # a failed commit raises its own error instead
+                raise
             discard_after_commit(session)
             await session.rollback()
             raise
         began = _began(session)
         if began:
-            await session.commit()
-            await run_after_commit(session)
+            await _commit(session)
     finally:
         if began or session.in_transaction():
             await session.close()
@@ -88,6 +95,11 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
 
 def _began(session: AsyncSession) -> bool:
     return session.in_transaction() or bool(session.new or session.dirty or session.deleted)
+
+
+async def _commit(session: AsyncSession) -> None:
+    await session.commit()
+    await run_after_commit(session)
 
 
 AfterCommit = Callable[[], Awaitable[None]]

@@ -18,6 +18,18 @@ class AppError(Exception):
         super().__init__(self.detail)
 
 
+class KeepsWrites:
+    """Marks a domain error whose writes must outlive the failed request (a mixin, not an error
+    of its own).
+
+    Any other exception rolls the request's transaction back. After one of these,
+    `app.core.db.transaction` commits what the request wrote, and only then lets the error
+    propagate to its handler, so the client's error answer still means "stored". If that commit
+    fails, its error replaces this one (a 500): the answer never claims a write that was lost.
+    Mix it into an `AppError`: `class ReusedRefreshTokenError(InvalidTokenError, KeepsWrites)`.
+    """
+
+
 class InvalidInputError(AppError):
     status = 422
     code = "invalid-input"

@@ -49,7 +49,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 async def get_session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: commit if the endpoint returned, roll back if anything raised.
+    """One transaction per request: commit if the endpoint returned, roll back if anything raised
+    (except an error marked `KeepsWrites`, whose writes commit first: `transaction`).
 
     Declared with `scope="function"` (below), so this code after `yield` runs when the endpoint
     returns and before the response is sent: a failed commit becomes an error response, and a

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from redis.asyncio import Redis
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.models import RefreshToken
 from app.core.config import AuthSettings, RateLimitRule, RateLimitSettings, Settings
@@ -16,6 +17,7 @@ from app.core.tenancy import bind_tenant
 from app.identity.models import Tenant, User
 from tests.fixtures.app import use_redis, use_resources
 from tests.fixtures.auth import PASSWORD, Actor, Org, create_tenant, create_user, mint_token
+from tests.fixtures.database import FailingCommitSession, savepoint_factory
 from tests.problems import assert_problem
 
 TOKEN = "/api/v1/auth/token"
@@ -151,16 +153,37 @@ class TestRefresh:
         me = await client.get(ME, headers={"Authorization": f"Bearer {pair['access_token']}"})
         assert me.status_code == 200
 
-    async def test_reuse_revokes_the_whole_family(self, client: AsyncClient, acme: Org):
+    async def test_reuse_revokes_the_whole_family(
+        self, client: AsyncClient, acme: Org, session_factory: SessionFactory
+    ):
         first = (await login(client, acme, acme.member.user.email)).json()
         second = (await client.post(REFRESH, json={"refresh_token": first["refresh_token"]})).json()
 
         replay = await client.post(REFRESH, json={"refresh_token": first["refresh_token"]})
-        assert_problem(replay, 401)
+        assert "already used" in assert_problem(replay, 401)["detail"]
 
+        # The 401 is an error, yet its revocation was committed (`KeepsWrites`): both tokens.
+        revoked = await family_revocations(session_factory, acme, first["refresh_token"])
+        assert revoked == [True, True]
         # The thief's replay killed the legitimate holder's newer token too, and its session.
         newer = await client.post(REFRESH, json={"refresh_token": second["refresh_token"]})
         assert_problem(newer, 401)
+
+    async def test_reuse_whose_revocation_fails_to_commit_is_a_500(
+        self, app: FastAPI, client: AsyncClient, acme: Org, connection: AsyncConnection
+    ):
+        first = (await login(client, acme, acme.member.user.email)).json()
+        rotated = await client.post(REFRESH, json={"refresh_token": first["refresh_token"]})
+        assert rotated.status_code == 200
+        failing = use_resources(
+            app, session_factory=savepoint_factory(connection, FailingCommitSession)
+        ).session_factory
+
+        replay = await client.post(REFRESH, json={"refresh_token": first["refresh_token"]})
+
+        # Not the 401 that says the session was revoked: it was not.
+        assert_problem(replay, 500)
+        assert await family_revocations(failing, acme, first["refresh_token"]) == [False, False]
 
     async def test_unknown_token_is_401(self, client: AsyncClient):
         response = await client.post(REFRESH, json={"refresh_token": "x" * 43})
@@ -169,6 +192,21 @@ class TestRefresh:
     async def test_malformed_body_is_422(self, client: AsyncClient):
         assert_problem(await client.post(REFRESH, json={"refresh_token": 7}), 422)
         assert_problem(await client.post(REFRESH, json={"token": "x" * 43}), 422)
+
+
+async def family_revocations(factory: SessionFactory, org: Org, refresh_token: str) -> list[bool]:
+    """Whether each refresh token of `refresh_token`'s family is revoked, in PostgreSQL."""
+    async with factory() as session:
+        await bind_tenant(session, org.tenant.id)
+        family = select(RefreshToken.family_id).where(
+            RefreshToken.token_hash == hash_refresh_token(refresh_token)
+        )
+        revoked = await session.scalars(
+            select(RefreshToken.revoked_at.is_not(None))
+            .where(RefreshToken.family_id == family.scalar_subquery())
+            .order_by(RefreshToken.expires_at)
+        )
+        return list(revoked)
 
 
 class TestLogout:
