@@ -12,5 +12,6 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.app",
     "tests.fixtures.auth",
+    "tests.fixtures.orgs",
     "tests.fixtures.committed",
 ]

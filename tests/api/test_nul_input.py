@@ -20,8 +20,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from app.main import create_app
 from tests.fixtures.auth import Org
+from tests.fixtures.problems import assert_problem
 from tests.fixtures.settings import make_settings
-from tests.problems import assert_problem
 
 # Each would pass the field's other rules if it had no NUL: long enough, an email's shape, a
 # slug's letters. Every one must be refused by every string field.

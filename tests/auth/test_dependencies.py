@@ -20,6 +20,7 @@ from app.auth.dependencies import get_request_context, require_role
 from app.identity.models import Role
 from app.identity.schemas import Principal
 from tests.fixtures.auth import Org
+from tests.fixtures.paths import project_url, task_url
 
 
 @pytest.fixture
@@ -48,12 +49,10 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 async def test_the_caller_is_authenticated_once_under_require_role(
     client: AsyncClient, acme: Org, calls: Counter[str]
 ):
-    project_url = f"/api/v1/projects/{acme.project.id}"  # type: ignore[union-attr]
-    task_url = f"{project_url}/tasks/{acme.task.id}"  # type: ignore[union-attr]
     requests = [
-        ("GET", project_url, None),  # ViewerDep + ProjectDep (its service's actor)
-        ("PATCH", task_url, {"title": "Once"}),  # MemberDep + TaskDep + TaskServiceDep
-        ("PATCH", task_url, {"title": "Twice"}),  # the principal now comes from Redis
+        ("GET", project_url(acme.project), None),  # ViewerDep + ProjectDep (its service's actor)
+        ("PATCH", task_url(acme.task), {"title": "Once"}),  # MemberDep + TaskDep + TaskServiceDep
+        ("PATCH", task_url(acme.task), {"title": "Twice"}),  # the principal now comes from Redis
     ]
 
     per_request = []
@@ -78,9 +77,10 @@ async def test_a_context_taken_under_a_scope_would_be_built_twice(
         return context.principal
 
     app.dependency_overrides[require_role(Role.MEMBER)] = scoped_guard
-    task_url = f"/api/v1/projects/{acme.project.id}/tasks/{acme.task.id}"  # type: ignore[union-attr]
 
-    response = await client.patch(task_url, json={"title": "Twice"}, headers=acme.member.headers)
+    response = await client.patch(
+        task_url(acme.task), json={"title": "Twice"}, headers=acme.member.headers
+    )
 
     assert response.status_code == 200, response.text
     # Keyed (get_request_context, ("member",), "function") under the guard, with () elsewhere.

@@ -16,9 +16,10 @@ from app.core.security import Argon2PasswordHasher, hash_refresh_token, new_refr
 from app.core.tenancy import bind_tenant
 from app.identity.models import Tenant, User
 from tests.fixtures.app import use_redis, use_resources
-from tests.fixtures.auth import PASSWORD, Actor, Org, create_tenant, create_user, mint_token
+from tests.fixtures.auth import PASSWORD, Actor, Org, mint_token
 from tests.fixtures.database import FailingCommitSession, savepoint_factory
-from tests.problems import assert_problem
+from tests.fixtures.factories import create_tenant, create_user
+from tests.fixtures.problems import assert_problem
 
 TOKEN = "/api/v1/auth/token"
 REFRESH = "/api/v1/auth/refresh"

@@ -29,7 +29,7 @@ from app.core.security import AccessClaims
 from app.identity.models import Role
 from app.identity.wall import TenantWall
 from tests.fixtures.auth import PASSWORD
-from tests.problems import assert_problem
+from tests.fixtures.problems import assert_problem
 
 TOKEN = "/api/v1/auth/token"
 REFRESH = "/api/v1/auth/refresh"

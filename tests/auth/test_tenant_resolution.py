@@ -8,7 +8,7 @@ from httpx import AsyncClient
 from app.core.config import RateLimitRule, RateLimitSettings, Settings, TenancySettings
 from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
-from tests.problems import assert_problem
+from tests.fixtures.problems import assert_problem
 
 ME = "/api/v1/users/me"
 

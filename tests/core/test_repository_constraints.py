@@ -124,7 +124,7 @@ async def task_in_missing_project(session: AsyncSession, org: Org) -> None:
 
 async def task_for_missing_assignee(session: AsyncSession, org: Org) -> None:
     await TaskRepository(session, org.tenant.id).add_all(
-        [Task(project_id=org.project.id, title="x", assignee_id=uuid.uuid4())]  # type: ignore[union-attr]
+        [Task(project_id=org.project.id, title="x", assignee_id=uuid.uuid4())]
     )
 
 

@@ -20,7 +20,7 @@ from starlette.background import BackgroundTask
 
 from tests.di.asgi import ASGIApp, Message, Receive, Scope, Send, client_for
 from tests.fixtures.auth import Org
-from tests.problems import assert_problem
+from tests.fixtures.problems import assert_problem
 
 
 def build_app(events: list[str]) -> FastAPI:

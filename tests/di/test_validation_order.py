@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.di.asgi import client_for
 from tests.fixtures.auth import Org
+from tests.fixtures.problems import assert_problem
 from tests.fixtures.wire import on_the_wire
-from tests.problems import assert_problem
 
 
 def build_app(events: list[str]) -> FastAPI:

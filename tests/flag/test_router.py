@@ -14,13 +14,10 @@ from app.flag.models import FeatureFlag
 from app.flag.service import flags_key
 from app.identity.models import Role, Tenant
 from tests.fixtures.auth import Org
-from tests.problems import assert_problem
+from tests.fixtures.paths import bulk_url
+from tests.fixtures.problems import assert_problem
 
 FLAGS = "/api/v1/flags"
-
-
-def bulk_url(org: Org) -> str:
-    return f"/api/v1/projects/{org.project.id}/tasks:bulk"  # type: ignore[union-attr]
 
 
 BULK_BODY = {"tasks": [{"title": "bulk"}]}
@@ -181,23 +178,29 @@ class TestFeatureGuard:
         await put_flag(client, acme.admin, "bulk_tasks", True)
 
         assert (
-            await client.post(bulk_url(acme), json=BULK_BODY, headers=acme.member.headers)
+            await client.post(bulk_url(acme.project), json=BULK_BODY, headers=acme.member.headers)
         ).status_code == 201
         assert_problem(
-            await client.post(bulk_url(globex), json=BULK_BODY, headers=globex.member.headers),
+            await client.post(
+                bulk_url(globex.project), json=BULK_BODY, headers=globex.member.headers
+            ),
             404,
         )
 
     async def test_another_flag_does_not_open_the_route(self, client: AsyncClient, acme: Org):
         await put_flag(client, acme.admin, "bulk_tasks_v2", True)
-        response = await client.post(bulk_url(acme), json=BULK_BODY, headers=acme.member.headers)
+        response = await client.post(
+            bulk_url(acme.project), json=BULK_BODY, headers=acme.member.headers
+        )
         assert_problem(response, 404)
 
     async def test_turning_off_closes_the_route_on_the_next_request(
         self, client: AsyncClient, acme: Org, redis: Redis
     ):
         await put_flag(client, acme.admin, "bulk_tasks", True)
-        opened = await client.post(bulk_url(acme), json=BULK_BODY, headers=acme.member.headers)
+        opened = await client.post(
+            bulk_url(acme.project), json=BULK_BODY, headers=acme.member.headers
+        )
         assert opened.status_code == 201
         # The guard cached the tenant's flags; turning one off must drop that entry.
         assert await redis.exists(f"cache:{flags_key(acme.tenant.id)}") == 1
@@ -205,7 +208,9 @@ class TestFeatureGuard:
         await put_flag(client, acme.admin, "bulk_tasks", False)
 
         assert await redis.exists(f"cache:{flags_key(acme.tenant.id)}") == 0
-        closed = await client.post(bulk_url(acme), json=BULK_BODY, headers=acme.member.headers)
+        closed = await client.post(
+            bulk_url(acme.project), json=BULK_BODY, headers=acme.member.headers
+        )
         # Exactly what an unknown path answers: nothing tells the route exists.
         assert {k: v for k, v in assert_problem(closed, 404).items() if k in TELLS} == {
             "type": "about:blank",
@@ -217,23 +222,29 @@ class TestFeatureGuard:
         self, client: AsyncClient, acme: Org
     ):
         # A first request caches "off".
-        closed = await client.post(bulk_url(acme), json=BULK_BODY, headers=acme.member.headers)
+        closed = await client.post(
+            bulk_url(acme.project), json=BULK_BODY, headers=acme.member.headers
+        )
         assert_problem(closed, 404)
 
         await put_flag(client, acme.admin, "bulk_tasks", True)
 
-        opened = await client.post(bulk_url(acme), json=BULK_BODY, headers=acme.member.headers)
+        opened = await client.post(
+            bulk_url(acme.project), json=BULK_BODY, headers=acme.member.headers
+        )
         assert opened.status_code == 201
 
     async def test_refused_change_leaves_the_cache_alone(
         self, client: AsyncClient, acme: Org, redis: Redis
     ):
         await put_flag(client, acme.admin, "bulk_tasks", True)
-        await client.post(bulk_url(acme), json=BULK_BODY, headers=acme.member.headers)
+        await client.post(bulk_url(acme.project), json=BULK_BODY, headers=acme.member.headers)
 
         refused = await put_flag(client, acme.member, "bulk_tasks", False)
 
         assert_problem(refused, 403)
         assert await redis.exists(f"cache:{flags_key(acme.tenant.id)}") == 1
-        again = await client.post(bulk_url(acme), json=BULK_BODY, headers=acme.member.headers)
+        again = await client.post(
+            bulk_url(acme.project), json=BULK_BODY, headers=acme.member.headers
+        )
         assert again.status_code == 201

@@ -26,11 +26,12 @@ from app.project.repository import ProjectRepository
 from app.project.service import ProjectService
 from tests.fixtures.auth import Org
 from tests.fixtures.fakes import InMemoryPublisher
-from tests.problems import assert_problem
+from tests.fixtures.paths import project_url
+from tests.fixtures.problems import assert_problem
 
 
 async def test_a_stale_if_match_is_412_and_changes_nothing(client: AsyncClient, acme: Org):
-    path = f"/api/v1/projects/{acme.project.id}"  # type: ignore[union-attr]
+    path = project_url(acme.project)
     read = await client.get(path, headers=acme.viewer.headers)
     stale = {**acme.member.headers, "If-Match": read.headers["etag"]}
 
@@ -129,7 +130,7 @@ async def test_two_sessions_cannot_both_update_one_version(
 
 async def test_if_match_may_list_several_versions(client: AsyncClient, acme: Org):
     """RFC 9110: the precondition holds when any listed strong tag is current."""
-    path = f"/api/v1/projects/{acme.project.id}"  # type: ignore[union-attr]
+    path = project_url(acme.project)
     current = (await client.get(path, headers=acme.viewer.headers)).headers["etag"]
 
     listed = await client.patch(

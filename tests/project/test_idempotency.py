@@ -29,9 +29,8 @@ from app.project.models import Project
 from app.task.models import Task
 from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
-from tests.problems import assert_problem
-
-PROJECTS = "/api/v1/projects"
+from tests.fixtures.paths import PROJECTS, tasks_url
+from tests.fixtures.problems import assert_problem
 
 
 async def count_projects(factory: SessionFactory, org: Org, name: str) -> int:
@@ -94,10 +93,6 @@ class RedisThatCannotStoreResponses(Redis):
         return await super().set(name, value, *args, **kwargs)
 
 
-def tasks_path(org: Org) -> str:
-    return f"{PROJECTS}/{org.project.id}/tasks"  # type: ignore[union-attr]
-
-
 async def test_item5_a_write_never_runs_twice_when_storing_the_response_fails(
     app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, session_factory: SessionFactory
 ):
@@ -108,10 +103,14 @@ async def test_item5_a_write_never_runs_twice_when_storing_the_response_fails(
     use_resources(app, redis=flaky)
     headers = {**acme.member.headers, "Idempotency-Key": "task-once"}
 
-    first = await client.post(tasks_path(acme), json={"title": "Once"}, headers=headers)
-    while_pending = await client.post(tasks_path(acme), json={"title": "Once"}, headers=headers)
+    first = await client.post(tasks_url(acme.project), json={"title": "Once"}, headers=headers)
+    while_pending = await client.post(
+        tasks_url(acme.project), json={"title": "Once"}, headers=headers
+    )
     await expire_redis_leases(redis)
-    after_lease = await client.post(tasks_path(acme), json={"title": "Once"}, headers=headers)
+    after_lease = await client.post(
+        tasks_url(acme.project), json={"title": "Once"}, headers=headers
+    )
 
     assert await count_tasks(session_factory, acme, "Once") == 1
     assert first.status_code == 201
@@ -140,13 +139,13 @@ async def test_item5_a_committed_write_whose_response_was_lost_is_409_never_run_
         get_idempotency_store, losing_responses
     )
     headers = {**acme.member.headers, "Idempotency-Key": "lost"}
-    first = await client.post(tasks_path(acme), json={"title": "Lost"}, headers=headers)
+    first = await client.post(tasks_url(acme.project), json={"title": "Lost"}, headers=headers)
     del app.dependency_overrides[get_idempotency_store]
 
-    soon = await client.post(tasks_path(acme), json={"title": "Lost"}, headers=headers)
+    soon = await client.post(tasks_url(acme.project), json={"title": "Lost"}, headers=headers)
     await expire_redis_leases(redis)
     await age_keys(session_factory, acme, 61)  # past the lease: it will not be recorded now
-    later = await client.post(tasks_path(acme), json={"title": "Lost"}, headers=headers)
+    later = await client.post(tasks_url(acme.project), json={"title": "Lost"}, headers=headers)
 
     assert first.status_code == 201
     assert assert_problem(soon, 409)["type"].endswith("idempotency-in-flight")
@@ -158,10 +157,10 @@ async def test_item5_the_response_is_replayed_from_postgresql_when_redis_lost_it
     client: AsyncClient, acme: Org, redis: Redis, session_factory: SessionFactory
 ):
     headers = {**acme.member.headers, "Idempotency-Key": "flushed"}
-    first = await client.post(tasks_path(acme), json={"title": "Kept"}, headers=headers)
+    first = await client.post(tasks_url(acme.project), json={"title": "Kept"}, headers=headers)
     await redis.flushdb()  # a restart without persistence, an eviction, a failover
 
-    again = await client.post(tasks_path(acme), json={"title": "Kept"}, headers=headers)
+    again = await client.post(tasks_url(acme.project), json={"title": "Kept"}, headers=headers)
 
     assert first.status_code == again.status_code == 201
     assert again.headers["idempotent-replayed"] == "true"
@@ -179,14 +178,14 @@ async def test_item5_a_key_older_than_the_ttl_is_free_again(
 ):
     ttl = app.state.settings.idempotency.ttl_seconds
     headers = {**acme.member.headers, "Idempotency-Key": "daily"}
-    first = await client.post(tasks_path(acme), json={"title": "Daily"}, headers=headers)
+    first = await client.post(tasks_url(acme.project), json={"title": "Daily"}, headers=headers)
     await redis.flushdb()  # its Redis copy expires with the same TTL
     await age_keys(session_factory, acme, ttl - 5)
-    within = await client.post(tasks_path(acme), json={"title": "Daily"}, headers=headers)
+    within = await client.post(tasks_url(acme.project), json={"title": "Daily"}, headers=headers)
     await redis.flushdb()
     await age_keys(session_factory, acme, 10)  # now ttl + 5 seconds old
 
-    after = await client.post(tasks_path(acme), json={"title": "Daily"}, headers=headers)
+    after = await client.post(tasks_url(acme.project), json={"title": "Daily"}, headers=headers)
 
     assert (first.status_code, within.status_code, after.status_code) == (201, 201, 201)
     assert within.headers["idempotent-replayed"] == "true"
@@ -267,11 +266,7 @@ async def test_same_key_on_another_path_is_not_a_replay(
     """Tasks of two projects share a route template; the key must not replay across them."""
     other = await client.post(PROJECTS, json={"name": "Other"}, headers=acme.member.headers)
     headers = {**acme.member.headers, "Idempotency-Key": "task-1"}
-    first = await client.post(
-        f"{PROJECTS}/{acme.project.id}/tasks",
-        json={"title": "T"},
-        headers=headers,  # type: ignore[union-attr]
-    )
+    first = await client.post(tasks_url(acme.project), json={"title": "T"}, headers=headers)
     second = await client.post(
         f"{PROJECTS}/{other.json()['id']}/tasks", json={"title": "T"}, headers=headers
     )

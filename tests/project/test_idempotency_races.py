@@ -32,8 +32,10 @@ from app.idempotency.cache import StoredResponse
 from app.idempotency.dependencies import get_idempotency_store
 from app.idempotency.service import Claim, IdempotencyStore
 from tests.fixtures.app import provide
-from tests.fixtures.auth import Org, create_org
-from tests.problems import assert_problem
+from tests.fixtures.auth import Org
+from tests.fixtures.factories import create_org
+from tests.fixtures.paths import tasks_url
+from tests.fixtures.problems import assert_problem
 
 
 @dataclasses.dataclass
@@ -155,7 +157,7 @@ async def redis_down(live: Live) -> AsyncIterator[None]:
 
 def post_task(live: Live, title: str, key: str) -> Awaitable[Response]:
     return live.client.post(
-        f"/api/v1/projects/{live.org.project.id}/tasks",  # type: ignore[union-attr]
+        tasks_url(live.org.project),
         json={"title": title},
         headers={**live.org.member.headers, "Idempotency-Key": key},
     )

@@ -15,9 +15,8 @@ from app.core.config import RedisSettings
 from app.core.redis import create_redis_client, create_redis_pool
 from tests.fixtures.app import use_redis
 from tests.fixtures.auth import Org
-from tests.problems import assert_problem
-
-PROJECTS = "/api/v1/projects"
+from tests.fixtures.paths import PROJECTS, project_url
+from tests.fixtures.problems import assert_problem
 
 
 @pytest.fixture
@@ -75,7 +74,7 @@ async def test_the_outage_is_logged_once_per_interval_not_per_request(
 ):
     # The circuit is process-wide: forget any outage an earlier test logged in this interval.
     app_instance.state.resources.redis_circuit._logged_at = float("-inf")
-    path = f"{PROJECTS}/{acme.project.id}"  # type: ignore[union-attr]
+    path = project_url(acme.project)
     with caplog.at_level(logging.WARNING, logger="app.redis"):
         for _ in range(5):
             assert (await client.get(path, headers=acme.viewer.headers)).status_code == 200
@@ -105,7 +104,7 @@ async def test_the_circuit_stops_requests_waiting_on_a_hung_redis(
     use_redis(app, hung)
     circuit.cooldown = 30.0
     try:
-        path = f"{PROJECTS}/{acme.project.id}"  # type: ignore[union-attr]
+        path = project_url(acme.project)
         statuses = [
             (await client.get(path, headers=acme.viewer.headers)).status_code for _ in range(5)
         ]

@@ -7,43 +7,23 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.core.db import SessionFactory
 from app.core.tenancy import bind_tenant
-from app.identity.models import Role, Tenant
+from app.identity.models import Role
 from app.project.models import Project
 from app.task.models import Task
-from tests.fixtures.auth import Org, create_project
-from tests.problems import assert_problem
-
-PROJECTS = "/api/v1/projects"
-VALIDATION = "urn:problem:dependable:validation-error"
-
-
-def url(org: Org) -> str:
-    return f"{PROJECTS}/{org.project.id}"  # type: ignore[union-attr]
+from tests.fixtures.auth import Org
+from tests.fixtures.factories import create_project
+from tests.fixtures.paths import PROJECTS, project_url
+from tests.fixtures.problems import assert_problem, field_error
+from tests.fixtures.rows import count, find, stored
 
 
-async def stored(factory: SessionFactory, tenant: Tenant, project_id: Any) -> Project | None:
-    """The row as PostgreSQL holds it now (a fresh session, bound to the tenant)."""
-    async with factory() as session:
-        await bind_tenant(session, tenant.id)
-        return await session.get(Project, project_id)
-
-
-async def task_count(factory: SessionFactory, tenant: Tenant, project_id: Any) -> int:
-    async with factory() as session:
-        await bind_tenant(session, tenant.id)
-        statement = select(func.count()).select_from(Task).where(Task.project_id == project_id)
-        return int(await session.scalar(statement) or 0)
-
-
-def field_error(response: Any) -> tuple[list[Any], str]:
-    """The first field error of a 422 validation problem, as (loc, type)."""
-    body = assert_problem(response, 422)
-    assert body["type"] == VALIDATION
-    return body["errors"][0]["loc"], body["errors"][0]["type"]
+async def tasks_of_project(factory: SessionFactory, org: Org) -> int:
+    """How many tasks the org's project has in PostgreSQL now."""
+    return await count(factory, org.tenant, Task, Task.project_id == org.project.id)
 
 
 class TestListProjects:
@@ -57,7 +37,7 @@ class TestListProjects:
         assert response.json() == {
             "items": [
                 {
-                    "id": str(acme.project.id),  # type: ignore[union-attr]
+                    "id": str(acme.project.id),
                     "name": "acme roadmap",
                     "description": "",
                     "created_by": None,
@@ -299,11 +279,11 @@ class TestCreateProject:
 class TestReadProject:
     @pytest.mark.parametrize("role", list(Role))
     async def test_every_role_reads_with_etag(self, client: AsyncClient, acme: Org, role: Role):
-        response = await client.get(url(acme), headers=acme.actors[role].headers)
+        response = await client.get(project_url(acme.project), headers=acme.actors[role].headers)
 
         assert response.status_code == 200
         assert response.headers["etag"] == '"1"'
-        assert response.json()["id"] == str(acme.project.id)  # type: ignore[union-attr]
+        assert response.json()["id"] == str(acme.project.id)
         assert response.json()["name"] == "acme roadmap"
         assert response.json()["version"] == 1
 
@@ -316,10 +296,10 @@ class TestReadProject:
         assert field_error(response) == (["path", "project_id"], "uuid_parsing")
 
     async def test_anonymous(self, client: AsyncClient, acme: Org):
-        assert_problem(await client.get(url(acme)), 401)
+        assert_problem(await client.get(project_url(acme.project)), 401)
 
     async def test_other_tenant(self, client: AsyncClient, acme: Org, globex: Org):
-        response = await client.get(url(acme), headers=globex.owner.headers)
+        response = await client.get(project_url(acme.project), headers=globex.owner.headers)
         assert assert_problem(response, 404)["type"].endswith("project-not-found")
         assert "acme roadmap" not in response.text
 
@@ -329,22 +309,26 @@ class TestUpdateProject:
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
     ):
         response = await client.patch(
-            url(acme), json={"name": "Roadmap 2027"}, headers=acme.member.headers
+            project_url(acme.project), json={"name": "Roadmap 2027"}, headers=acme.member.headers
         )
 
         assert response.status_code == 200, response.text
         assert response.headers["etag"] == '"2"'
         assert (response.json()["name"], response.json()["version"]) == ("Roadmap 2027", 2)
         assert response.json()["description"] == ""
-        row = await stored(session_factory, acme.tenant, acme.project.id)  # type: ignore[union-attr]
-        assert (row.name, row.version) == ("Roadmap 2027", 2)  # type: ignore[union-attr]
+        row = await stored(session_factory, acme.tenant, Project, acme.project.id)
+        assert (row.name, row.version) == ("Roadmap 2027", 2)
 
     async def test_next_read_sees_the_change_and_the_new_etag(self, client: AsyncClient, acme: Org):
         # The first read fills the cache; the update must invalidate it.
-        assert (await client.get(url(acme), headers=acme.viewer.headers)).headers["etag"] == '"1"'
-        await client.patch(url(acme), json={"description": "Q1"}, headers=acme.member.headers)
+        assert (await client.get(project_url(acme.project), headers=acme.viewer.headers)).headers[
+            "etag"
+        ] == '"1"'
+        await client.patch(
+            project_url(acme.project), json={"description": "Q1"}, headers=acme.member.headers
+        )
 
-        read = await client.get(url(acme), headers=acme.viewer.headers)
+        read = await client.get(project_url(acme.project), headers=acme.viewer.headers)
 
         assert read.headers["etag"] == '"2"'
         assert (read.json()["description"], read.json()["version"]) == ("Q1", 2)
@@ -352,22 +336,28 @@ class TestUpdateProject:
     async def test_each_change_bumps_the_version(self, client: AsyncClient, acme: Org):
         for expected, name in [(2, "a"), (3, "b"), (4, "c")]:
             response = await client.patch(
-                url(acme), json={"name": name}, headers=acme.member.headers
+                project_url(acme.project), json={"name": name}, headers=acme.member.headers
             )
             assert response.json()["version"] == expected
             assert response.headers["etag"] == f'"{expected}"'
 
     async def test_if_match_current_is_200(self, client: AsyncClient, acme: Org):
-        etag = (await client.get(url(acme), headers=acme.member.headers)).headers["etag"]
+        etag = (await client.get(project_url(acme.project), headers=acme.member.headers)).headers[
+            "etag"
+        ]
         response = await client.patch(
-            url(acme), json={"name": "Guarded"}, headers={**acme.member.headers, "If-Match": etag}
+            project_url(acme.project),
+            json={"name": "Guarded"},
+            headers={**acme.member.headers, "If-Match": etag},
         )
         assert response.status_code == 200
         assert response.headers["etag"] == '"2"'
 
     async def test_if_match_star_is_200(self, client: AsyncClient, acme: Org):
         response = await client.patch(
-            url(acme), json={"name": "Any"}, headers={**acme.member.headers, "If-Match": "*"}
+            project_url(acme.project),
+            json={"name": "Any"},
+            headers={**acme.member.headers, "If-Match": "*"},
         )
         assert response.status_code == 200
         assert response.json()["version"] == 2
@@ -375,16 +365,20 @@ class TestUpdateProject:
     async def test_if_match_stale_is_412_and_nothing_changes(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
     ):
-        await client.patch(url(acme), json={"name": "First"}, headers=acme.member.headers)
+        await client.patch(
+            project_url(acme.project), json={"name": "First"}, headers=acme.member.headers
+        )
 
         response = await client.patch(
-            url(acme), json={"name": "Lost"}, headers={**acme.member.headers, "If-Match": '"1"'}
+            project_url(acme.project),
+            json={"name": "Lost"},
+            headers={**acme.member.headers, "If-Match": '"1"'},
         )
 
         assert assert_problem(response, 412)["type"] == "urn:problem:dependable:stale-version"
-        row = await stored(session_factory, acme.tenant, acme.project.id)  # type: ignore[union-attr]
-        assert (row.name, row.version) == ("First", 2)  # type: ignore[union-attr]
-        read = await client.get(url(acme), headers=acme.viewer.headers)
+        row = await stored(session_factory, acme.tenant, Project, acme.project.id)
+        assert (row.name, row.version) == ("First", 2)
+        read = await client.get(project_url(acme.project), headers=acme.viewer.headers)
         assert (read.json()["name"], read.headers["etag"]) == ("First", '"2"')
 
     @pytest.mark.parametrize("if_match", ["garbage", "1", '"abc"', '"1', '""', "W/garbage"])
@@ -392,12 +386,14 @@ class TestUpdateProject:
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory, if_match: str
     ):
         response = await client.patch(
-            url(acme), json={"name": "Nope"}, headers={**acme.member.headers, "If-Match": if_match}
+            project_url(acme.project),
+            json={"name": "Nope"},
+            headers={**acme.member.headers, "If-Match": if_match},
         )
         body = assert_problem(response, 412)
         assert body["type"] == "urn:problem:dependable:precondition-failed"
-        row = await stored(session_factory, acme.tenant, acme.project.id)  # type: ignore[union-attr]
-        assert (row.name, row.version) == ("acme roadmap", 1)  # type: ignore[union-attr]
+        row = await stored(session_factory, acme.tenant, Project, acme.project.id)
+        assert (row.name, row.version) == ("acme roadmap", 1)
 
     @pytest.mark.parametrize("if_match", ['W/"1"', '"01"'])
     async def test_if_match_equal_only_as_a_number_is_412(
@@ -406,16 +402,18 @@ class TestUpdateProject:
         """If-Match uses the strong comparison (RFC 9110, 13.1.1): tags match character for
         character and neither may be weak. Our ETag is "1", so W/"1" and "01" do not match."""
         response = await client.patch(
-            url(acme),
+            project_url(acme.project),
             json={"name": "Lenient"},
             headers={**acme.member.headers, "If-Match": if_match},
         )
         assert_problem(response, 412)
-        row = await stored(session_factory, acme.tenant, acme.project.id)  # type: ignore[union-attr]
-        assert (row.name, row.version) == ("acme roadmap", 1)  # type: ignore[union-attr]
+        row = await stored(session_factory, acme.tenant, Project, acme.project.id)
+        assert (row.name, row.version) == ("acme roadmap", 1)
 
     async def test_empty_body_changes_nothing(self, client: AsyncClient, acme: Org):
-        response = await client.patch(url(acme), json={}, headers=acme.member.headers)
+        response = await client.patch(
+            project_url(acme.project), json={}, headers=acme.member.headers
+        )
         assert response.status_code == 200
         assert (response.json()["name"], response.json()["version"]) == ("acme roadmap", 1)
         assert response.headers["etag"] == '"1"'
@@ -441,10 +439,12 @@ class TestUpdateProject:
         loc: list[Any],
         error_type: str,
     ):
-        response = await client.patch(url(acme), json=body, headers=acme.member.headers)
+        response = await client.patch(
+            project_url(acme.project), json=body, headers=acme.member.headers
+        )
         assert field_error(response) == (loc, error_type)
-        row = await stored(session_factory, acme.tenant, acme.project.id)  # type: ignore[union-attr]
-        assert (row.name, row.description, row.version) == ("acme roadmap", "", 1)  # type: ignore[union-attr]
+        row = await stored(session_factory, acme.tenant, Project, acme.project.id)
+        assert (row.name, row.description, row.version) == ("acme roadmap", "", 1)
 
     async def test_duplicate_name_in_tenant_is_409(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
@@ -454,14 +454,14 @@ class TestUpdateProject:
             f"{PROJECTS}/{other.id}", json={"name": "acme roadmap"}, headers=acme.member.headers
         )
         assert assert_problem(response, 409)["type"].endswith("project-name-taken")
-        row = await stored(session_factory, acme.tenant, other.id)
-        assert (row.name, row.version) == ("Other", 1)  # type: ignore[union-attr]
+        row = await stored(session_factory, acme.tenant, Project, other.id)
+        assert (row.name, row.version) == ("Other", 1)
 
     async def test_name_of_another_tenants_project_is_fine(
         self, client: AsyncClient, acme: Org, globex: Org
     ):
         response = await client.patch(
-            url(acme), json={"name": "globex roadmap"}, headers=acme.member.headers
+            project_url(acme.project), json={"name": "globex roadmap"}, headers=acme.member.headers
         )
         assert response.status_code == 200
 
@@ -474,50 +474,60 @@ class TestUpdateProject:
     async def test_insufficient_role(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
     ):
-        response = await client.patch(url(acme), json={"name": "x"}, headers=acme.viewer.headers)
+        response = await client.patch(
+            project_url(acme.project), json={"name": "x"}, headers=acme.viewer.headers
+        )
         assert assert_problem(response, 403)["type"].endswith("insufficient-role")
-        row = await stored(session_factory, acme.tenant, acme.project.id)  # type: ignore[union-attr]
-        assert row.name == "acme roadmap"  # type: ignore[union-attr]
+        row = await stored(session_factory, acme.tenant, Project, acme.project.id)
+        assert row.name == "acme roadmap"
 
     async def test_anonymous(self, client: AsyncClient, acme: Org):
-        assert_problem(await client.patch(url(acme), json={"name": "x"}), 401)
+        assert_problem(await client.patch(project_url(acme.project), json={"name": "x"}), 401)
 
     async def test_other_tenant(
         self, client: AsyncClient, acme: Org, globex: Org, session_factory: SessionFactory
     ):
-        response = await client.patch(url(acme), json={"name": "x"}, headers=globex.owner.headers)
+        response = await client.patch(
+            project_url(acme.project), json={"name": "x"}, headers=globex.owner.headers
+        )
         assert assert_problem(response, 404)["type"].endswith("project-not-found")
-        row = await stored(session_factory, acme.tenant, acme.project.id)  # type: ignore[union-attr]
-        assert (row.name, row.version) == ("acme roadmap", 1)  # type: ignore[union-attr]
+        row = await stored(session_factory, acme.tenant, Project, acme.project.id)
+        assert (row.name, row.version) == ("acme roadmap", 1)
 
 
 class TestDeleteProject:
     async def test_member_deletes_it_and_its_tasks(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
     ):
-        task_url = f"{url(acme)}/tasks/{acme.task.id}"  # type: ignore[union-attr]
+        task_url = f"{project_url(acme.project)}/tasks/{acme.task.id}"
         assert (await client.get(task_url, headers=acme.viewer.headers)).status_code == 200
-        assert (await client.get(url(acme), headers=acme.viewer.headers)).status_code == 200
+        assert (
+            await client.get(project_url(acme.project), headers=acme.viewer.headers)
+        ).status_code == 200
 
-        response = await client.delete(url(acme), headers=acme.member.headers)
+        response = await client.delete(project_url(acme.project), headers=acme.member.headers)
 
         assert response.status_code == 204
         assert response.content == b""
-        assert_problem(await client.get(url(acme), headers=acme.viewer.headers), 404)
+        assert_problem(
+            await client.get(project_url(acme.project), headers=acme.viewer.headers), 404
+        )
         assert_problem(await client.get(task_url, headers=acme.viewer.headers), 404)
-        assert await stored(session_factory, acme.tenant, acme.project.id) is None  # type: ignore[union-attr]
-        assert await task_count(session_factory, acme.tenant, acme.project.id) == 0  # type: ignore[union-attr]
+        assert await find(session_factory, acme.tenant, Project, acme.project.id) is None
+        assert await tasks_of_project(session_factory, acme) == 0
         listed = await client.get(PROJECTS, headers=acme.viewer.headers)
         assert listed.json()["items"] == []
 
     async def test_if_match_current_is_204(self, client: AsyncClient, acme: Org):
         response = await client.delete(
-            url(acme), headers={**acme.member.headers, "If-Match": '"1"'}
+            project_url(acme.project), headers={**acme.member.headers, "If-Match": '"1"'}
         )
         assert response.status_code == 204
 
     async def test_if_match_star_is_204(self, client: AsyncClient, acme: Org):
-        response = await client.delete(url(acme), headers={**acme.member.headers, "If-Match": "*"})
+        response = await client.delete(
+            project_url(acme.project), headers={**acme.member.headers, "If-Match": "*"}
+        )
         assert response.status_code == 204
 
     @pytest.mark.parametrize("if_match", ['"2"', '"0"', "garbage"])
@@ -525,18 +535,22 @@ class TestDeleteProject:
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory, if_match: str
     ):
         response = await client.delete(
-            url(acme), headers={**acme.member.headers, "If-Match": if_match}
+            project_url(acme.project), headers={**acme.member.headers, "If-Match": if_match}
         )
         assert_problem(response, 412)
-        assert await stored(session_factory, acme.tenant, acme.project.id) is not None  # type: ignore[union-attr]
-        assert await task_count(session_factory, acme.tenant, acme.project.id) == 1  # type: ignore[union-attr]
+        assert await find(session_factory, acme.tenant, Project, acme.project.id) is not None
+        assert await tasks_of_project(session_factory, acme) == 1
 
     async def test_delete_twice_is_404(self, client: AsyncClient, acme: Org):
-        assert (await client.delete(url(acme), headers=acme.member.headers)).status_code == 204
-        assert_problem(await client.delete(url(acme), headers=acme.member.headers), 404)
+        assert (
+            await client.delete(project_url(acme.project), headers=acme.member.headers)
+        ).status_code == 204
+        assert_problem(
+            await client.delete(project_url(acme.project), headers=acme.member.headers), 404
+        )
 
     async def test_freed_name_can_be_reused(self, client: AsyncClient, acme: Org):
-        await client.delete(url(acme), headers=acme.member.headers)
+        await client.delete(project_url(acme.project), headers=acme.member.headers)
         response = await client.post(
             PROJECTS, json={"name": "acme roadmap"}, headers=acme.member.headers
         )
@@ -545,18 +559,18 @@ class TestDeleteProject:
     async def test_insufficient_role(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
     ):
-        response = await client.delete(url(acme), headers=acme.viewer.headers)
+        response = await client.delete(project_url(acme.project), headers=acme.viewer.headers)
         assert assert_problem(response, 403)["type"].endswith("insufficient-role")
-        assert await stored(session_factory, acme.tenant, acme.project.id) is not None  # type: ignore[union-attr]
+        assert await find(session_factory, acme.tenant, Project, acme.project.id) is not None
 
     async def test_anonymous(self, client: AsyncClient, acme: Org, session_factory: SessionFactory):
-        assert_problem(await client.delete(url(acme)), 401)
-        assert await stored(session_factory, acme.tenant, acme.project.id) is not None  # type: ignore[union-attr]
+        assert_problem(await client.delete(project_url(acme.project)), 401)
+        assert await find(session_factory, acme.tenant, Project, acme.project.id) is not None
 
     async def test_other_tenant(
         self, client: AsyncClient, acme: Org, globex: Org, session_factory: SessionFactory
     ):
-        response = await client.delete(url(acme), headers=globex.owner.headers)
+        response = await client.delete(project_url(acme.project), headers=globex.owner.headers)
         assert assert_problem(response, 404)["type"].endswith("project-not-found")
-        assert await stored(session_factory, acme.tenant, acme.project.id) is not None  # type: ignore[union-attr]
-        assert await task_count(session_factory, acme.tenant, acme.project.id) == 1  # type: ignore[union-attr]
+        assert await find(session_factory, acme.tenant, Project, acme.project.id) is not None
+        assert await tasks_of_project(session_factory, acme) == 1

@@ -25,9 +25,8 @@ from tests.fixtures.fakes import (
     caller,
     fake_context,
 )
-from tests.problems import assert_problem
-
-PROJECTS = "/api/v1/projects"
+from tests.fixtures.paths import PROJECTS
+from tests.fixtures.problems import assert_problem
 
 
 class InMemoryProjects(InMemoryRepository[Project]):

@@ -13,8 +13,7 @@ from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
 from tests.fixtures.database import FailingCommitSession, savepoint_factory
 from tests.fixtures.fakes import InMemoryPublisher
-
-PROJECTS = "/api/v1/projects"
+from tests.fixtures.paths import PROJECTS, project_url
 
 
 class TestEvents:
@@ -53,7 +52,7 @@ class TestEvents:
     ):
         publisher = InMemoryPublisher()
         use_resources(app, publisher=publisher)
-        name = acme.project.name  # type: ignore[union-attr]
+        name = acme.project.name
 
         response = await client.post(PROJECTS, json={"name": name}, headers=acme.member.headers)
 
@@ -117,9 +116,8 @@ class TestCacheInvalidation:
         self, client: AsyncClient, acme: Org, globex: Org, redis: Redis
     ):
         for org in (acme, globex):
-            await client.get(f"{PROJECTS}/{org.project.id}", headers=org.viewer.headers)  # type: ignore[union-attr]
+            await client.get(project_url(org.project), headers=org.viewer.headers)
         keys = sorted(await redis.keys("cache:project:*"))
         assert keys == sorted(
-            "cache:" + project_key(org.tenant.id, org.project.id)  # type: ignore[union-attr]
-            for org in (acme, globex)
+            "cache:" + project_key(org.tenant.id, org.project.id) for org in (acme, globex)
         )

@@ -15,16 +15,16 @@ from app.core.db import SessionFactory
 from app.core.tenancy import bind_tenant
 from app.main import create_app
 from tests.fixtures.auth import Org
+from tests.fixtures.problems import assert_problem
 from tests.fixtures.settings import make_settings
-from tests.problems import assert_problem
 from tests.security.test_route_contract import PUBLIC, api_routes
 from tests.security.test_row_level_security import TENANT_OWNED
 
 # How to find acme's id for each path parameter a tenant-scoped route may have.
 IDS: dict[str, Callable[[Org], uuid.UUID]] = {
     "user_id": lambda org: org.member.user.id,
-    "project_id": lambda org: org.project.id,  # type: ignore[union-attr]
-    "task_id": lambda org: org.task.id,  # type: ignore[union-attr]
+    "project_id": lambda org: org.project.id,
+    "task_id": lambda org: org.task.id,
 }
 # Bodies that would succeed for acme's own admin, so only the tenant wall can refuse them.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {

@@ -15,10 +15,10 @@ from app.core.config import AuthSettings, Settings
 from app.core.pagination import CursorCodec, InvalidCursorError, Position
 from app.core.resources import Resources, open_resources
 from tests.fixtures.auth import Org
+from tests.fixtures.paths import PROJECTS
+from tests.fixtures.problems import assert_problem
 from tests.fixtures.secrets import production_settings, rs256_settings, strong_secret
-from tests.problems import assert_problem
 
-PROJECTS = "/api/v1/projects"
 # AUTH__SECRET_KEY's default: public, and unused (so unchecked) with RS256/ES256.
 PUBLIC_DEFAULT_KEY = AuthSettings().secret_key.get_secret_value().encode()
 

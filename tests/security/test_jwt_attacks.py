@@ -21,8 +21,8 @@ from app.core.tenancy import bind_tenant
 from app.identity.models import User
 from tests.fixtures.app import use_resources
 from tests.fixtures.auth import PASSWORD, Org
+from tests.fixtures.problems import assert_problem
 from tests.fixtures.secrets import rs256_settings
-from tests.problems import assert_problem
 
 ME = "/api/v1/users/me"
 

@@ -10,7 +10,7 @@ from httpx import AsyncClient
 from sqlalchemy import text
 
 from tests.fixtures.committed import CommittedOrg, Holder
-from tests.problems import assert_problem
+from tests.fixtures.problems import assert_problem
 
 
 async def test_item8_task_creation_racing_the_deletion_of_its_project_is_a_404(

@@ -7,7 +7,7 @@ import uuid
 from httpx import AsyncClient
 
 from tests.fixtures.auth import Org
-from tests.problems import assert_problem
+from tests.fixtures.problems import assert_problem
 
 
 async def test_the_role_guard_runs_before_the_lookups(client: AsyncClient, acme: Org):

@@ -16,15 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import SessionFactory
 from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
-from tests.problems import assert_problem
+from tests.fixtures.paths import task_url
+from tests.fixtures.problems import assert_problem, field_errors
 
 MALFORMED = b'{"title": '  # JSON that ends in the middle: the decoder fails at position 10
 INVALID = b'{"status": "finished"}'  # well-formed JSON, but not a TaskStatus
 JSON = {"content-type": "application/json"}
-
-
-def task_url(org: Org) -> str:
-    return f"/api/v1/projects/{org.project.id}/tasks/{org.task.id}"  # type: ignore[union-attr]
 
 
 def missing_task_url() -> str:
@@ -45,14 +42,10 @@ def opened(app: FastAPI, session_factory: SessionFactory) -> list[AsyncSession]:
     return sessions
 
 
-def field_errors(response_body: dict[str, object]) -> list[tuple[object, object]]:
-    return [(error["loc"], error["type"]) for error in response_body["errors"]]  # type: ignore[attr-defined, index]
-
-
 async def test_malformed_json_is_422_before_authentication(
     client: AsyncClient, acme: Org, opened: list[AsyncSession]
 ):
-    response = await client.patch(task_url(acme), content=MALFORMED, headers=JSON)
+    response = await client.patch(task_url(acme.task), content=MALFORMED, headers=JSON)
 
     problem = assert_problem(response, 422)
     assert field_errors(problem) == [(["body", 10], "json_invalid")]
@@ -74,7 +67,7 @@ async def test_malformed_json_is_422_before_the_role_guard_and_the_lookups(
 async def test_anonymous_with_an_invalid_body_is_401(
     client: AsyncClient, acme: Org, opened: list[AsyncSession]
 ):
-    response = await client.patch(task_url(acme), content=INVALID, headers=JSON)
+    response = await client.patch(task_url(acme.task), content=INVALID, headers=JSON)
 
     assert assert_problem(response, 401)["type"].endswith("not-authenticated")
     # The graph was entered: the request context opens its unit of work, then authenticates.
@@ -85,13 +78,13 @@ async def test_an_invalid_body_is_checked_after_the_role_guard_and_the_lookups(
     client: AsyncClient, acme: Org
 ):
     as_viewer = await client.patch(
-        task_url(acme), content=INVALID, headers={**JSON, **acme.viewer.headers}
+        task_url(acme.task), content=INVALID, headers={**JSON, **acme.viewer.headers}
     )
     on_a_missing_task = await client.patch(
         missing_task_url(), content=INVALID, headers={**JSON, **acme.member.headers}
     )
     as_member = await client.patch(
-        task_url(acme), content=INVALID, headers={**JSON, **acme.member.headers}
+        task_url(acme.task), content=INVALID, headers={**JSON, **acme.member.headers}
     )
 
     assert assert_problem(as_viewer, 403)["type"].endswith("insufficient-role")
@@ -104,6 +97,6 @@ async def test_an_invalid_body_is_checked_after_the_role_guard_and_the_lookups(
 async def test_a_body_not_sent_as_json_is_not_parsed_before_authentication(
     client: AsyncClient, acme: Org, headers: dict[str, str]
 ):
-    response = await client.patch(task_url(acme), content=MALFORMED, headers=headers)
+    response = await client.patch(task_url(acme.task), content=MALFORMED, headers=headers)
 
     assert assert_problem(response, 401)["type"].endswith("not-authenticated")

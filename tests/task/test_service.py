@@ -31,7 +31,7 @@ from tests.fixtures.fakes import (
     caller,
     fake_context,
 )
-from tests.problems import assert_problem
+from tests.fixtures.problems import assert_problem
 
 INVALID_ASSIGNEE = "urn:problem:dependable:invalid-assignee"
 

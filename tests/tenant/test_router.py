@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.tenancy import bind_tenant
 from app.identity.models import Role, Tenant, User
 from tests.fixtures.factories import signup_body
-from tests.problems import assert_problem
+from tests.fixtures.problems import assert_problem
 
 URL = "/api/v1/tenants"
 

@@ -5,8 +5,9 @@ from httpx import AsyncClient
 
 from app.core.db import SessionFactory
 from app.identity.models import Role
-from tests.fixtures.auth import Org, create_user
-from tests.problems import assert_problem
+from tests.fixtures.auth import Org
+from tests.fixtures.factories import create_user
+from tests.fixtures.problems import assert_problem
 
 USERS = "/api/v1/users"
 
