@@ -18,8 +18,7 @@ from app.tenant.service import TenantService
 from tests.fixtures.app import use_resources
 from tests.fixtures.database import FailingCommitSession, savepoint_factory
 from tests.fixtures.factories import signup_body
-
-URL = "/api/v1/tenants"
+from tests.fixtures.paths import TENANTS
 
 
 class RecordingSyncSession(Session):
@@ -53,7 +52,7 @@ class TestCommitBeforeResponse:
         factory = savepoint_factory(connection, FailingCommitSession)
         use_resources(app, session_factory=factory)
 
-        response = await client.post(URL, json=signup_body(slug="never-stored"))
+        response = await client.post(TENANTS, json=signup_body(slug="never-stored"))
 
         # With the default dependency scope the commit would run after a 201 had been sent.
         assert response.status_code == 500
@@ -64,7 +63,7 @@ class TestCommitBeforeResponse:
     async def test_successful_request_is_committed_when_the_response_arrives(
         self, client: AsyncClient, session: AsyncSession
     ):
-        response = await client.post(URL, json=signup_body(slug="stored"))
+        response = await client.post(TENANTS, json=signup_body(slug="stored"))
 
         assert response.status_code == 201
         assert await tenant_exists(session, "stored")
@@ -96,15 +95,15 @@ class TestRollbackOnError:
         # The tenant row is flushed first; then the owner's insert raises inside the request.
         app.dependency_overrides[get_tenant_service] = service_with_exploding_users
 
-        response = await client.post(URL, json=signup_body(slug="half-written"))
+        response = await client.post(TENANTS, json=signup_body(slug="half-written"))
 
         assert response.status_code == 500
         assert not await tenant_exists(session, "half-written")
 
     async def test_domain_error_rolls_back_too(self, client: AsyncClient, session: AsyncSession):
-        await client.post(URL, json=signup_body(slug="taken"))
+        await client.post(TENANTS, json=signup_body(slug="taken"))
 
-        response = await client.post(URL, json=signup_body(slug="taken", password="x" * 12))
+        response = await client.post(TENANTS, json=signup_body(slug="taken", password="x" * 12))
 
         assert response.status_code == 409
         rows = (await session.scalars(select(Tenant).where(Tenant.slug == "taken"))).all()
@@ -118,9 +117,9 @@ class TestSessionIsClosed:
         RecordingSyncSession.instances.clear()
         use_resources(app, session_factory=savepoint_factory(connection, RecordingSession))
 
-        ok = await client.post(URL, json=signup_body(slug="closed-ok"))
-        conflict = await client.post(URL, json=signup_body(slug="closed-ok"))
-        invalid = await client.post(URL, json=signup_body(slug="x"))
+        ok = await client.post(TENANTS, json=signup_body(slug="closed-ok"))
+        conflict = await client.post(TENANTS, json=signup_body(slug="closed-ok"))
+        invalid = await client.post(TENANTS, json=signup_body(slug="x"))
 
         assert (ok.status_code, conflict.status_code, invalid.status_code) == (201, 409, 422)
         # The 422 is decided before the endpoint runs, but the session was already opened.

@@ -9,14 +9,14 @@ from app.core.config import AuthSettings
 from app.http.deps import get_settings
 from tests.fixtures.app import provide
 from tests.fixtures.factories import signup_body
+from tests.fixtures.paths import TENANTS
 from tests.fixtures.settings import make_settings
 
-URL = "/api/v1/tenants"
 FOURTEEN_CHARS = "fourteen-chars"
 
 
 async def test_default_policy_accepts_fourteen_characters(client: AsyncClient):
-    response = await client.post(URL, json=signup_body(password=FOURTEEN_CHARS))
+    response = await client.post(TENANTS, json=signup_body(password=FOURTEEN_CHARS))
     assert response.status_code == 201
 
 
@@ -27,7 +27,7 @@ async def test_overridden_settings_reach_the_service(app: FastAPI, client: Async
     )
     app.dependency_overrides[get_settings] = provide(strict)
 
-    response = await client.post(URL, json=signup_body(password=FOURTEEN_CHARS))
+    response = await client.post(TENANTS, json=signup_body(password=FOURTEEN_CHARS))
 
     assert response.status_code == 422
     assert response.json()["type"].endswith("weak-password")

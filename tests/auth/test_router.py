@@ -16,15 +16,11 @@ from app.core.security import Argon2PasswordHasher, hash_refresh_token, new_refr
 from app.core.tenancy import bind_tenant
 from app.identity.models import Tenant, User
 from tests.fixtures.app import use_redis, use_resources
-from tests.fixtures.auth import PASSWORD, Actor, Org, mint_token
+from tests.fixtures.auth import PASSWORD, Actor, Org, bearer, mint_token
 from tests.fixtures.database import FailingCommitSession, savepoint_factory
 from tests.fixtures.factories import create_tenant, create_user
+from tests.fixtures.paths import LOGOUT, ME, REFRESH, TOKEN
 from tests.fixtures.problems import assert_problem
-
-TOKEN = "/api/v1/auth/token"
-REFRESH = "/api/v1/auth/refresh"
-LOGOUT = "/api/v1/auth/logout"
-ME = "/api/v1/users/me"
 
 
 async def login(client: AsyncClient, org: Org, email: str, password: str = PASSWORD):
@@ -44,7 +40,7 @@ class TestLogin:
         assert pair["token_type"] == "bearer"
         assert pair["expires_in"] == 900
         assert pair["refresh_token"]
-        me = await client.get(ME, headers={"Authorization": f"Bearer {pair['access_token']}"})
+        me = await client.get(ME, headers=bearer(pair["access_token"]))
         assert me.json()["email"] == acme.member.user.email
 
     async def test_email_is_case_insensitive(self, client: AsyncClient, acme: Org):
@@ -151,7 +147,7 @@ class TestRefresh:
         assert second.status_code == 200, second.text
         pair = second.json()
         assert pair["refresh_token"] != first["refresh_token"]
-        me = await client.get(ME, headers={"Authorization": f"Bearer {pair['access_token']}"})
+        me = await client.get(ME, headers=bearer(pair["access_token"]))
         assert me.status_code == 200
 
     async def test_reuse_revokes_the_whole_family(
@@ -215,12 +211,12 @@ class TestLogout:
         self, client: AsyncClient, acme: Org
     ):
         pair = (await login(client, acme, acme.member.user.email)).json()
-        bearer = {"Authorization": f"Bearer {pair['access_token']}"}
+        member = bearer(pair["access_token"])
 
-        response = await client.post(LOGOUT, headers=bearer)
+        response = await client.post(LOGOUT, headers=member)
 
         assert response.status_code == 204
-        assert_problem(await client.get(ME, headers=bearer), 401)
+        assert_problem(await client.get(ME, headers=member), 401)
         assert_problem(
             await client.post(REFRESH, json={"refresh_token": pair["refresh_token"]}), 401
         )
@@ -229,14 +225,14 @@ class TestLogout:
         self, app: FastAPI, client: AsyncClient, acme: Org
     ):
         pair = (await login(client, acme, acme.member.user.email)).json()
-        bearer = {"Authorization": f"Bearer {pair['access_token']}"}
-        assert (await client.post(LOGOUT, headers=bearer)).status_code == 204
+        member = bearer(pair["access_token"])
+        assert (await client.post(LOGOUT, headers=member)).status_code == 204
 
         unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.25)
         use_redis(app, unreachable)
         try:
             # The denylist cannot answer: the check falls back to PostgreSQL's revoked family.
-            assert_problem(await client.get(ME, headers=bearer), 401)
+            assert_problem(await client.get(ME, headers=member), 401)
             # A token that was not logged out still works: the service keeps answering.
             assert (await client.get(ME, headers=acme.viewer.headers)).status_code == 200
         finally:
@@ -244,10 +240,6 @@ class TestLogout:
 
     async def test_needs_a_token(self, client: AsyncClient):
         assert_problem(await client.post(LOGOUT), 401)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def milliseconds(moment: datetime) -> float:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 from redis.asyncio import Redis
 from sqlalchemy import Executable, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
@@ -28,13 +28,9 @@ from app.core.resources import Resources
 from app.core.security import AccessClaims
 from app.identity.models import Role
 from app.identity.wall import TenantWall
-from tests.fixtures.auth import PASSWORD
+from tests.fixtures.auth import PASSWORD, bearer
+from tests.fixtures.paths import LOGOUT, ME, REFRESH, TOKEN
 from tests.fixtures.problems import assert_problem
-
-TOKEN = "/api/v1/auth/token"
-REFRESH = "/api/v1/auth/refresh"
-LOGOUT = "/api/v1/auth/logout"
-ME = "/api/v1/users/me"
 
 
 @dataclass(frozen=True)
@@ -82,15 +78,6 @@ async def account(
 
 
 @pytest.fixture
-async def committing_client(app_instance: FastAPI) -> AsyncIterator[AsyncClient]:
-    """The app with its real session factory: every request commits for real."""
-    assert not app_instance.dependency_overrides
-    transport = ASGITransport(app=app_instance)
-    async with AsyncClient(transport=transport, base_url="http://test") as client:
-        yield client
-
-
-@pytest.fixture
 def resources(app_instance: FastAPI) -> Resources:
     return app_instance.state.resources  # type: ignore[no-any-return]
 
@@ -131,10 +118,6 @@ async def login(client: AsyncClient, account: Account) -> dict[str, Any]:
     )
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 class TestItem1aLogoutRacingRefresh:

@@ -8,9 +8,8 @@ from httpx import AsyncClient
 from app.core.config import RateLimitRule, RateLimitSettings, Settings, TenancySettings
 from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
+from tests.fixtures.paths import ME
 from tests.fixtures.problems import assert_problem
-
-ME = "/api/v1/users/me"
 
 
 @pytest.fixture

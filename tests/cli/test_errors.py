@@ -1,22 +1,16 @@
 """Failures the commands cannot help: an unreachable or unmigrated database. One line on stderr
 (without the URL's password), exit status 1, never a traceback."""
 
-import socket
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from tests.cli.conftest import CLI_ENV, RunCli, cli_process, error_line
+from tests.fixtures.ports import unused_port
 from tests.fixtures.settings import TEST_DATABASE_URL
 
 PASSWORD = "correct horse battery"
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def create_tenant_args(slug: str) -> list[str]:
@@ -27,7 +21,7 @@ def create_tenant_args(slug: str) -> list[str]:
 
 
 def test_an_unreachable_database_is_one_line_in_a_real_process(tmp_path: Path):
-    port = closed_port()
+    port = unused_port()
     env = {**CLI_ENV, "DATABASE__URL": f"postgresql+asyncpg://app:s3cret@127.0.0.1:{port}/x"}
 
     process = cli_process(*create_tenant_args("cli-unreachable"), env=env, cwd=tmp_path)
@@ -51,7 +45,7 @@ def test_an_unreachable_database_is_one_line_in_a_real_process(tmp_path: Path):
     ids=["create-tenant", "create-user", "seed-demo"],
 )
 async def test_every_command_reports_an_unreachable_database(cli: RunCli, args: list[str]):
-    port = closed_port()
+    port = unused_port()
 
     outcome = await cli(*args, env={"DATABASE__URL": f"postgresql+asyncpg://a@127.0.0.1:{port}/x"})
 

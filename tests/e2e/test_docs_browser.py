@@ -14,7 +14,6 @@ it). Never a browser that Playwright downloads."""
 
 import asyncio
 import os
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -37,6 +36,8 @@ from playwright.async_api import (
 from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
+from tests.fixtures.paths import ME, TOKEN
+from tests.fixtures.ports import unused_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,21 +57,13 @@ TEST_SECONDS = 180  # the whole test, browser included
 UI_TIMEOUT_MS = 20_000  # any one step in the page
 EMAIL = "dora@example.com"  # unique per tenant only: every run has a tenant of its own
 PASSWORD = "correct horse battery staple"
-ME = "/api/v1/users/me"
 LIVE_RESPONSE = ".live-responses-table tr.response"  # what "Execute" got back
-TOKEN = "/api/v1/auth/token"
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="needs Debian's Chromium at /usr/bin/chromium: "
     "apt-get install -y --no-install-recommends chromium",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def server_environment(settings: Settings) -> dict[str, str]:
@@ -264,7 +257,7 @@ async def test_authorize_and_call_users_me_in_swagger(settings: Settings, tmp_pa
     try:
         async with (
             asyncio.timeout(TEST_SECONDS),
-            uvicorn_serving(settings, free_port(), log) as base,
+            uvicorn_serving(settings, unused_port(), log) as base,
         ):
             await sign_up(base, slug, EMAIL)
             async with chromium(base, outside) as context:

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +23,7 @@ import app.main
 from app.core.config import Settings
 from app.main import create_app
 from tests.e2e.slow_app import SLOW_SECONDS, STARTED_EVENT, STARTUP_WARNING
+from tests.fixtures.ports import unused_port
 from tests.fixtures.settings import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,12 +31,6 @@ GRACE_SECONDS = 10  # uvicorn --timeout-graceful-shutdown
 STARTUP_SECONDS = 60  # importing the app takes seconds on a loaded machine
 
 Line = dict[str, Any]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class ProcessOutput:
@@ -128,7 +122,7 @@ async def wait_until_ready(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.usefixtures("engine")  # the database is migrated: /health/ready can answer 200
 async def test_sigterm_lets_the_request_in_flight_finish(settings: Settings):
-    port = free_port()
+    port = unused_port()
     async with uvicorn_serving(settings, port) as process:
         assert process.stdout is not None
         output = ProcessOutput(process.stdout)

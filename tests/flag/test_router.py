@@ -14,11 +14,8 @@ from app.flag.models import FeatureFlag
 from app.flag.service import flags_key
 from app.identity.models import Role, Tenant
 from tests.fixtures.auth import Org
-from tests.fixtures.paths import bulk_url
+from tests.fixtures.paths import FLAGS, bulk_url
 from tests.fixtures.problems import assert_problem
-
-FLAGS = "/api/v1/flags"
-
 
 BULK_BODY = {"tasks": [{"title": "bulk"}]}
 

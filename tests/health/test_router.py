@@ -14,19 +14,15 @@ from app.core.config import DatabaseSettings, RedisSettings
 from app.core.db import create_engine, create_session_factory
 from app.core.redis import create_redis_client, create_redis_pool
 from tests.fixtures.app import use_redis, use_resources
+from tests.fixtures.ports import never_answer
 from tests.fixtures.settings import TEST_DATABASE_URL
-
-
-async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await asyncio.sleep(30)
-    writer.close()
 
 
 @pytest.fixture(params=["refused", "silent"])
 async def dead_port(request: pytest.FixtureRequest) -> AsyncIterator[int]:
     """A port where a server refuses connections (nothing listens), or accepts them and then
     never says a word (a hung server: only timeouts protect the caller)."""
-    server = await asyncio.start_server(_silent, "127.0.0.1", 0)
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
     port: int = server.sockets[0].getsockname()[1]
     if request.param == "refused":
         server.close()

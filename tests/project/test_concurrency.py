@@ -9,7 +9,6 @@ is refused instead of overwriting.
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 from httpx import AsyncClient
@@ -20,12 +19,10 @@ from app.core.concurrency import StaleVersionError
 from app.core.config import Settings
 from app.core.db import create_session_factory
 from app.core.tenancy import bind_tenant
-from app.identity.models import Role
-from app.identity.schemas import Principal
 from app.project.repository import ProjectRepository
 from app.project.service import ProjectService
 from tests.fixtures.auth import Org
-from tests.fixtures.fakes import InMemoryPublisher
+from tests.fixtures.fakes import InMemoryPublisher, fake_principal
 from tests.fixtures.paths import project_url
 from tests.fixtures.problems import assert_problem
 
@@ -82,15 +79,7 @@ async def test_two_sessions_cannot_both_update_one_version(
 ):
     tenant_id, project_id = committed_project
     factory = create_session_factory(engine)
-    actor = Principal(
-        id=uuid.uuid4(),
-        tenant_id=tenant_id,
-        email="a@race.example.com",
-        full_name="A",
-        role=Role.MEMBER,
-        is_active=True,
-        created_at=datetime.now(UTC),
-    )
+    actor = fake_principal(tenant_id)
 
     async with factory() as first, factory() as second:
         services = []

@@ -16,6 +16,7 @@ from app.core.redis import create_redis_client, create_redis_pool
 from tests.fixtures.app import use_redis
 from tests.fixtures.auth import Org
 from tests.fixtures.paths import PROJECTS, project_url
+from tests.fixtures.ports import never_answer
 from tests.fixtures.problems import assert_problem
 
 
@@ -81,10 +82,6 @@ async def test_the_outage_is_logged_once_per_interval_not_per_request(
     assert len([r for r in caplog.records if r.name == "app.redis"]) == 1
 
 
-async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await asyncio.sleep(30)
-
-
 async def test_the_circuit_stops_requests_waiting_on_a_hung_redis(
     app: FastAPI, app_instance: FastAPI, client: AsyncClient, acme: Org
 ):
@@ -95,7 +92,7 @@ async def test_the_circuit_stops_requests_waiting_on_a_hung_redis(
     async def count(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal connections
         connections += 1
-        await _silent(reader, writer)
+        await never_answer(reader, writer)
 
     server = await asyncio.start_server(count, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]

@@ -19,8 +19,7 @@ from app.core.cache import Cache, Fill
 from app.core.resources import Resources
 from app.identity.cache import principal_key
 from tests.fixtures.committed import CommittedOrg
-
-ME = "/api/v1/users/me"
+from tests.fixtures.paths import ME
 
 
 class HeldFill:

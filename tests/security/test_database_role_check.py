@@ -9,7 +9,6 @@ The harness's owner URL (TEST_DATABASE_OWNER_URL) is a superuser; the applicatio
 
 import logging
 import secrets
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -21,6 +20,7 @@ from sqlalchemy.pool import NullPool
 from app.core.config import DatabaseSettings, Settings
 from app.core.db import UnsafeDatabaseRoleError
 from app.main import create_app
+from tests.fixtures.ports import unused_port
 from tests.fixtures.secrets import production_settings
 from tests.fixtures.settings import TEST_DATABASE_OWNER_URL, TEST_DATABASE_URL, make_settings
 
@@ -37,12 +37,6 @@ async def start(settings: Settings) -> None:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         pass
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])  # nothing listens once the probe is closed
 
 
 @pytest.fixture
@@ -108,7 +102,7 @@ class TestProductionRefusesAPrivilegedRole:
     async def test_an_unreachable_database_is_refused_without_hanging(self):
         # Production cannot show the second wall is up, so it does not start (the orchestrator
         # retries); connection refused comes back at once, a silent host within the bound.
-        url = f"postgresql+asyncpg://dependable_api@127.0.0.1:{closed_port()}/nowhere"
+        url = f"postgresql+asyncpg://dependable_api@127.0.0.1:{unused_port()}/nowhere"
         with pytest.raises(UnsafeDatabaseRoleError, match="could not check"):
             await start(with_url(production_settings(), url))
 
@@ -131,7 +125,7 @@ class TestDevelopmentWarns:
     async def test_an_unreachable_database_starts_with_a_warning(
         self, caplog: pytest.LogCaptureFixture
     ):
-        url = f"postgresql+asyncpg://dependable_api@127.0.0.1:{closed_port()}/nowhere"
+        url = f"postgresql+asyncpg://dependable_api@127.0.0.1:{unused_port()}/nowhere"
         with caplog.at_level(logging.WARNING, logger="app.db"):
             await start(with_url(make_settings(), url))
         assert any("unverified" in message for message in caplog.messages)

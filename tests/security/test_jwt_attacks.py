@@ -20,11 +20,10 @@ from app.core.security import JWTCodec
 from app.core.tenancy import bind_tenant
 from app.identity.models import User
 from tests.fixtures.app import use_resources
-from tests.fixtures.auth import PASSWORD, Org
+from tests.fixtures.auth import PASSWORD, Org, bearer
+from tests.fixtures.paths import LOGOUT, ME
 from tests.fixtures.problems import assert_problem
 from tests.fixtures.secrets import rs256_settings
-
-ME = "/api/v1/users/me"
 
 
 def claims_for(org: Org, **overrides: Any) -> dict[str, Any]:
@@ -57,7 +56,7 @@ def b64(data: dict[str, Any]) -> str:
 
 
 async def call(client: AsyncClient, token: str, **headers: str):
-    return await client.get(ME, headers={"Authorization": f"Bearer {token}", **headers})
+    return await client.get(ME, headers={**bearer(token), **headers})
 
 
 async def test_the_baseline_token_is_accepted(client: AsyncClient, acme: Org, settings: Settings):
@@ -197,9 +196,9 @@ async def test_logged_out_access_token(client: AsyncClient, acme: Org):
             headers={"X-Tenant": "acme"},
         )
     ).json()
-    bearer = {"Authorization": f"Bearer {pair['access_token']}"}
-    assert (await client.post("/api/v1/auth/logout", headers=bearer)).status_code == 204
-    assert_problem(await client.get(ME, headers=bearer), 401)
+    member = bearer(pair["access_token"])
+    assert (await client.post(LOGOUT, headers=member)).status_code == 204
+    assert_problem(await client.get(ME, headers=member), 401)
 
 
 async def test_reused_refresh_token_and_the_rest_of_its_family(client: AsyncClient, acme: Org):

@@ -31,13 +31,10 @@ from app.core.resources import Resources
 from app.http.deps import get_resources
 from app.main import create_app
 from tests.fixtures.app import provide
+from tests.fixtures.paths import REFRESH, TENANTS, TOKEN
 from tests.fixtures.secrets import production_settings
 from tests.fixtures.settings import TEST_DATABASE_OWNER_URL
 from tests.observability.conftest import LogCapture
-
-TENANTS = "/api/v1/tenants"
-TOKEN = "/api/v1/auth/token"
-REFRESH = "/api/v1/auth/refresh"
 
 
 def password() -> str:

@@ -11,14 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.tenancy import bind_tenant
 from app.identity.models import Role, Tenant, User
 from tests.fixtures.factories import signup_body
+from tests.fixtures.paths import TENANTS
 from tests.fixtures.problems import assert_problem
-
-URL = "/api/v1/tenants"
 
 
 class TestSignUp:
     async def test_creates_tenant_and_owner(self, client: AsyncClient, session: AsyncSession):
-        response = await client.post(URL, json=signup_body())
+        response = await client.post(TENANTS, json=signup_body())
 
         assert response.status_code == 201, response.text
         body = response.json()
@@ -33,7 +32,7 @@ class TestSignUp:
         assert owner.password_hash.startswith("$argon2id$")
 
     async def test_response_never_contains_the_hash_or_password(self, client: AsyncClient):
-        response = await client.post(URL, json=signup_body())
+        response = await client.post(TENANTS, json=signup_body())
 
         assert response.status_code == 201
         assert "argon2" not in response.text
@@ -41,9 +40,9 @@ class TestSignUp:
         assert "correct horse" not in response.text
 
     async def test_duplicate_slug_is_409(self, client: AsyncClient, session: AsyncSession):
-        assert (await client.post(URL, json=signup_body())).status_code == 201
+        assert (await client.post(TENANTS, json=signup_body())).status_code == 201
 
-        response = await client.post(URL, json=signup_body(email="other@example.com"))
+        response = await client.post(TENANTS, json=signup_body(email="other@example.com"))
 
         body = assert_problem(response, 409)
         assert body["type"].endswith("tenant-slug-taken")
@@ -54,55 +53,57 @@ class TestSignUp:
         "slug", ["ab", "a" * 64, "Acme", "-acme", "acme-", "ac_me", "ac me", "acmé", ""]
     )
     async def test_invalid_slug_is_422(self, client: AsyncClient, slug: str):
-        body = assert_problem(await client.post(URL, json=signup_body(slug=slug)), 422)
+        body = assert_problem(await client.post(TENANTS, json=signup_body(slug=slug)), 422)
         assert [e["loc"] for e in body["errors"]] == [["body", "slug"]]
 
     @pytest.mark.parametrize("email", ["not-an-email", "a@", "@example.com", "a b@example.com"])
     async def test_invalid_email_is_422(self, client: AsyncClient, email: str):
-        body = assert_problem(await client.post(URL, json=signup_body(email=email)), 422)
+        body = assert_problem(await client.post(TENANTS, json=signup_body(email=email)), 422)
         assert [e["loc"] for e in body["errors"]] == [["body", "email"]]
 
     async def test_short_password_is_422_and_not_echoed(self, client: AsyncClient):
-        response = await client.post(URL, json=signup_body(password="elevenchars"))
+        response = await client.post(TENANTS, json=signup_body(password="elevenchars"))
 
         body = assert_problem(response, 422)
         assert [e["loc"] for e in body["errors"]] == [["body", "password"]]
         assert "elevenchars" not in response.text
 
     async def test_missing_fields_are_listed(self, client: AsyncClient):
-        body = assert_problem(await client.post(URL, json={}), 422)
+        body = assert_problem(await client.post(TENANTS, json={}), 422)
         missing = {e["loc"][-1] for e in body["errors"] if e["type"] == "missing"}
         assert missing == {"name", "slug", "email", "password", "full_name"}
 
     async def test_wrong_types_are_422(self, client: AsyncClient):
-        response = await client.post(URL, json=signup_body(name=42, slug=["acme"], password=None))
+        response = await client.post(
+            TENANTS, json=signup_body(name=42, slug=["acme"], password=None)
+        )
         body = assert_problem(response, 422)
         assert {e["loc"][-1] for e in body["errors"]} == {"name", "slug", "password"}
 
     async def test_malformed_json_is_422(self, client: AsyncClient):
         response = await client.post(
-            URL, content=b'{"name": "Acme",', headers={"content-type": "application/json"}
+            TENANTS, content=b'{"name": "Acme",', headers={"content-type": "application/json"}
         )
         body = assert_problem(response, 422)
         assert body["errors"][0]["type"] == "json_invalid"
 
     @pytest.mark.parametrize("body", [[], "acme", 1, None])
     async def test_non_object_json_is_422(self, client: AsyncClient, body: Any):
-        assert_problem(await client.post(URL, json=body), 422)
+        assert_problem(await client.post(TENANTS, json=body), 422)
 
     async def test_unknown_field_is_refused(self, client: AsyncClient):
-        body = assert_problem(await client.post(URL, json=signup_body(role="admin")), 422)
+        body = assert_problem(await client.post(TENANTS, json=signup_body(role="admin")), 422)
         assert body["errors"][0]["type"] == "extra_forbidden"
 
     async def test_megabyte_string_is_422_and_not_echoed(self, client: AsyncClient):
         huge = "x" * 1_000_000
-        response = await client.post(URL, json=signup_body(name=huge))
+        response = await client.post(TENANTS, json=signup_body(name=huge))
 
         assert_problem(response, 422)
         assert len(response.content) < 2_000
 
     async def test_body_over_the_limit_is_413(self, client: AsyncClient):
-        response = await client.post(URL, json=signup_body(name="x" * 1_100_000))
+        response = await client.post(TENANTS, json=signup_body(name="x" * 1_100_000))
         assert_problem(response, 413)
 
     async def test_streamed_body_over_the_limit_is_413(self, client: AsyncClient):
@@ -111,6 +112,6 @@ class TestSignUp:
                 yield b"x" * 10_000
 
         response = await client.post(
-            URL, content=chunks(), headers={"content-type": "application/json"}
+            TENANTS, content=chunks(), headers={"content-type": "application/json"}
         )
         assert_problem(response, 413)

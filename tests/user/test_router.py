@@ -7,9 +7,8 @@ from app.core.db import SessionFactory
 from app.identity.models import Role
 from tests.fixtures.auth import Org
 from tests.fixtures.factories import create_user
+from tests.fixtures.paths import USERS
 from tests.fixtures.problems import assert_problem
-
-USERS = "/api/v1/users"
 
 
 def new_user(role: str = "member", **fields: str) -> dict[str, str]:

@@ -1,15 +1,16 @@
-"""ProjectService with in-memory collaborators injected through `app.dependency_overrides`:
-routing, validation, the role guards and the service run for real; the repository, cache,
-publisher and caller are stand-ins (two overrides: the request context and the service
-provider), and reaching the database session fails the test."""
+"""The project routes over an in-memory ProjectService: its collaborators injected through
+`app.dependency_overrides`: routing, validation, the role guards and the service run for real; the
+repository, cache, publisher and caller are stand-ins (two overrides: the request context and the
+service provider), and reaching the database session fails the test."""
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
 from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 
 from app.auth.dependencies import RequestContextDep, get_request_context
 from app.core.pagination import PageRequest
@@ -23,6 +24,7 @@ from tests.fixtures.fakes import (
     InMemoryPublisher,
     InMemoryRepository,
     caller,
+    client_without_database,
     fake_context,
 )
 from tests.fixtures.paths import PROJECTS
@@ -56,32 +58,38 @@ class Unit:
         return await self.projects.add(Project(name=name, description=""))
 
 
+@asynccontextmanager
 async def open_unit(app: FastAPI, role: Role) -> AsyncIterator[Unit]:
     principal, tenant = caller(role)
     projects, cache, publisher = InMemoryProjects(tenant.id), InMemoryCache(), InMemoryPublisher()
 
     async def service_in_memory(context: RequestContextDep) -> ProjectService:
-        return ProjectService(projects, cache, publisher, actor=context.principal)
+        return ProjectService(
+            projects,  # type: ignore[arg-type]  # ProjectRepository, in memory
+            cache,  # type: ignore[arg-type]  # the get, set and delete the service uses
+            publisher,
+            actor=context.principal,
+        )
 
-    overrides = app.dependency_overrides
-    # The caller, and a unit of work that commits the in-memory repository; no database.
-    overrides[get_request_context] = fake_context(principal, tenant, app.state.resources, projects)
-    overrides[get_project_service] = service_in_memory
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+    overrides = {
+        # The caller, and a unit of work that commits the in-memory repository; no database.
+        get_request_context: fake_context(principal, tenant, app.state.resources, projects),
+        get_project_service: service_in_memory,
+    }
+    async with client_without_database(app, overrides) as client:
         yield Unit(client, projects, cache, publisher, principal, tenant)
-    overrides.clear()
 
 
 @pytest.fixture
 async def unit(app_instance: FastAPI) -> AsyncIterator[Unit]:
-    async for value in open_unit(app_instance, Role.MEMBER):
-        yield value
+    async with open_unit(app_instance, Role.MEMBER) as unit:
+        yield unit
 
 
 @pytest.fixture
 async def viewer_unit(app_instance: FastAPI) -> AsyncIterator[Unit]:
-    async for value in open_unit(app_instance, Role.VIEWER):
-        yield value
+    async with open_unit(app_instance, Role.VIEWER) as unit:
+        yield unit
 
 
 class TestProjectEvents:

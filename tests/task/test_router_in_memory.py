@@ -1,18 +1,17 @@
-"""TaskService with in-memory collaborators injected through `app.dependency_overrides`:
-routing, validation, the role guards and the service run for real; the task and user
-repositories, the publisher, the project lookup and the caller are stand-ins, and reaching the
-database session fails the test."""
+"""The task routes over an in-memory TaskService: its collaborators injected through
+`app.dependency_overrides`: routing, validation, the role guards and the service run for real; the
+task and user repositories, the publisher, the project lookup and the caller are stand-ins, and
+reaching the database session fails the test."""
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 
 from app.auth.dependencies import RequestContextDep, get_request_context
 from app.core.pagination import PageRequest
@@ -25,15 +24,15 @@ from app.task.dependencies import get_task_service
 from app.task.models import Task, TaskStatus
 from app.task.service import TaskService
 from tests.fixtures.app import provide
+from tests.fixtures.fake_identity import InMemoryUsers
 from tests.fixtures.fakes import (
     InMemoryPublisher,
     InMemoryRepository,
     caller,
+    client_without_database,
     fake_context,
 )
-from tests.fixtures.problems import assert_problem
-
-INVALID_ASSIGNEE = "urn:problem:dependable:invalid-assignee"
+from tests.fixtures.problems import INVALID_ASSIGNEE, assert_problem
 
 
 class InMemoryTasks(InMemoryRepository[Task]):
@@ -59,16 +58,6 @@ class InMemoryTasks(InMemoryRepository[Task]):
             and (assignee_id is None or t.assignee_id == assignee_id)
         ]
         return rows[: page.limit + 1]
-
-
-class InMemoryUsers:
-    """The one question TaskService asks the user repository: does this id exist here?"""
-
-    def __init__(self, *user_ids: uuid.UUID) -> None:
-        self.ids = set(user_ids)
-
-    async def get(self, id_: uuid.UUID) -> SimpleNamespace | None:
-        return SimpleNamespace(id=id_) if id_ in self.ids else None
 
 
 @dataclass
@@ -121,19 +110,21 @@ async def unit(app_instance: FastAPI) -> AsyncIterator[Unit]:
     users = InMemoryUsers(principal.id, colleague)
 
     async def service_in_memory(context: RequestContextDep) -> TaskService:
-        return TaskService(tasks, users, publisher, actor=context.principal)
+        return TaskService(
+            tasks,  # type: ignore[arg-type]  # TaskRepository, in memory
+            users,  # type: ignore[arg-type]  # UserRepository's get, in memory
+            publisher,
+            actor=context.principal,
+        )
 
-    overrides = app_instance.dependency_overrides
-    # The caller, and a unit of work that commits the in-memory tasks; no database.
-    overrides[get_request_context] = fake_context(
-        principal, tenant, app_instance.state.resources, tasks
-    )
-    overrides[get_task_service] = service_in_memory
-    overrides[valid_project] = project_in_path
-    transport = ASGITransport(app=app_instance)
-    async with AsyncClient(transport=transport, base_url="http://test") as client:
+    overrides = {
+        # The caller, and a unit of work that commits the in-memory tasks; no database.
+        get_request_context: fake_context(principal, tenant, app_instance.state.resources, tasks),
+        get_task_service: service_in_memory,
+        valid_project: project_in_path,
+    }
+    async with client_without_database(app_instance, overrides) as client:
         yield Unit(client, tasks, publisher, principal, tenant, project, colleague)
-    overrides.clear()
 
 
 class TestStatusEvents:
