@@ -27,7 +27,7 @@ def lint_imports(root: Path, *contracts: str) -> subprocess.CompletedProcess[str
     )
 
 
-def test_the_code_keeps_every_contract():
+def test_the_code_keeps_every_contract() -> None:
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
@@ -49,7 +49,7 @@ BREAKS = [
 @pytest.mark.parametrize(("contract", "module", "statement"), BREAKS, ids=str)
 def test_each_contract_fails_when_its_rule_is_broken(
     tmp_path: Path, contract: str, module: str, statement: str
-):
+) -> None:
     shutil.copytree(ROOT / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     target = tmp_path / module

@@ -26,11 +26,11 @@ def relative_links(path: Path) -> list[str]:
     ]
 
 
-def test_there_is_markdown_to_check():
+def test_there_is_markdown_to_check() -> None:
     assert len(markdown_files()) >= 5
 
 
 @pytest.mark.parametrize("path", markdown_files(), ids=lambda path: str(path.relative_to(ROOT)))
-def test_every_relative_link_resolves(path: Path):
+def test_every_relative_link_resolves(path: Path) -> None:
     missing = [link for link in relative_links(path) if link and not (path.parent / link).exists()]
     assert missing == []

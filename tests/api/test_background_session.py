@@ -124,7 +124,7 @@ async def project_names(factory: SessionFactory, org: Org) -> set[str]:
 
 async def test_a_task_with_its_own_session_commits_its_write(
     client: AsyncClient, acme: Org, session_factory: SessionFactory
-):
+) -> None:
     response = await client.post("/own-session", headers=acme.member.headers)
 
     assert response.status_code == 202
@@ -133,7 +133,7 @@ async def test_a_task_with_its_own_session_commits_its_write(
 
 async def test_a_borrowed_session_is_closed_rebound_and_never_committed(
     client: AsyncClient, acme: Org, session_factory: SessionFactory, seen: dict[str, Any]
-):
+) -> None:
     response = await client.post("/borrowed-session", headers=acme.member.headers)
 
     assert response.status_code == 202
@@ -155,7 +155,7 @@ async def test_a_borrowed_session_is_closed_rebound_and_never_committed(
 
 async def test_a_borrowed_session_stores_only_what_the_task_commits_itself(
     client: AsyncClient, acme: Org, session_factory: SessionFactory, seen: dict[str, Any]
-):
+) -> None:
     response = await client.post("/borrowed-session?commit=true", headers=acme.member.headers)
 
     assert response.status_code == 202
@@ -167,7 +167,9 @@ async def test_a_borrowed_session_stores_only_what_the_task_commits_itself(
     assert await project_names(session_factory, acme) == {BY_THE_REQUEST, BY_THE_TASK}
 
 
-async def test_a_reused_session_is_unbound_until_bind_tenant_binds_again(engine: AsyncEngine):
+async def test_a_reused_session_is_unbound_until_bind_tenant_binds_again(
+    engine: AsyncEngine,
+) -> None:
     """Outside the harness (a real pooled connection, real COMMIT): the tenant binding is a
     `SET LOCAL`, gone with its transaction, so a session used again after its commit and close
     starts unbound, and `bind_tenant` binds the new transaction."""

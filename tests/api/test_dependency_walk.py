@@ -15,7 +15,7 @@ GRAPHS = depgraph.collect_routes(depgraph.build_app())
 
 
 @pytest.mark.parametrize("graph", GRAPHS, ids=[graph.label for graph in GRAPHS])
-def test_the_walk_stays_within_twice_the_distinct_dependencies(graph: depgraph.RouteGraph):
+def test_the_walk_stays_within_twice_the_distinct_dependencies(graph: depgraph.RouteGraph) -> None:
     print(f"{graph.label}: {graph.figures}")  # shown with -s, -rA, or on failure
     assert graph.walked <= 2 * graph.distinct, (
         f"{graph.label} walks {graph.walked} nodes for {graph.distinct} distinct dependencies: "
@@ -23,14 +23,14 @@ def test_the_walk_stays_within_twice_the_distinct_dependencies(graph: depgraph.R
     )
 
 
-def test_the_figures_table_lists_every_route():
+def test_the_figures_table_lists_every_route() -> None:
     table = "\n".join(f"{graph.label}: {graph.figures}" for graph in GRAPHS)
     assert "GET /api/v1/users/me: walked 4 for 4 distinct" in table, table
 
 
 async def test_the_figures_are_what_fastapi_walks_on_real_requests(
     app: FastAPI, client: AsyncClient, acme: Org, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     project = acme.project
     task = acme.task
     assert project is not None

@@ -31,7 +31,7 @@ def graphs() -> list[depgraph.RouteGraph]:
     return depgraph.collect_routes(depgraph.build_app())
 
 
-def test_generated_doc_is_current(graphs: list[depgraph.RouteGraph]):
+def test_generated_doc_is_current(graphs: list[depgraph.RouteGraph]) -> None:
     expected = depgraph.render_markdown(graphs)
     path = depgraph.DOC_PATH
     actual = path.read_text(encoding="utf-8") if path.exists() else ""
@@ -48,7 +48,9 @@ def test_generated_doc_is_current(graphs: list[depgraph.RouteGraph]):
 
 
 class TestTextTree:
-    def test_session_is_resolved_once_and_then_shared(self, graphs: list[depgraph.RouteGraph]):
+    def test_session_is_resolved_once_and_then_shared(
+        self, graphs: list[depgraph.RouteGraph]
+    ) -> None:
         text = depgraph.render_text([depgraph.find_route(graphs, LOGIN)])
         session_lines = [line for line in text.splitlines() if ": get_session " in line]
 
@@ -61,7 +63,9 @@ class TestTextTree:
         assert all("[shared: resolved once, reused from above]" in line for line in shared)
         assert text.index(resolved[0]) < text.index(shared[0])
 
-    def test_nodes_show_the_file_and_line_of_their_def(self, graphs: list[depgraph.RouteGraph]):
+    def test_nodes_show_the_file_and_line_of_their_def(
+        self, graphs: list[depgraph.RouteGraph]
+    ) -> None:
         text = depgraph.render_text([depgraph.find_route(graphs, SIGNUP)])
         root, *children = text.splitlines()
         node_lines = [root, *(line for line in children if not PARAM_LEAF.search(line))]
@@ -77,7 +81,7 @@ class TestTextTree:
                 assert definition.startswith("async def get_session("), line
 
 
-def test_json_parses_into_routes_with_node_trees(graphs: list[depgraph.RouteGraph]):
+def test_json_parses_into_routes_with_node_trees(graphs: list[depgraph.RouteGraph]) -> None:
     routes = json.loads(depgraph.render_json(graphs))
 
     login = next(r for r in routes if r["path"] == "/api/v1/auth/token" and "POST" in r["methods"])
@@ -99,7 +103,7 @@ def test_json_parses_into_routes_with_node_trees(graphs: list[depgraph.RouteGrap
     assert {"source": "body", "name": "username"} in forms[0]["params"]
 
 
-def test_walker_agrees_with_fastapi_internals(graphs: list[depgraph.RouteGraph]):
+def test_walker_agrees_with_fastapi_internals(graphs: list[depgraph.RouteGraph]) -> None:
     # FastAPI's helpers are private; if this fails after an upgrade, the walker needs updating.
     for graph in graphs:
         for node in graph.endpoint.walk():
@@ -115,14 +119,14 @@ def test_walker_agrees_with_fastapi_internals(graphs: list[depgraph.RouteGraph])
 
 
 class TestCommand:
-    def test_one_route_as_text(self):
+    def test_one_route_as_text(self) -> None:
         result = CliRunner().invoke(cli, ["depgraph", "--route", SIGNUP])
 
         assert result.exit_code == 0, result.output
         assert result.output.startswith(f"{SIGNUP} -> sign_up ")
         assert ": get_session " in result.output
 
-    def test_unknown_route_is_a_usage_error(self):
+    def test_unknown_route_is_a_usage_error(self) -> None:
         result = CliRunner().invoke(cli, ["depgraph", "--route", "GET /nowhere"])
 
         assert result.exit_code == 2
@@ -130,7 +134,7 @@ class TestCommand:
 
     def test_output_file_is_the_markdown_document(
         self, tmp_path: Path, graphs: list[depgraph.RouteGraph]
-    ):
+    ) -> None:
         target = tmp_path / "graph.md"
         result = CliRunner().invoke(
             cli, ["depgraph", "--format", "mermaid", "--output", str(target)]
@@ -139,7 +143,7 @@ class TestCommand:
         assert result.exit_code == 0, result.output
         assert target.read_text(encoding="utf-8") == depgraph.render_markdown(graphs)
 
-    def test_json_format(self):
+    def test_json_format(self) -> None:
         result = CliRunner().invoke(cli, ["depgraph", "--format", "json", "--route", SIGNUP])
 
         assert result.exit_code == 0, result.output
@@ -232,7 +236,7 @@ GET /items/{item_id} -> build_sample_app.<locals>.read_item  <loc>  \
 """
 
 
-def test_sample_tree_text():
+def test_sample_tree_text() -> None:
     graphs = depgraph.collect_routes(build_sample_app())
 
     text = LOCATION.sub("<loc>", depgraph.render_text(graphs))
@@ -240,7 +244,7 @@ def test_sample_tree_text():
     assert text == SAMPLE_TEXT
 
 
-def test_sample_mermaid_is_deterministic_with_distinct_ids_for_uncached_calls():
+def test_sample_mermaid_is_deterministic_with_distinct_ids_for_uncached_calls() -> None:
     first = depgraph.render_markdown(depgraph.collect_routes(build_sample_app()))
     second = depgraph.render_markdown(depgraph.collect_routes(build_sample_app()))
 

@@ -49,7 +49,7 @@ class TestPagesUseLocalAssetsOnly:
     @pytest.mark.parametrize("path", PAGES)
     async def test_the_page_is_html_with_only_local_references(
         self, client: AsyncClient, path: str
-    ):
+    ) -> None:
         response = await client.get(path)
 
         assert response.status_code == 200
@@ -62,12 +62,12 @@ class TestPagesUseLocalAssetsOnly:
         assert "https://" not in response.text
         assert "//cdn" not in response.text
 
-    async def test_swagger_loads_its_bundle_and_stylesheet(self, bare_client: AsyncClient):
+    async def test_swagger_loads_its_bundle_and_stylesheet(self, bare_client: AsyncClient) -> None:
         found = references((await bare_client.get("/docs")).text)
         assert f"{STATIC_URL}/swagger-ui-bundle.js" in found
         assert f"{STATIC_URL}/swagger-ui.css" in found
 
-    async def test_redoc_loads_its_bundle(self, bare_client: AsyncClient):
+    async def test_redoc_loads_its_bundle(self, bare_client: AsyncClient) -> None:
         page = (await bare_client.get("/redoc")).text
         assert f"{STATIC_URL}/redoc.standalone.js" in references(page)
         assert 'spec-url="/openapi.json"' in page
@@ -77,7 +77,7 @@ class TestPagesUseLocalAssetsOnly:
     @pytest.mark.parametrize("path", PAGES)
     async def test_every_asset_a_page_references_is_served(
         self, bare_client: AsyncClient, path: str
-    ):
+    ) -> None:
         expected = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
         for url in references((await bare_client.get(path)).text):
             response = await bare_client.get(url)
@@ -86,24 +86,24 @@ class TestPagesUseLocalAssetsOnly:
             assert response.headers["content-type"].startswith(expected[suffix]), url
             assert len(response.content) > 1000, url
 
-    async def test_the_bundles_are_the_real_ones(self, bare_client: AsyncClient):
+    async def test_the_bundles_are_the_real_ones(self, bare_client: AsyncClient) -> None:
         swagger = await bare_client.get(f"{STATIC_URL}/swagger-ui-bundle.js")
         redoc = await bare_client.get(f"{STATIC_URL}/redoc.standalone.js")
         assert "SwaggerUIBundle" in swagger.text
         assert "Redoc" in redoc.text
 
-    async def test_the_oauth2_redirect_page_is_served(self, bare_client: AsyncClient):
+    async def test_the_oauth2_redirect_page_is_served(self, bare_client: AsyncClient) -> None:
         response = await bare_client.get("/docs/oauth2-redirect")
         assert response.status_code == 200
         assert "https://" not in response.text
 
-    async def test_behind_a_root_path_the_references_carry_it(self, docs_app: FastAPI):
+    async def test_behind_a_root_path_the_references_carry_it(self, docs_app: FastAPI) -> None:
         async with client_for(docs_app, root_path="/svc") as client:
             page = (await client.get("/svc/docs")).text
         assert f"/svc{STATIC_URL}/swagger-ui-bundle.js" in references(page)
         assert '"url": "/svc/openapi.json"' in page
 
-    async def test_assets_outside_the_folder_are_not_served(self, bare_client: AsyncClient):
+    async def test_assets_outside_the_folder_are_not_served(self, bare_client: AsyncClient) -> None:
         response = await bare_client.get(f"{STATIC_URL}/../core.py")
         assert response.status_code == 404
 
@@ -111,7 +111,7 @@ class TestPagesUseLocalAssetsOnly:
 class TestSwaggerAuthorizeCarriesTheTenant:
     async def test_the_page_asks_for_the_tenant_and_explains_authorize(
         self, bare_client: AsyncClient
-    ):
+    ) -> None:
         page = (await bare_client.get("/docs")).text
         assert 'id="dependable-tenant"' in page
         assert "X-Tenant" in page
@@ -119,19 +119,19 @@ class TestSwaggerAuthorizeCarriesTheTenant:
         assert "?tenant=" in page  # the prefill is documented on the page itself
         assert json.dumps(TENANT_STORAGE_KEY) in page
 
-    async def test_the_interceptor_targets_the_login_route(self, bare_client: AsyncClient):
+    async def test_the_interceptor_targets_the_login_route(self, bare_client: AsyncClient) -> None:
         page = (await bare_client.get("/docs")).text
         token_url = bearer.model.flows.password.tokenUrl  # type: ignore[union-attr]
         assert token_url == "/api/v1/auth/token"
         assert f"const tenantPaths = {json.dumps([token_url])};" in page
         assert "requestInterceptor" in page
 
-    def test_token_paths_come_from_the_openapi_document(self, docs_app: FastAPI):
+    def test_token_paths_come_from_the_openapi_document(self, docs_app: FastAPI) -> None:
         spec = docs_app.openapi()
         assert password_token_paths(spec) == ["/api/v1/auth/token"]
         assert password_token_paths({}) == []
 
-    async def test_with_the_subdomain_resolver_there_is_no_tenant_box(self):
+    async def test_with_the_subdomain_resolver_there_is_no_tenant_box(self) -> None:
         settings = make_settings(
             tenancy=TenancySettings(resolver="subdomain", base_domain="example.com")
         )
@@ -140,7 +140,7 @@ class TestSwaggerAuthorizeCarriesTheTenant:
         assert 'id="dependable-tenant"' not in page
         assert "host name" in page
 
-    async def test_the_swagger_config_is_not_injectable_through_the_title(self):
+    async def test_the_swagger_config_is_not_injectable_through_the_title(self) -> None:
         app = create_app(make_settings(app_name="</script><script>alert(1)</script>"))
         async with client_for(app) as client:
             page = (await client.get("/docs")).text
@@ -157,7 +157,7 @@ DISABLED_PATHS = (
 
 
 class TestDocsCanBeTurnedOff:
-    async def test_disabled_docs_are_404(self):
+    async def test_disabled_docs_are_404(self) -> None:
         app = create_app(make_settings(api=ApiSettings(docs_enabled=False)))
         async with client_for(app) as client:
             for path in DISABLED_PATHS:
@@ -165,7 +165,7 @@ class TestDocsCanBeTurnedOff:
         paths = [getattr(route, "path", "") for route in app.routes]
         assert not [path for path in paths if path.startswith(("/docs", "/redoc"))]
 
-    async def test_production_serves_no_docs_unless_asked(self):
+    async def test_production_serves_no_docs_unless_asked(self) -> None:
         production = production_settings()
         asked = production_settings(
             api=ApiSettings(docs_enabled=True, cursor_secret=strong_secret())
@@ -179,13 +179,13 @@ class TestDocsCanBeTurnedOff:
         ("app_env", "expected"),
         [("development", True), ("test", True), ("staging", True), ("production", False)],
     )
-    def test_the_default_depends_on_app_env(self, app_env: AppEnv, expected: bool):
+    def test_the_default_depends_on_app_env(self, app_env: AppEnv, expected: bool) -> None:
         assert ApiSettings().resolved_docs_enabled(app_env) is expected
 
     @pytest.mark.parametrize(("value", "expected"), [("", False), ("true", True), ("false", False)])
     def test_the_environment_variable(
         self, monkeypatch: pytest.MonkeyPatch, value: str, expected: bool
-    ):
+    ) -> None:
         monkeypatch.setenv("APP_ENV", "production")
         for name, secret in production_secrets_env().items():
             monkeypatch.setenv(name, secret)

@@ -107,7 +107,7 @@ async def tenant_exists(session: AsyncSession, slug: str) -> bool:
 @pytest.mark.parametrize("route", THROUGH)
 async def test_a_marked_error_commits_the_writes_then_answers(
     route: str, client: AsyncClient, acme: Org, session: AsyncSession, callbacks_run: list[str]
-):
+) -> None:
     response = await client.post(f"{route}/kept?marked=true", headers=acme.member.headers)
 
     body = assert_problem(response, 409)
@@ -119,7 +119,7 @@ async def test_a_marked_error_commits_the_writes_then_answers(
 @pytest.mark.parametrize("route", THROUGH)
 async def test_an_unmarked_error_rolls_the_writes_back(
     route: str, client: AsyncClient, acme: Org, session: AsyncSession, callbacks_run: list[str]
-):
+) -> None:
     response = await client.post(f"{route}/dropped?marked=false", headers=acme.member.headers)
 
     body = assert_problem(response, 409)
@@ -136,7 +136,7 @@ async def test_a_failed_commit_of_a_marked_error_answers_the_commits_500(
     acme: Org,
     session: AsyncSession,
     callbacks_run: list[str],
-):
+) -> None:
     failing = savepoint_factory(connection, FailingCommitSession)
     async with client_for(app, failing, callbacks_run) as client:
         response = await client.post(f"{route}/lost?marked=true", headers=acme.member.headers)

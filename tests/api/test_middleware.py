@@ -11,25 +11,27 @@ from tests.fixtures.factories import signup_body
 
 
 class TestRequestId:
-    async def test_sane_incoming_id_is_echoed(self, client: AsyncClient):
+    async def test_sane_incoming_id_is_echoed(self, client: AsyncClient) -> None:
         response = await client.get("/health/live", headers={"X-Request-ID": "abc-123_x.y"})
         assert response.headers["x-request-id"] == "abc-123_x.y"
 
     @pytest.mark.parametrize(
         "incoming", ["a" * 129, "has space", "semi;colon", "\xfcnicode".encode("latin-1"), ""]
     )
-    async def test_insane_incoming_id_is_replaced(self, client: AsyncClient, incoming: str | bytes):
+    async def test_insane_incoming_id_is_replaced(
+        self, client: AsyncClient, incoming: str | bytes
+    ) -> None:
         response = await client.get("/health/live", headers={"X-Request-ID": incoming})
         generated = response.headers["x-request-id"]
         assert generated != incoming
         assert len(generated) == 32
 
-    async def test_generated_when_absent_and_unique(self, client: AsyncClient):
+    async def test_generated_when_absent_and_unique(self, client: AsyncClient) -> None:
         first = await client.get("/health/live")
         second = await client.get("/health/live")
         assert first.headers["x-request-id"] != second.headers["x-request-id"]
 
-    async def test_error_responses_carry_it_in_header_and_body(self, client: AsyncClient):
+    async def test_error_responses_carry_it_in_header_and_body(self, client: AsyncClient) -> None:
         response = await client.get("/no/such/route", headers={"X-Request-ID": "trace-me"})
         assert response.status_code == 404
         assert response.headers["x-request-id"] == "trace-me"
@@ -40,7 +42,7 @@ class TestUnexpectedError:
     @pytest.mark.overrides("a service provider that raises: the unexpected-error path")
     async def test_is_a_bare_500_problem_and_logged_with_traceback(
         self, app: FastAPI, client: AsyncClient, caplog: pytest.LogCaptureFixture
-    ):
+    ) -> None:
         async def broken_service() -> None:
             raise RuntimeError("password=hunter2 at db.internal:5432")
 

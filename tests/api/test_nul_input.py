@@ -82,7 +82,7 @@ def accepts(adapter: TypeAdapter, value: str) -> bool:
     return True
 
 
-def test_item6_the_walk_finds_the_inputs_of_every_kind():
+def test_item6_the_walk_finds_the_inputs_of_every_kind() -> None:
     assert {
         "POST /api/v1/auth/token username",  # form, no authentication
         "POST /api/v1/auth/token X-Tenant",  # header, no authentication
@@ -94,7 +94,7 @@ def test_item6_the_walk_finds_the_inputs_of_every_kind():
     } <= set(FIELDS)
 
 
-def test_item6_every_request_string_refuses_nul():
+def test_item6_every_request_string_refuses_nul() -> None:
     accepting = sorted(
         f"{name}: {value!r}"
         for name, adapter in FIELDS.items()
@@ -105,7 +105,7 @@ def test_item6_every_request_string_refuses_nul():
 
 
 class TestItem6NulIsA422:
-    async def test_item6_nul_in_login_username_is_422(self, client: AsyncClient, acme: Org):
+    async def test_item6_nul_in_login_username_is_422(self, client: AsyncClient, acme: Org) -> None:
         response = await client.post(
             "/api/v1/auth/token",
             data={"username": "owner@acme.example.com\x00", "password": "whatever-it-is"},
@@ -113,7 +113,7 @@ class TestItem6NulIsA422:
         )
         assert assert_problem(response, 422)["errors"][0]["loc"] == ["body", "username"]
 
-    async def test_item6_nul_in_signup_name_is_422(self, client: AsyncClient):
+    async def test_item6_nul_in_signup_name_is_422(self, client: AsyncClient) -> None:
         response = await client.post(
             "/api/v1/tenants",
             json={
@@ -126,13 +126,13 @@ class TestItem6NulIsA422:
         )
         assert assert_problem(response, 422)["errors"][0]["loc"] == ["body", "name"]
 
-    async def test_item6_nul_in_a_project_name_is_422(self, client: AsyncClient, acme: Org):
+    async def test_item6_nul_in_a_project_name_is_422(self, client: AsyncClient, acme: Org) -> None:
         response = await client.post(
             "/api/v1/projects", json={"name": "a\x00b"}, headers=acme.member.headers
         )
         assert assert_problem(response, 422)["errors"][0]["loc"] == ["body", "name"]
 
-    async def test_item6_nul_in_the_tenant_header_is_422(self, client: AsyncClient):
+    async def test_item6_nul_in_the_tenant_header_is_422(self, client: AsyncClient) -> None:
         response = await client.post(
             "/api/v1/auth/token",
             data={"username": "owner@acme.example.com", "password": "whatever-it-is"},
@@ -140,7 +140,7 @@ class TestItem6NulIsA422:
         )
         assert assert_problem(response, 422)["errors"][0]["loc"] == ["header", "X-Tenant"]
 
-    async def test_item6_nul_in_the_cursor_is_422(self, client: AsyncClient, acme: Org):
+    async def test_item6_nul_in_the_cursor_is_422(self, client: AsyncClient, acme: Org) -> None:
         response = await client.get(
             "/api/v1/projects", params={"cursor": "a\x00b"}, headers=acme.viewer.headers
         )
@@ -148,7 +148,9 @@ class TestItem6NulIsA422:
 
 
 @pytest.mark.parametrize("length", [201])
-async def test_length_limits_keep_their_error_type(client: AsyncClient, acme: Org, length: int):
+async def test_length_limits_keep_their_error_type(
+    client: AsyncClient, acme: Org, length: int
+) -> None:
     # Text adds a pattern, not a validator function: a too-long name is still `string_too_long`.
     response = await client.post(
         "/api/v1/projects", json={"name": "n" * length}, headers=acme.member.headers

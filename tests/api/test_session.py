@@ -48,7 +48,7 @@ async def tenant_exists(session: AsyncSession, slug: str) -> bool:
 class TestCommitBeforeResponse:
     async def test_failed_commit_is_a_5xx_and_nothing_is_stored(
         self, app: FastAPI, client: AsyncClient, connection: AsyncConnection, session: AsyncSession
-    ):
+    ) -> None:
         factory = savepoint_factory(connection, FailingCommitSession)
         use_resources(app, session_factory=factory)
 
@@ -62,7 +62,7 @@ class TestCommitBeforeResponse:
 
     async def test_successful_request_is_committed_when_the_response_arrives(
         self, client: AsyncClient, session: AsyncSession
-    ):
+    ) -> None:
         response = await client.post(TENANTS, json=signup_body(slug="stored"))
 
         assert response.status_code == 201
@@ -73,7 +73,7 @@ class TestRollbackOnError:
     @pytest.mark.overrides("a tenant service whose second write raises")
     async def test_exception_after_a_flushed_write_rolls_it_back(
         self, app: FastAPI, client: AsyncClient, session: AsyncSession
-    ):
+    ) -> None:
         class ExplodingUsers:
             async def add(self, user: Any) -> Any:
                 raise RuntimeError("the second write failed")
@@ -100,7 +100,9 @@ class TestRollbackOnError:
         assert response.status_code == 500
         assert not await tenant_exists(session, "half-written")
 
-    async def test_domain_error_rolls_back_too(self, client: AsyncClient, session: AsyncSession):
+    async def test_domain_error_rolls_back_too(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
         await client.post(TENANTS, json=signup_body(slug="taken"))
 
         response = await client.post(TENANTS, json=signup_body(slug="taken", password="x" * 12))
@@ -113,7 +115,7 @@ class TestRollbackOnError:
 class TestSessionIsClosed:
     async def test_closed_after_success_and_after_failure(
         self, app: FastAPI, client: AsyncClient, connection: AsyncConnection
-    ):
+    ) -> None:
         RecordingSyncSession.instances.clear()
         use_resources(app, session_factory=savepoint_factory(connection, RecordingSession))
 

@@ -15,13 +15,13 @@ from tests.fixtures.settings import make_settings
 FOURTEEN_CHARS = "fourteen-chars"
 
 
-async def test_default_policy_accepts_fourteen_characters(client: AsyncClient):
+async def test_default_policy_accepts_fourteen_characters(client: AsyncClient) -> None:
     response = await client.post(TENANTS, json=signup_body(password=FOURTEEN_CHARS))
     assert response.status_code == 201
 
 
 @pytest.mark.overrides("overriding get_settings is what it shows")
-async def test_overridden_settings_reach_the_service(app: FastAPI, client: AsyncClient):
+async def test_overridden_settings_reach_the_service(app: FastAPI, client: AsyncClient) -> None:
     strict = make_settings(
         auth=AuthSettings(password_min_length=16, argon2_time_cost=1, argon2_memory_cost_kib=1024)
     )

@@ -48,7 +48,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
 async def test_the_caller_is_authenticated_once_under_require_role(
     client: AsyncClient, acme: Org, calls: Counter[str]
-):
+) -> None:
     requests = [
         ("GET", project_url(acme.project), None),  # ViewerDep + ProjectDep (its service's actor)
         ("PATCH", task_url(acme.task), {"title": "Once"}),  # MemberDep + TaskDep + TaskServiceDep
@@ -68,7 +68,7 @@ async def test_the_caller_is_authenticated_once_under_require_role(
 @pytest.mark.overrides("a guard with scopes on the context, for contrast")
 async def test_a_context_taken_under_a_scope_would_be_built_twice(
     app: FastAPI, client: AsyncClient, acme: Org, calls: Counter[str]
-):
+) -> None:
     async def scoped_guard(
         context: Annotated[
             RequestContext, Security(get_request_context, scopes=[Role.MEMBER.value])

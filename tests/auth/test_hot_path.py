@@ -13,7 +13,7 @@ from tests.fixtures.wire import on_the_wire
 
 async def test_a_cached_caller_costs_one_redis_round_trip_and_no_sql(
     client: AsyncClient, acme: Org, connection: AsyncConnection, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     first = await client.get("/api/v1/users/me", headers=acme.member.headers)  # fills the cache
     assert first.status_code == 200
 
@@ -28,7 +28,7 @@ async def test_a_cached_caller_costs_one_redis_round_trip_and_no_sql(
 
 async def test_a_cache_miss_reads_postgresql_once_per_missing_entry_then_fills_in_one_trip(
     client: AsyncClient, acme: Org, connection: AsyncConnection, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     with on_the_wire(connection, monkeypatch) as wire:
         response = await client.get("/api/v1/users/me", headers=acme.member.headers)
 

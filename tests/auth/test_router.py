@@ -32,7 +32,9 @@ async def login(client: AsyncClient, org: Org, email: str, password: str = PASSW
 
 
 class TestLogin:
-    async def test_issues_a_token_pair_that_authenticates(self, client: AsyncClient, acme: Org):
+    async def test_issues_a_token_pair_that_authenticates(
+        self, client: AsyncClient, acme: Org
+    ) -> None:
         response = await login(client, acme, acme.member.user.email)
 
         assert response.status_code == 200, response.text
@@ -43,13 +45,13 @@ class TestLogin:
         me = await client.get(ME, headers=bearer(pair["access_token"]))
         assert me.json()["email"] == acme.member.user.email
 
-    async def test_email_is_case_insensitive(self, client: AsyncClient, acme: Org):
+    async def test_email_is_case_insensitive(self, client: AsyncClient, acme: Org) -> None:
         response = await login(client, acme, acme.member.user.email.upper())
         assert response.status_code == 200
 
     async def test_bad_credentials_share_one_answer(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory, password_hash: str
-    ):
+    ) -> None:
         inactive = await create_user(
             session_factory,
             acme.tenant,
@@ -71,16 +73,16 @@ class TestLogin:
 
     async def test_user_of_another_tenant_cannot_log_in_here(
         self, client: AsyncClient, acme: Org, globex: Org
-    ):
+    ) -> None:
         assert_problem(await login(client, globex, acme.member.user.email), 401)
 
-    async def test_tenant_must_be_named(self, client: AsyncClient, acme: Org):
+    async def test_tenant_must_be_named(self, client: AsyncClient, acme: Org) -> None:
         response = await client.post(
             TOKEN, data={"username": acme.member.user.email, "password": PASSWORD}
         )
         assert assert_problem(response, 422)["type"].endswith("tenant-required")
 
-    async def test_unknown_tenant_is_404(self, client: AsyncClient, acme: Org):
+    async def test_unknown_tenant_is_404(self, client: AsyncClient, acme: Org) -> None:
         response = await client.post(
             TOKEN,
             data={"username": acme.member.user.email, "password": PASSWORD},
@@ -90,7 +92,7 @@ class TestLogin:
 
     async def test_stale_argon2_parameters_are_rehashed_on_login(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory, settings: Settings
-    ):
+    ) -> None:
         weaker = AuthSettings(argon2_time_cost=1, argon2_memory_cost_kib=512, argon2_parallelism=1)
         old_hash = await Argon2PasswordHasher(weaker).hash(PASSWORD)
         user = await create_user(
@@ -107,7 +109,7 @@ class TestLogin:
 
     async def test_throttled_well_before_forty_attempts(
         self, app: FastAPI, client: AsyncClient, acme: Org, settings: Settings
-    ):
+    ) -> None:
         strict = settings.model_copy(
             update={
                 "rate_limit": RateLimitSettings(
@@ -128,7 +130,9 @@ class TestLogin:
         assert 1 <= int(response.headers["retry-after"]) <= 60
         assert response.headers["ratelimit-remaining"] == "0"
 
-    async def test_default_limits_stop_a_guessing_run_early(self, client: AsyncClient, acme: Org):
+    async def test_default_limits_stop_a_guessing_run_early(
+        self, client: AsyncClient, acme: Org
+    ) -> None:
         for attempt in range(1, 40):
             response = await login(client, acme, acme.member.user.email, f"guess number {attempt}")
             if response.status_code == 429:
@@ -139,7 +143,7 @@ class TestLogin:
 
 
 class TestRefresh:
-    async def test_rotates_and_spends_the_old_token(self, client: AsyncClient, acme: Org):
+    async def test_rotates_and_spends_the_old_token(self, client: AsyncClient, acme: Org) -> None:
         first = (await login(client, acme, acme.member.user.email)).json()
 
         second = await client.post(REFRESH, json={"refresh_token": first["refresh_token"]})
@@ -152,7 +156,7 @@ class TestRefresh:
 
     async def test_reuse_revokes_the_whole_family(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         first = (await login(client, acme, acme.member.user.email)).json()
         second = (await client.post(REFRESH, json={"refresh_token": first["refresh_token"]})).json()
 
@@ -168,7 +172,7 @@ class TestRefresh:
 
     async def test_reuse_whose_revocation_fails_to_commit_is_a_500(
         self, app: FastAPI, client: AsyncClient, acme: Org, connection: AsyncConnection
-    ):
+    ) -> None:
         first = (await login(client, acme, acme.member.user.email)).json()
         rotated = await client.post(REFRESH, json={"refresh_token": first["refresh_token"]})
         assert rotated.status_code == 200
@@ -182,11 +186,11 @@ class TestRefresh:
         assert_problem(replay, 500)
         assert await family_revocations(failing, acme, first["refresh_token"]) == [False, False]
 
-    async def test_unknown_token_is_401(self, client: AsyncClient):
+    async def test_unknown_token_is_401(self, client: AsyncClient) -> None:
         response = await client.post(REFRESH, json={"refresh_token": "x" * 43})
         assert_problem(response, 401)
 
-    async def test_malformed_body_is_422(self, client: AsyncClient):
+    async def test_malformed_body_is_422(self, client: AsyncClient) -> None:
         assert_problem(await client.post(REFRESH, json={"refresh_token": 7}), 422)
         assert_problem(await client.post(REFRESH, json={"token": "x" * 43}), 422)
 
@@ -209,7 +213,7 @@ async def family_revocations(factory: SessionFactory, org: Org, refresh_token: s
 class TestLogout:
     async def test_denies_the_access_token_and_the_refresh_family(
         self, client: AsyncClient, acme: Org
-    ):
+    ) -> None:
         pair = (await login(client, acme, acme.member.user.email)).json()
         member = bearer(pair["access_token"])
 
@@ -223,7 +227,7 @@ class TestLogout:
 
     async def test_logged_out_token_stays_rejected_when_redis_is_down(
         self, app: FastAPI, client: AsyncClient, acme: Org
-    ):
+    ) -> None:
         pair = (await login(client, acme, acme.member.user.email)).json()
         member = bearer(pair["access_token"])
         assert (await client.post(LOGOUT, headers=member)).status_code == 204
@@ -238,7 +242,7 @@ class TestLogout:
         finally:
             await unreachable.aclose()
 
-    async def test_needs_a_token(self, client: AsyncClient):
+    async def test_needs_a_token(self, client: AsyncClient) -> None:
         assert_problem(await client.post(LOGOUT), 401)
 
 
@@ -253,7 +257,7 @@ class TestLogoutDenialLifetime:
 
     async def test_item1b_session_denial_outlives_every_access_token_of_the_session(
         self, app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, settings: Settings
-    ):
+    ) -> None:
         pair = (await login(client, acme, acme.member.user.email)).json()
         codec = app.state.resources.jwt
         newest = codec.decode(pair["access_token"])
@@ -277,7 +281,7 @@ class TestLogoutDenialLifetime:
 
     async def test_item1c_logged_out_token_stays_denied_through_the_leeway(
         self, app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, settings: Settings
-    ):
+    ) -> None:
         leeway = settings.auth.leeway_seconds
         codec = app.state.resources.jwt
         pair = (await login(client, acme, acme.member.user.email)).json()
@@ -330,7 +334,7 @@ class TestDeactivatedTenant:
 
     async def test_item10_refresh_for_a_deactivated_tenant_is_refused(
         self, app: FastAPI, client: AsyncClient, session_factory: SessionFactory, password_hash: str
-    ):
+    ) -> None:
         tenant = await create_tenant(session_factory, "initech", is_active=False)
         user = await create_user(session_factory, tenant, password_hash=password_hash)
         actor, refresh_token = await start_session(app, session_factory, user, tenant)
@@ -345,7 +349,7 @@ class TestDeactivatedTenant:
 
     async def test_item10_logout_for_a_deactivated_tenant_revokes_the_session(
         self, app: FastAPI, client: AsyncClient, session_factory: SessionFactory, password_hash: str
-    ):
+    ) -> None:
         tenant = await create_tenant(session_factory, "initech", is_active=False)
         user = await create_user(session_factory, tenant, password_hash=password_hash)
         actor, _ = await start_session(app, session_factory, user, tenant)
@@ -365,7 +369,7 @@ class TestDeactivatedTenant:
 class TestTimingSafety:
     async def test_unknown_email_is_still_verified_against_a_hash(
         self, app: FastAPI, app_instance: FastAPI, client: AsyncClient, acme: Org
-    ):
+    ) -> None:
         """No timed assertion: the proof is that the hasher does the same work either way."""
         real = app_instance.state.resources.password_hasher
         calls: list[tuple[str, str | None]] = []

@@ -128,7 +128,7 @@ class TestItem1aLogoutRacingRefresh:
         resources: Resources,
         settings: Settings,
         owner_engine: AsyncEngine,
-    ):
+    ) -> None:
         """Refresh first: it holds the presented token's lock and has inserted the next token
         when the logout starts; the logout waits, and must still revoke the token minted."""
         client = committing_client
@@ -155,7 +155,7 @@ class TestItem1aLogoutRacingRefresh:
         resources: Resources,
         settings: Settings,
         owner_engine: AsyncEngine,
-    ):
+    ) -> None:
         """Logout first: it holds the family's revoked rows when the refresh starts; the refresh
         waits on the presented token's lock, then reads it revoked: 401, nothing minted."""
         client = committing_client
@@ -180,7 +180,7 @@ class TestItem1aLogoutRacingRefresh:
         resources: Resources,
         settings: Settings,
         owner_engine: AsyncEngine,
-    ):
+    ) -> None:
         """A thief refreshes twice in a row while the victim's logout runs: the second refresh
         locks the token the first minted before the logout's next statement reaches it. The
         logout must keep going until it has revoked the newest token too (one UPDATE, or one
@@ -235,7 +235,7 @@ class TestAlsoTwoTabsRefreshingOneToken:
         resources: Resources,
         settings: Settings,
         owner_engine: AsyncEngine,
-    ):
+    ) -> None:
         """The chosen trade-off (docs/security.md): no reuse interval. A second refresh with a
         token that was just spent, even from the same user's other tab, is a reuse: 401, and
         the whole session is revoked, including the pair the first tab received."""

@@ -21,19 +21,23 @@ def subdomains(app: FastAPI, settings: Settings) -> None:
 
 
 class TestHeader:
-    async def test_no_tenant_named_uses_the_tokens(self, client: AsyncClient, acme: Org):
+    async def test_no_tenant_named_uses_the_tokens(self, client: AsyncClient, acme: Org) -> None:
         response = await client.get(ME, headers=acme.member.headers)
         assert response.json()["tenant_id"] == str(acme.tenant.id)
 
-    async def test_naming_the_tokens_tenant_is_fine(self, client: AsyncClient, acme: Org):
+    async def test_naming_the_tokens_tenant_is_fine(self, client: AsyncClient, acme: Org) -> None:
         response = await client.get(ME, headers={**acme.member.headers, "X-Tenant": "acme"})
         assert response.status_code == 200
 
-    async def test_naming_another_tenant_is_403(self, client: AsyncClient, acme: Org, globex: Org):
+    async def test_naming_another_tenant_is_403(
+        self, client: AsyncClient, acme: Org, globex: Org
+    ) -> None:
         response = await client.get(ME, headers={**acme.member.headers, "X-Tenant": "globex"})
         assert assert_problem(response, 403)["type"].endswith("tenant-mismatch")
 
-    async def test_naming_an_unknown_tenant_is_the_same_403(self, client: AsyncClient, acme: Org):
+    async def test_naming_an_unknown_tenant_is_the_same_403(
+        self, client: AsyncClient, acme: Org
+    ) -> None:
         # Not a 404: the answer must not tell which other tenants exist.
         response = await client.get(ME, headers={**acme.member.headers, "X-Tenant": "nope"})
         assert assert_problem(response, 403)["type"].endswith("tenant-mismatch")
@@ -41,7 +45,7 @@ class TestHeader:
 
 @pytest.mark.usefixtures("subdomains")
 class TestSubdomain:
-    async def test_the_tokens_subdomain_is_fine(self, client: AsyncClient, acme: Org):
+    async def test_the_tokens_subdomain_is_fine(self, client: AsyncClient, acme: Org) -> None:
         response = await client.get(
             ME, headers={**acme.member.headers, "Host": "acme.example.test"}
         )
@@ -49,17 +53,19 @@ class TestSubdomain:
 
     async def test_another_tenants_subdomain_is_403(
         self, client: AsyncClient, acme: Org, globex: Org
-    ):
+    ) -> None:
         response = await client.get(
             ME, headers={**acme.member.headers, "Host": "globex.example.test:8000"}
         )
         assert assert_problem(response, 403)["type"].endswith("tenant-mismatch")
 
-    async def test_the_header_is_ignored(self, client: AsyncClient, acme: Org, globex: Org):
+    async def test_the_header_is_ignored(self, client: AsyncClient, acme: Org, globex: Org) -> None:
         response = await client.get(ME, headers={**acme.member.headers, "X-Tenant": "globex"})
         assert response.status_code == 200
 
-    async def test_login_resolves_the_tenant_from_the_host(self, client: AsyncClient, acme: Org):
+    async def test_login_resolves_the_tenant_from_the_host(
+        self, client: AsyncClient, acme: Org
+    ) -> None:
         response = await client.post(
             "/api/v1/auth/token",
             data={"username": acme.member.user.email, "password": "correct horse battery staple"},
@@ -70,7 +76,7 @@ class TestSubdomain:
 
 async def test_signup_is_rate_limited_per_address(
     app: FastAPI, client: AsyncClient, settings: Settings
-):
+) -> None:
     strict = settings.model_copy(
         update={
             "rate_limit": RateLimitSettings(
@@ -97,7 +103,7 @@ async def test_signup_is_rate_limited_per_address(
 
 async def test_item4_the_per_account_login_limit_keys_on_the_resolved_tenant(
     app: FastAPI, client: AsyncClient, acme: Org, settings: Settings
-):
+) -> None:
     """Issue 10, item 4: in subdomain mode the per-account bucket is the tenant as the resolver
     reads it, so another port, another letter case or an `X-Tenant` header (which that resolver
     ignores) is the same account, not a fresh bucket."""

@@ -50,7 +50,7 @@ async def tenant_count(owner: AsyncEngine, slug: str) -> int:
 class TestCreateTenant:
     async def test_creates_the_tenant_and_its_owner_who_can_log_in(
         self, slugs: Slugs, cli: RunCli, owner: AsyncEngine, app_instance: FastAPI, redis: Redis
-    ):
+    ) -> None:
         slug = slugs.new()
 
         outcome = await create_tenant(cli, slug, email=f"Owner@{slug}.example.com")
@@ -68,7 +68,7 @@ class TestCreateTenant:
 
     async def test_a_taken_slug_is_one_line_and_writes_nothing(
         self, slugs: Slugs, cli: RunCli, owner: AsyncEngine
-    ):
+    ) -> None:
         slug = slugs.new()
         assert (await create_tenant(cli, slug)).exit_code == 0
 
@@ -88,7 +88,7 @@ class TestCreateTenant:
     )
     async def test_input_is_checked_by_the_signup_schema(
         self, slugs: Slugs, cli: RunCli, owner: AsyncEngine, options: dict[str, str], expected: str
-    ):
+    ) -> None:
         slug = slugs.new()
 
         outcome = await create_tenant(cli, slug, **options)
@@ -96,7 +96,9 @@ class TestCreateTenant:
         assert outcome.error_line.startswith(expected)
         assert await tenant_count(owner, slug) == 0
 
-    async def test_a_malformed_slug_is_told_as_the_rule(self, cli: RunCli, owner: AsyncEngine):
+    async def test_a_malformed_slug_is_told_as_the_rule(
+        self, cli: RunCli, owner: AsyncEngine
+    ) -> None:
         outcome = await create_tenant(cli, "Not_A_Slug", email="owner@example.com")
 
         assert outcome.error_line == (
@@ -107,7 +109,7 @@ class TestCreateTenant:
 
     async def test_the_configured_password_minimum_is_the_services(
         self, slugs: Slugs, cli: RunCli, owner: AsyncEngine
-    ):
+    ) -> None:
         slug = slugs.new()
 
         outcome = await cli(
@@ -121,7 +123,7 @@ class TestCreateTenant:
 
     async def test_the_password_is_prompted_for_hidden_and_twice(
         self, slugs: Slugs, cli: RunCli, owner: AsyncEngine
-    ):
+    ) -> None:
         slug = slugs.new()
 
         outcome = await cli(
@@ -139,7 +141,7 @@ class TestCreateTenant:
 class TestCreateUser:
     async def test_every_role_acting_as_the_owner(
         self, slugs: Slugs, cli: RunCli, owner: AsyncEngine, app_instance: FastAPI, redis: Redis
-    ):
+    ) -> None:
         slug = slugs.new()
         await create_tenant(cli, slug)
 
@@ -158,7 +160,7 @@ class TestCreateUser:
 
     async def test_acts_as_the_first_active_owner_and_needs_one(
         self, slugs: Slugs, cli: RunCli, owner: AsyncEngine
-    ):
+    ) -> None:
         slug = slugs.new()
         await create_tenant(cli, slug)
         async with owner.begin() as connection:
@@ -186,7 +188,7 @@ class TestCreateUser:
 
     async def test_an_unknown_or_inactive_tenant_is_one_line(
         self, slugs: Slugs, cli: RunCli, owner: AsyncEngine
-    ):
+    ) -> None:
         unknown = slugs.new()
         outcome = await create_user(cli, unknown, "someone@example.com", "member")
         assert outcome.error_line == f"error: no active tenant has the slug {unknown!r}"
@@ -201,7 +203,7 @@ class TestCreateUser:
         assert outcome.error_line == f"error: no active tenant has the slug {inactive!r}"
         assert list(await users_of(owner, inactive)) == [f"owner@{inactive}.example.com"]
 
-    async def test_a_taken_email_is_one_line(self, slugs: Slugs, cli: RunCli):
+    async def test_a_taken_email_is_one_line(self, slugs: Slugs, cli: RunCli) -> None:
         slug = slugs.new()
         await create_tenant(cli, slug)
         assert (await create_user(cli, slug, f"m@{slug}.example.com", "member")).exit_code == 0
@@ -214,7 +216,7 @@ class TestCreateUser:
 
     async def test_weak_password_and_bad_email_are_refused(
         self, slugs: Slugs, cli: RunCli, owner: AsyncEngine
-    ):
+    ) -> None:
         slug = slugs.new()
         await create_tenant(cli, slug)
 
@@ -232,7 +234,7 @@ class TestCreateUser:
         assert bad_email.error_line.startswith("error: invalid --email: value is not a valid")
         assert list(await users_of(owner, slug)) == [f"owner@{slug}.example.com"]
 
-    async def test_owner_is_not_a_role_it_offers(self, slugs: Slugs, cli: RunCli):
+    async def test_owner_is_not_a_role_it_offers(self, slugs: Slugs, cli: RunCli) -> None:
         slug = slugs.new()
         await create_tenant(cli, slug)
 

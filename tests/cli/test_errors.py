@@ -20,7 +20,7 @@ def create_tenant_args(slug: str) -> list[str]:
     ]
 
 
-def test_an_unreachable_database_is_one_line_in_a_real_process(tmp_path: Path):
+def test_an_unreachable_database_is_one_line_in_a_real_process(tmp_path: Path) -> None:
     port = unused_port()
     env = {**CLI_ENV, "DATABASE__URL": f"postgresql+asyncpg://app:s3cret@127.0.0.1:{port}/x"}
 
@@ -44,7 +44,7 @@ def test_an_unreachable_database_is_one_line_in_a_real_process(tmp_path: Path):
     ],
     ids=["create-tenant", "create-user", "seed-demo"],
 )
-async def test_every_command_reports_an_unreachable_database(cli: RunCli, args: list[str]):
+async def test_every_command_reports_an_unreachable_database(cli: RunCli, args: list[str]) -> None:
     port = unused_port()
 
     outcome = await cli(*args, env={"DATABASE__URL": f"postgresql+asyncpg://a@127.0.0.1:{port}/x"})
@@ -52,7 +52,7 @@ async def test_every_command_reports_an_unreachable_database(cli: RunCli, args: 
     assert outcome.error_line.startswith(f"error: cannot reach PostgreSQL at 127.0.0.1:{port}: ")
 
 
-async def test_an_unmigrated_database_is_named_as_such(cli: RunCli):
+async def test_an_unmigrated_database_is_named_as_such(cli: RunCli) -> None:
     # The server's maintenance database: reachable, but it has no migrations at all.
     elsewhere = make_url(TEST_DATABASE_URL).set(database="postgres")
 

@@ -10,7 +10,7 @@ from tests.cli.conftest import CLI_ENV, RunCli, cli_process
 
 async def test_writes_the_apps_document_to_a_file(
     cli: RunCli, tmp_path: Path, app_instance: FastAPI
-):
+) -> None:
     target = tmp_path / "nested" / "openapi.json"
 
     outcome = await cli("openapi", "--output", str(target))
@@ -24,14 +24,14 @@ async def test_writes_the_apps_document_to_a_file(
     assert {"/api/v1/tenants", "/api/v1/auth/token", "/health/ready"} <= set(document["paths"])
 
 
-async def test_prints_to_stdout_by_default(cli: RunCli):
+async def test_prints_to_stdout_by_default(cli: RunCli) -> None:
     outcome = await cli("openapi")
 
     assert outcome.exit_code == 0, outcome
     assert "post" in json.loads(outcome.stdout)["paths"]["/api/v1/tenants"]
 
 
-def test_needs_no_server_and_defaults_app_env_to_development(tmp_path: Path):
+def test_needs_no_server_and_defaults_app_env_to_development(tmp_path: Path) -> None:
     closed = {
         **CLI_ENV,
         "DATABASE__URL": "postgresql+asyncpg://nobody@127.0.0.1:9/nowhere",

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.cli.conftest import RunCli, Slugs, rows
 
 
-async def test_deletes_only_the_expired_keys(cli: RunCli, slugs: Slugs, owner: AsyncEngine):
+async def test_deletes_only_the_expired_keys(cli: RunCli, slugs: Slugs, owner: AsyncEngine) -> None:
     tenant_id = uuid.uuid4()
     async with owner.begin() as connection:
         await connection.execute(

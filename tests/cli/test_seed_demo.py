@@ -93,7 +93,7 @@ async def test_seed_demo_twice_leaves_the_same_data(
     published: InMemoryPublisher,
     redis: Redis,
     app_instance: FastAPI,
-):
+) -> None:
     first = await cli("seed-demo", "--tasks", "300")
 
     assert first.exit_code == 0, first
@@ -130,7 +130,7 @@ async def test_seed_demo_twice_leaves_the_same_data(
 
 async def test_more_tasks_later_adds_only_the_missing_ones(
     no_demo: None, cli: RunCli, owner: AsyncEngine, published: InMemoryPublisher
-):
+) -> None:
     await cli("seed-demo", "--tasks", "120")
     before = await snapshot(owner)
 
@@ -146,7 +146,7 @@ async def test_more_tasks_later_adds_only_the_missing_ones(
 
 async def test_refuses_to_publish_passwords_outside_development(
     no_demo: None, cli: RunCli, owner: AsyncEngine
-):
+) -> None:
     outcome = await cli(
         "seed-demo",
         "--tasks",
@@ -167,7 +167,7 @@ async def test_app_env_from_dot_env_is_respected(
     owner: AsyncEngine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-):
+) -> None:
     # Only an APP_ENV set nowhere defaults to development: a `.env` saying staging still counts.
     secrets = "".join(f"{name}={value}\n" for name, value in production_secrets_env().items())
     (tmp_path / ".env").write_text(f"APP_ENV=staging\n{secrets}")

@@ -35,7 +35,7 @@ def documented() -> dict[str, str]:
     return found
 
 
-def test_every_setting_is_documented_with_a_comment():
+def test_every_setting_is_documented_with_a_comment() -> None:
     entries = documented()
     expected = setting_names(Settings)
     missing = sorted(expected - entries.keys())
@@ -45,5 +45,5 @@ def test_every_setting_is_documented_with_a_comment():
     assert uncommented == []
 
 
-def test_nothing_documented_that_the_app_does_not_read():
+def test_nothing_documented_that_the_app_does_not_read() -> None:
     assert sorted(documented().keys() - setting_names(Settings)) == []

@@ -18,7 +18,7 @@ def codec() -> JWTCodec:
     return JWTCodec(AuthSettings(secret_key=SECRET, access_ttl_seconds=60, leeway_seconds=5))
 
 
-def test_a_remembered_token_is_verified_once(monkeypatch: pytest.MonkeyPatch):
+def test_a_remembered_token_is_verified_once(monkeypatch: pytest.MonkeyPatch) -> None:
     jwt = codec()
     token = jwt.issue(
         user_id=uuid.uuid4(), tenant_id=uuid.uuid4(), role="member", family_id=uuid.uuid4()
@@ -31,7 +31,7 @@ def test_a_remembered_token_is_verified_once(monkeypatch: pytest.MonkeyPatch):
     assert verified == [token.token]
 
 
-def test_a_remembered_token_is_refused_after_it_expires(monkeypatch: pytest.MonkeyPatch):
+def test_a_remembered_token_is_refused_after_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
     jwt = codec()
     token = jwt.issue(
         user_id=uuid.uuid4(), tenant_id=uuid.uuid4(), role="member", family_id=uuid.uuid4()
@@ -44,7 +44,7 @@ def test_a_remembered_token_is_refused_after_it_expires(monkeypatch: pytest.Monk
         jwt.decode(token.token)
 
 
-def test_a_tampered_token_is_not_taken_from_memory():
+def test_a_tampered_token_is_not_taken_from_memory() -> None:
     jwt = codec()
     token = jwt.issue(
         user_id=uuid.uuid4(),

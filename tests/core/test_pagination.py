@@ -26,23 +26,23 @@ class TestCursor:
     codec = CursorCodec(b"k" * 32)
     position = Position(datetime(2026, 1, 2, 3, 4, 5, 6789, tzinfo=UTC), uuid.uuid4())
 
-    def test_round_trip(self):
+    def test_round_trip(self) -> None:
         assert self.codec.decode(self.codec.encode(self.position)) == self.position
 
-    def test_another_key_cannot_forge_one(self):
+    def test_another_key_cannot_forge_one(self) -> None:
         forged = CursorCodec(b"x" * 32).encode(self.position)
         with pytest.raises(InvalidCursorError, match="not issued"):
             self.codec.decode(forged)
 
     @pytest.mark.parametrize("index", [0, 5, 20, -3])
-    def test_any_flipped_character_is_refused(self, index: int):
+    def test_any_flipped_character_is_refused(self, index: int) -> None:
         cursor = self.codec.encode(self.position)
         flipped = cursor[:index] + ("A" if cursor[index] != "A" else "B") + cursor[index + 1 :]
         with pytest.raises(InvalidCursorError):
             self.codec.decode(flipped)
 
     @pytest.mark.parametrize("garbage", ["", ".", "abc", "a.b.c", "%%%.%%%", "e30.e30"])
-    def test_garbage_is_refused(self, garbage: str):
+    def test_garbage_is_refused(self, garbage: str) -> None:
         with pytest.raises(InvalidCursorError):
             self.codec.decode(garbage)
 
@@ -91,7 +91,7 @@ async def big_project(
 @pytest.mark.parametrize("filters", [{}, {"status": TaskStatus.TODO}], ids=["all", "by status"])
 async def test_every_page_is_one_index_range_scan(
     engine: AsyncEngine, big_project: tuple[uuid.UUID, uuid.UUID], filters: dict[str, Any]
-):
+) -> None:
     tenant_id, project_id = big_project
     async with create_session_factory(engine)() as session:
         await bind_tenant(session, tenant_id)

@@ -130,7 +130,7 @@ SLOTS: dict[str, Callable[[str], Settings]] = {
 
 
 @needs_checkout
-def test_item2_the_scan_finds_the_sample_keys_it_must_find():
+def test_item2_the_scan_finds_the_sample_keys_it_must_find() -> None:
     # The scanner itself must work: the compose default and .env.example's value are found, and
     # so are the test suite's samples, whatever their shape.
     compose = "dev-only-insecure-compose-key-do-not-deploy-0123456789"
@@ -141,26 +141,26 @@ def test_item2_the_scan_finds_the_sample_keys_it_must_find():
 
 @pytest.mark.parametrize("slot", sorted(SLOTS))
 @pytest.mark.parametrize("value", sorted(PUBLISHED))
-def test_item2_repository_sample_keys_are_refused_in_production(value: str, slot: str):
+def test_item2_repository_sample_keys_are_refused_in_production(value: str, slot: str) -> None:
     # On failure: `value`, found in PUBLISHED[value], is accepted as `slot` in production.
     with pytest.raises(ValidationError, match=slot.split("__")[0]):
         SLOTS[slot](value)
 
 
 @pytest.mark.parametrize("env", ["development", "test"])
-def test_item2_sample_keys_still_work_in_development(env: str):
+def test_item2_sample_keys_still_work_in_development(env: str) -> None:
     compose = "dev-only-insecure-compose-key-do-not-deploy-0123456789"
     settings = Settings(_env_file=None, app_env=env, auth=AuthSettings(secret_key=compose))  # type: ignore[arg-type,call-arg]
     assert settings.auth.secret_key.get_secret_value() == compose
 
 
-def test_item2_production_settings_accept_generated_keys():
+def test_item2_production_settings_accept_generated_keys() -> None:
     # The other side of the rule: what the docs tell operators to run is accepted, each time.
     for build in SLOTS.values():
         build(strong_secret())
 
 
-def test_item2_no_private_key_is_committed():
+def test_item2_no_private_key_is_committed() -> None:
     # A PEM private key in the repository is published: tests generate theirs at run time.
     offenders = [
         str(path.relative_to(ROOT))

@@ -82,7 +82,7 @@ async def call_once(hung: HungRedis, retry: Retry | None = None) -> None:
         await client.aclose(close_connection_pool=True)
 
 
-async def test_one_call_is_one_attempt_against_a_hung_redis(hung_redis: HungRedis):
+async def test_one_call_is_one_attempt_against_a_hung_redis(hung_redis: HungRedis) -> None:
     await call_once(hung_redis)
 
     assert hung_redis.connections == 1
@@ -92,7 +92,7 @@ async def test_one_call_is_one_attempt_against_a_hung_redis(hung_redis: HungRedi
         assert hung_redis.commands == ["HELLO"]  # stuck in the handshake: GET never sent
 
 
-async def test_the_count_would_show_retries(hung_redis: HungRedis):
+async def test_the_count_would_show_retries(hung_redis: HungRedis) -> None:
     # The counterpart that makes the first test meaningful: with one retry configured, the same
     # hung server sees a second connection (and a second GET).
     await call_once(hung_redis, retry=Retry(NoBackoff(), retries=1))
@@ -102,6 +102,6 @@ async def test_the_count_would_show_retries(hung_redis: HungRedis):
         assert hung_redis.attempts("GET") == 2
 
 
-def test_the_pool_pins_no_retry():
+def test_the_pool_pins_no_retry() -> None:
     pool = create_redis_pool(RedisSettings())
     assert pool.connection_kwargs["retry"] is NO_RETRY

@@ -84,7 +84,7 @@ async def catalog(session: AsyncSession) -> dict[str, set[str]]:
 
 async def test_item8_every_unique_and_foreign_key_constraint_is_declared_by_its_repository(
     session: AsyncSession,
-):
+) -> None:
     by_table: dict[str, list[type[Repository[Any]]]] = {}
     for repository in repositories():
         by_table.setdefault(repository.table_name(), []).append(repository)
@@ -98,7 +98,7 @@ async def test_item8_every_unique_and_foreign_key_constraint_is_declared_by_its_
     assert undeclared == {}
 
 
-async def test_declared_constraints_exist(session: AsyncSession):
+async def test_declared_constraints_exist(session: AsyncSession) -> None:
     """A typo or a dropped constraint would leave a translation that can never apply."""
     constraints = await catalog(session)
     stale = {
@@ -108,7 +108,7 @@ async def test_declared_constraints_exist(session: AsyncSession):
     assert {name: names for name, names in stale.items() if names} == {}
 
 
-async def test_no_constraint_is_both_translated_and_unreachable():
+async def test_no_constraint_is_both_translated_and_unreachable() -> None:
     for repository in repositories():
         both = set(repository.constraint_error_map()) & set(repository.unreachable_constraints())
         assert both == set(), repository.__name__
@@ -160,7 +160,7 @@ async def test_item8_a_violated_foreign_key_is_its_domain_error(
     constraint: str,
     provoke: Provoke,
     error: type[AppError],
-):
+) -> None:
     async with session_factory() as session:
         await bind_tenant(session, acme.tenant.id)
         with pytest.raises(error) as raised:
@@ -186,7 +186,7 @@ TENANT_OWNED_WRITES: Sequence[tuple[str, Callable[[AsyncSession, uuid.UUID], Any
 )
 async def test_item8_writing_for_a_deleted_tenant_is_404(
     session_factory: SessionFactory, table: str, write: Callable[[AsyncSession, uuid.UUID], Any]
-):
+) -> None:
     """An operator deleted the tenant while one of its requests was writing."""
     gone = uuid.uuid4()
     async with session_factory() as session:

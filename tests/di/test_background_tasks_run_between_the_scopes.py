@@ -65,7 +65,7 @@ def build_app(events: list[str]) -> FastAPI:
     return app
 
 
-async def test_background_task_runs_after_the_response_and_before_request_cleanup():
+async def test_background_task_runs_after_the_response_and_before_request_cleanup() -> None:
     events: list[str] = []
     async with client_for(record_response(build_app(events), events)) as client:
         response = await client.post("/work")
@@ -84,7 +84,7 @@ async def test_background_task_runs_after_the_response_and_before_request_cleanu
     ]
 
 
-async def test_a_failing_background_task_cannot_change_the_response():
+async def test_a_failing_background_task_cannot_change_the_response() -> None:
     events: list[str] = []
     app = record_response(build_app(events), events)
     async with client_for(app) as client:

@@ -57,7 +57,7 @@ def build_app(calls: Counter[str], validated: Counter[str]) -> FastAPI:
 
 async def test_a_shared_dependency_is_called_once_but_walked_at_each_declaration(
     monkeypatch: pytest.MonkeyPatch,
-):
+) -> None:
     calls: Counter[str] = Counter()
     validated: Counter[str] = Counter()
     app = build_app(calls, validated)
@@ -76,7 +76,7 @@ async def test_a_shared_dependency_is_called_once_but_walked_at_each_declaration
     assert validated == Counter({"x-token": 3})
 
 
-async def test_the_depgraph_figures_are_what_fastapi_walks(monkeypatch: pytest.MonkeyPatch):
+async def test_the_depgraph_figures_are_what_fastapi_walks(monkeypatch: pytest.MonkeyPatch) -> None:
     app = build_app(Counter(), Counter())
     [route] = [r for r in app.router.routes if getattr(r, "path", None) == "/"]
     dependant = route.dependant  # type: ignore[attr-defined]

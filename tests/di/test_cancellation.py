@@ -111,7 +111,7 @@ def build_app(events: list[str], in_endpoint: Hold, in_cleanup: Hold) -> FastAPI
     return app
 
 
-async def test_a_cancelled_dependency_sees_cancelled_error_and_skips_except_exception():
+async def test_a_cancelled_dependency_sees_cancelled_error_and_skips_except_exception() -> None:
     events: list[str] = []
     in_endpoint = Hold()
     app = Cancellable(build_app(events, in_endpoint, Hold()))
@@ -125,7 +125,7 @@ async def test_a_cancelled_dependency_sees_cancelled_error_and_skips_except_exce
     assert events == ["begin", "endpoint holds", "saw CancelledError, not an Exception", "close"]
 
 
-async def test_the_cleanup_after_yield_is_shielded_from_the_cancellation():
+async def test_the_cleanup_after_yield_is_shielded_from_the_cancellation() -> None:
     events: list[str] = []
     in_cleanup = Hold()
     app = Cancellable(build_app(events, Hold(), in_cleanup))
@@ -170,7 +170,9 @@ SHARED_POOL: list[anyio.CapacityLimiter] = []
 BORROWED: list[object] = []
 
 
-async def test_a_sync_generator_exit_runs_on_a_private_limiter_while_the_pool_is_exhausted():
+async def test_a_sync_generator_exit_runs_on_a_private_limiter_while_the_pool_is_exhausted() -> (
+    None
+):
     events: list[str] = []
     tokens: list[float] = []
     limiter = anyio.to_thread.current_default_thread_limiter()
@@ -196,7 +198,7 @@ class TestTheRealApp:
         session_factory: SessionFactory,
         session: AsyncSession,
         monkeypatch: pytest.MonkeyPatch,
-    ):
+    ) -> None:
         calls: list[str] = []
         hashing = Hold()
 

@@ -78,7 +78,7 @@ async def call(path: str) -> tuple[int, list[str]]:
     return response.status_code, events
 
 
-async def test_siblings_are_cleaned_up_in_reverse_order_on_success():
+async def test_siblings_are_cleaned_up_in_reverse_order_on_success() -> None:
     status, events = await call("/siblings")
 
     assert status == 200
@@ -95,7 +95,7 @@ async def test_siblings_are_cleaned_up_in_reverse_order_on_success():
     ]
 
 
-async def test_siblings_are_cleaned_up_in_reverse_order_on_error():
+async def test_siblings_are_cleaned_up_in_reverse_order_on_error() -> None:
     status, events = await call("/siblings-error")
 
     assert status == 500
@@ -112,7 +112,7 @@ async def test_siblings_are_cleaned_up_in_reverse_order_on_error():
     ]
 
 
-async def test_a_dependency_is_cleaned_up_before_what_it_depends_on():
+async def test_a_dependency_is_cleaned_up_before_what_it_depends_on() -> None:
     status, events = await call("/nested")
 
     assert status == 200
@@ -127,7 +127,7 @@ async def test_a_dependency_is_cleaned_up_before_what_it_depends_on():
     ]
 
 
-async def test_function_scope_stack_unwinds_before_the_request_scope_stack():
+async def test_function_scope_stack_unwinds_before_the_request_scope_stack() -> None:
     status, events = await call("/mixed")
 
     assert status == 200

@@ -58,7 +58,7 @@ def build_app(observed: dict[str, dict[str, str | None]]) -> FastAPI:
     return app
 
 
-async def test_only_async_dependencies_set_context_variables_for_the_request():
+async def test_only_async_dependencies_set_context_variables_for_the_request() -> None:
     observed: dict[str, dict[str, str | None]] = {}
     async with client_for(observing(build_app(observed), observed)) as client:
         response = await client.get("/")

@@ -32,7 +32,7 @@ def build_app(*, debug: bool) -> FastAPI:
     return app
 
 
-async def test_the_debug_page_shows_source_and_message_but_not_local_values():
+async def test_the_debug_page_shows_source_and_message_but_not_local_values() -> None:
     async with client_for(build_app(debug=True), raise_app_exceptions=False) as client:
         html = await client.get("/boom", headers={"Accept": "text/html"})
         text = await client.get("/boom")
@@ -50,7 +50,7 @@ async def test_the_debug_page_shows_source_and_message_but_not_local_values():
 
 
 @pytest.mark.parametrize("app_env", ["production", "staging", "test"])
-async def test_the_app_refuses_debug_outside_development(app_env: str):
+async def test_the_app_refuses_debug_outside_development(app_env: str) -> None:
     settings = production_settings(app_env=app_env) if app_env != "test" else make_settings()
     app = create_app(settings)
     app.debug = True
@@ -60,7 +60,7 @@ async def test_the_app_refuses_debug_outside_development(app_env: str):
             pass
 
 
-async def test_even_with_debug_the_apps_own_500_answers_first():
+async def test_even_with_debug_the_apps_own_500_answers_first() -> None:
     app = create_app(make_settings(app_env="development"))
     app.debug = True
 

@@ -74,7 +74,7 @@ def build_app(events: list[str]) -> FastAPI:
     return app
 
 
-async def test_http_exception_gives_its_status_and_the_endpoint_never_runs():
+async def test_http_exception_gives_its_status_and_the_endpoint_never_runs() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         response = await client.get("/http-exception")
@@ -84,7 +84,7 @@ async def test_http_exception_gives_its_status_and_the_endpoint_never_runs():
     assert events == ["begin", "guard", "rollback (HTTPException)"]
 
 
-async def test_domain_error_gives_the_mapped_status():
+async def test_domain_error_gives_the_mapped_status() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         response = await client.get("/domain-error")
@@ -94,7 +94,7 @@ async def test_domain_error_gives_the_mapped_status():
     assert events == ["begin", "guard", "rollback (AccountLockedError)"]
 
 
-async def test_unexpected_exception_reaches_the_test_with_a_bare_app():
+async def test_unexpected_exception_reaches_the_test_with_a_bare_app() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         with pytest.raises(RuntimeError, match="cannot connect"):
@@ -103,7 +103,7 @@ async def test_unexpected_exception_reaches_the_test_with_a_bare_app():
     assert events == ["begin", "guard", "rollback (RuntimeError)"]
 
 
-async def test_unexpected_exception_is_a_bare_500_that_reveals_nothing():
+async def test_unexpected_exception_is_a_bare_500_that_reveals_nothing() -> None:
     events: list[str] = []
     async with client_for(build_app(events), raise_app_exceptions=False) as client:
         response = await client.get("/unexpected")
@@ -121,7 +121,9 @@ class TestTheRealApp:
     problem handlers."""
 
     @pytest.mark.overrides("a dependency that raises")
-    async def test_domain_error_is_mapped_to_problem_json(self, app: FastAPI, client: AsyncClient):
+    async def test_domain_error_is_mapped_to_problem_json(
+        self, app: FastAPI, client: AsyncClient
+    ) -> None:
         async def refuse() -> None:
             raise PermissionDeniedError("signups are closed")
 
@@ -136,7 +138,7 @@ class TestTheRealApp:
     @pytest.mark.overrides("a dependency that raises")
     async def test_unexpected_exception_is_a_problem_json_500(
         self, app: FastAPI, client: AsyncClient
-    ):
+    ) -> None:
         async def crash() -> None:
             raise RuntimeError(f"cannot connect to {SECRET}")
 

@@ -140,7 +140,9 @@ def build_app() -> FastAPI:
     return app
 
 
-async def test_override_replaces_a_deep_node_and_is_called_once_per_request(events: list[str]):
+async def test_override_replaces_a_deep_node_and_is_called_once_per_request(
+    events: list[str],
+) -> None:
     app = build_app()
     app.dependency_overrides[get_db] = fake_db
 
@@ -163,7 +165,7 @@ async def test_override_replaces_a_deep_node_and_is_called_once_per_request(even
     ]
 
 
-async def test_overriding_a_node_prunes_its_subtree(events: list[str]):
+async def test_overriding_a_node_prunes_its_subtree(events: list[str]) -> None:
     app = build_app()
     app.dependency_overrides[get_repository] = fake_repository
 
@@ -182,7 +184,7 @@ async def test_overriding_a_node_prunes_its_subtree(events: list[str]):
     ]
 
 
-async def test_clearing_overrides_restores_the_original(events: list[str]):
+async def test_clearing_overrides_restores_the_original(events: list[str]) -> None:
     app = build_app()
     app.dependency_overrides[get_db] = fake_db
     async with client_for(app) as client:
@@ -208,7 +210,7 @@ async def test_clearing_overrides_restores_the_original(events: list[str]):
     ]
 
 
-async def test_a_naive_guard_factory_cannot_be_overridden(events: list[str]):
+async def test_a_naive_guard_factory_cannot_be_overridden(events: list[str]) -> None:
     app = build_app()
     # A new closure, equal only to itself: the route's guard is a different object.
     app.dependency_overrides[require_role_naive(Role.ADMIN)] = allow
@@ -221,7 +223,7 @@ async def test_a_naive_guard_factory_cannot_be_overridden(events: list[str]):
     assert events == []
 
 
-async def test_a_cached_guard_factory_can_be_overridden(events: list[str]):
+async def test_a_cached_guard_factory_can_be_overridden(events: list[str]) -> None:
     app = build_app()
     app.dependency_overrides[require_role_cached(Role.ADMIN)] = allow
 
@@ -233,7 +235,7 @@ async def test_a_cached_guard_factory_can_be_overridden(events: list[str]):
     assert events == ["allow"]
 
 
-async def test_a_guard_class_with_value_equality_can_be_overridden(events: list[str]):
+async def test_a_guard_class_with_value_equality_can_be_overridden(events: list[str]) -> None:
     app = build_app()
     app.dependency_overrides[RequireRole(Role.ADMIN)] = allow
 
@@ -245,7 +247,7 @@ async def test_a_guard_class_with_value_equality_can_be_overridden(events: list[
     assert events == ["allow"]
 
 
-async def test_the_guards_refuse_without_an_override():
+async def test_the_guards_refuse_without_an_override() -> None:
     app = build_app()
     async with client_for(app) as client:
         statuses = [(await client.get(path)).status_code for path in ("/naive", "/cached")]
@@ -275,7 +277,7 @@ def yield_override(name: str) -> Callable[[], AsyncIterator[str]]:
     return override
 
 
-async def test_a_yield_override_takes_the_scope_of_the_use_site(events: list[str]):
+async def test_a_yield_override_takes_the_scope_of_the_use_site(events: list[str]) -> None:
     app = FastAPI()
 
     @app.get("/scopes")
@@ -308,7 +310,7 @@ async def test_a_yield_override_takes_the_scope_of_the_use_site(events: list[str
 
 async def test_a_non_empty_overrides_dict_rebuilds_every_node_per_request(
     events: list[str], monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     app = FastAPI()
 
     @app.get("/chain")

@@ -57,7 +57,7 @@ def build_app(events: list[str]) -> FastAPI:
     return app
 
 
-async def test_headers_set_by_a_dependency_are_lost_on_an_error_response():
+async def test_headers_set_by_a_dependency_are_lost_on_an_error_response() -> None:
     async with client_for(build_app([])) as client:
         ok = await client.get("/ok")
         refused = await client.get("/refused")
@@ -69,7 +69,7 @@ async def test_headers_set_by_a_dependency_are_lost_on_an_error_response():
     assert "ratelimit-remaining" not in own.headers  # a returned Response is sent as it is
 
 
-async def test_a_returned_response_with_background_drops_the_injected_tasks():
+async def test_a_returned_response_with_background_drops_the_injected_tasks() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         await client.post("/own-background")
@@ -97,7 +97,7 @@ def timed(app: ASGIApp, events: list[str]) -> ASGIApp:
     return middleware
 
 
-async def test_a_middleware_timer_includes_the_background_tasks():
+async def test_a_middleware_timer_includes_the_background_tasks() -> None:
     events: list[str] = []
     started, released = asyncio.Event(), asyncio.Event()
 
@@ -137,7 +137,7 @@ class TestTheRealApp:
 
     async def test_a_failed_login_carries_the_rate_limit_headers(
         self, client: AsyncClient, acme: Org
-    ):
+    ) -> None:
         email = acme.member.user.email
         first = await client.post(
             "/api/v1/auth/token",
@@ -160,7 +160,7 @@ class TestTheRealApp:
 
     async def test_an_invalid_login_form_carries_the_per_address_headers(
         self, client: AsyncClient, acme: Org
-    ):
+    ) -> None:
         response = await client.post(
             "/api/v1/auth/token",
             data={"username": acme.member.user.email},  # no password

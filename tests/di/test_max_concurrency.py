@@ -36,7 +36,7 @@ def build_app(observed: list[str]) -> FastAPI:
     return app
 
 
-async def test_the_declaration_that_misses_the_cache_decides_the_limit():
+async def test_the_declaration_that_misses_the_cache_decides_the_limit() -> None:
     observed: list[str] = []
     async with client_for(build_app(observed)) as client:
         limited_first = await client.get("/limited-first")

@@ -48,7 +48,7 @@ def build_app(events: list[str]) -> FastAPI:
     return app
 
 
-async def test_the_deepest_dependency_runs_first_and_the_endpoint_last():
+async def test_the_deepest_dependency_runs_first_and_the_endpoint_last() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         response = await client.get("/chain")
@@ -57,7 +57,7 @@ async def test_the_deepest_dependency_runs_first_and_the_endpoint_last():
     assert events == ["get_db", "get_repository", "get_service", "endpoint"]
 
 
-async def test_siblings_resolve_in_declaration_order_each_subtree_first():
+async def test_siblings_resolve_in_declaration_order_each_subtree_first() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         response = await client.get("/siblings")

@@ -69,7 +69,7 @@ class Graph:
         self.get_service = get_service
 
 
-async def test_a_nested_graph_resolves_once_per_block_and_closes_in_reverse_order():
+async def test_a_nested_graph_resolves_once_per_block_and_closes_in_reverse_order() -> None:
     graph = Graph()
 
     async with resolved(graph.get_service) as service:
@@ -90,7 +90,7 @@ async def test_a_nested_graph_resolves_once_per_block_and_closes_in_reverse_orde
     ]
 
 
-async def test_the_blocks_exception_reaches_the_yield_dependencies():
+async def test_the_blocks_exception_reaches_the_yield_dependencies() -> None:
     graph = Graph()
 
     with pytest.raises(ValueError, match="boom"):
@@ -102,7 +102,7 @@ async def test_the_blocks_exception_reaches_the_yield_dependencies():
     assert graph.events[-1] == "session closed"
 
 
-async def test_overrides_replace_a_provider_anywhere_in_the_graph():
+async def test_overrides_replace_a_provider_anywhere_in_the_graph() -> None:
     graph = Graph()
 
     async def test_settings() -> str:
@@ -117,7 +117,7 @@ async def test_overrides_replace_a_provider_anywhere_in_the_graph():
     assert graph.settings_calls == 0
 
 
-async def test_given_values_stand_in_for_their_providers():
+async def test_given_values_stand_in_for_their_providers() -> None:
     graph = Graph()
 
     async with resolved(
@@ -127,7 +127,7 @@ async def test_given_values_stand_in_for_their_providers():
     assert "session open" not in graph.events
 
 
-async def test_what_only_a_request_has_is_refused_by_name():
+async def test_what_only_a_request_has_is_refused_by_name() -> None:
     async def get_tenant(x_tenant: Annotated[str, Header()]) -> str:
         return x_tenant
 
@@ -155,7 +155,7 @@ def resources(app: FastAPI) -> Resources:
     return current
 
 
-async def test_the_apps_own_providers_resolve_from_the_resources(resources: Resources):
+async def test_the_apps_own_providers_resolve_from_the_resources(resources: Resources) -> None:
     """A tenant signup through `get_tenant_service`, exactly as the route builds it: the
     session comes from `get_session` and commits when the block ends."""
     async with resolved(get_tenant_service, given={get_resources: resources}) as tenants:
@@ -176,7 +176,7 @@ async def test_the_apps_own_providers_resolve_from_the_resources(resources: Reso
         assert stored.slug == "outside-request"
 
 
-async def test_a_request_context_given_resolves_the_domain_providers(resources: Resources):
+async def test_a_request_context_given_resolves_the_domain_providers(resources: Resources) -> None:
     from app.auth.context import acting_as
     from app.identity.schemas import Principal, TenantRead
 

@@ -106,7 +106,7 @@ def route_dependant(app: FastAPI, path: str) -> Dependant:
 
 async def test_the_rebuilds_are_the_sub_tree_sizes_summed_over_the_walk(
     monkeypatch: pytest.MonkeyPatch,
-):
+) -> None:
     app = build_shared_app()
     async with client_for(app) as client:
         with counting_builds(monkeypatch) as without_overrides:
@@ -141,7 +141,7 @@ async def audited_clock(
     yield f"clock({session})"
 
 
-async def test_a_rebuilt_override_is_scope_checked_on_every_request():
+async def test_a_rebuilt_override_is_scope_checked_on_every_request() -> None:
     app = FastAPI()
 
     @app.get("/clock")
@@ -168,7 +168,7 @@ async def note_from_the_body(note: Annotated[str, Body(embed=True)]) -> str:
     return note
 
 
-async def test_an_override_cannot_change_how_the_body_is_read():
+async def test_an_override_cannot_change_how_the_body_is_read() -> None:
     app = FastAPI()
 
     @app.post("/notes")
@@ -194,7 +194,7 @@ class TestTheRealApp:
         client: AsyncClient,
         acme: Org,
         monkeypatch: pytest.MonkeyPatch,
-    ):
+    ) -> None:
         seen: list[tuple[Any, dict[Any, Any]]] = []
         real_solve = dependency_utils.solve_dependencies
 
@@ -225,7 +225,7 @@ class TestTheRealApp:
         client: AsyncClient,
         acme: Org,
         monkeypatch: pytest.MonkeyPatch,
-    ):
+    ) -> None:
         assert acme.project is not None
         assert acme.task is not None
         template = "/api/v1/projects/{project_id}/tasks/{task_id}"

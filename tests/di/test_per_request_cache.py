@@ -84,7 +84,7 @@ def build_app(events: list[str]) -> FastAPI:
     return app
 
 
-async def test_shared_dependency_runs_once_per_request_and_again_next_request():
+async def test_shared_dependency_runs_once_per_request_and_again_next_request() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         first = await client.get("/shared")
@@ -107,7 +107,7 @@ async def test_shared_dependency_runs_once_per_request_and_again_next_request():
     ]
 
 
-async def test_two_depends_objects_of_one_function_share_the_call():
+async def test_two_depends_objects_of_one_function_share_the_call() -> None:
     # get_repository, get_service and get_audit declare get_db with Depends(get_db),
     # Depends(get_db, max_concurrency=8) and Security(get_db): three unequal objects. One call,
     # because the key is (callable, security scopes used, computed scope), not the marker.
@@ -120,7 +120,7 @@ async def test_two_depends_objects_of_one_function_share_the_call():
     assert [event for event in events if event.startswith("get_db")] == ["get_db #1"]
 
 
-async def test_same_generator_with_another_scope_is_another_cache_entry():
+async def test_same_generator_with_another_scope_is_another_cache_entry() -> None:
     # The default scope of a yield dependency is "request"; declared "function" it is a
     # different cache key, so the generator runs twice and the endpoint gets two sessions.
     events: list[str] = []
@@ -137,7 +137,7 @@ async def test_same_generator_with_another_scope_is_another_cache_entry():
     ]
 
 
-async def test_security_scopes_are_part_of_the_key():
+async def test_security_scopes_are_part_of_the_key() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         response = await client.get("/two-scope-sets")
@@ -181,7 +181,7 @@ def build_walked_app(events: list[str]) -> FastAPI:
     return app
 
 
-async def test_a_cached_subtree_is_walked_again_but_not_called():
+async def test_a_cached_subtree_is_walked_again_but_not_called() -> None:
     events: list[str] = []
     async with client_for(build_walked_app(events)) as client:
         response = await client.get("/walked", headers={"X-Tenant": "acme"})
@@ -199,7 +199,7 @@ async def test_a_cached_subtree_is_walked_again_but_not_called():
     ]
 
 
-async def test_a_shared_node_with_an_invalid_input_is_reported_once_per_declaration():
+async def test_a_shared_node_with_an_invalid_input_is_reported_once_per_declaration() -> None:
     events: list[str] = []
     async with client_for(build_walked_app(events)) as client:
         response = await client.get("/walked")

@@ -41,7 +41,7 @@ def build_app(events: list[str]) -> FastAPI:
     return app
 
 
-async def test_app_then_include_then_router_then_route_then_parameters():
+async def test_app_then_include_then_router_then_route_then_parameters() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         response = await client.get("/items")
@@ -58,7 +58,7 @@ async def test_app_then_include_then_router_then_route_then_parameters():
     ]
 
 
-async def test_app_dependencies_apply_to_routes_declared_on_the_app_too():
+async def test_app_dependencies_apply_to_routes_declared_on_the_app_too() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         response = await client.get("/direct")
@@ -92,7 +92,7 @@ def build_nested_app(events: list[str]) -> FastAPI:
     return app
 
 
-async def test_nested_routers_add_include_then_router_dependencies_outer_to_inner():
+async def test_nested_routers_add_include_then_router_dependencies_outer_to_inner() -> None:
     events: list[str] = []
     async with client_for(build_nested_app(events)) as client:
         response = await client.get("/outer/inner/route")

@@ -57,7 +57,7 @@ def build_app(events: list[str]) -> FastAPI:
     return app
 
 
-async def test_scopes_accumulate_from_the_endpoint_down():
+async def test_scopes_accumulate_from_the_endpoint_down() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         response = await client.get("/items", headers={"Authorization": "Bearer items,me"})
@@ -66,7 +66,7 @@ async def test_scopes_accumulate_from_the_endpoint_down():
     assert events == ["get_principal ['items', 'me']", "get_active_principal", "endpoint"]
 
 
-async def test_a_missing_scope_is_refused_before_the_endpoint():
+async def test_a_missing_scope_is_refused_before_the_endpoint() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         response = await client.get("/items", headers={"Authorization": "Bearer me"})
@@ -75,7 +75,7 @@ async def test_a_missing_scope_is_refused_before_the_endpoint():
     assert events == ["get_principal ['items', 'me']"]
 
 
-async def test_router_scopes_are_a_separate_path_and_a_separate_call():
+async def test_router_scopes_are_a_separate_path_and_a_separate_call() -> None:
     # The router's Security(get_principal, scopes=["admin"]) and the endpoint's path reach
     # get_principal with different scope sets: two cache keys, two calls.
     events: list[str] = []
@@ -93,7 +93,7 @@ async def test_router_scopes_are_a_separate_path_and_a_separate_call():
     ]
 
 
-async def test_openapi_lists_the_union_per_route():
+async def test_openapi_lists_the_union_per_route() -> None:
     app = build_app([])
     spec = app.openapi()
 
@@ -142,7 +142,7 @@ def build_nested_app(events: list[str]) -> FastAPI:
     return app
 
 
-async def test_scopes_are_concatenated_level_by_level_so_duplicates_survive():
+async def test_scopes_are_concatenated_level_by_level_so_duplicates_survive() -> None:
     # get_dependant passes `parent + own` down unchanged; _get_oauth_scopes only skips an own
     # scope already in the parent's list. Two levels declaring "items" give it twice below them.
     events: list[str] = []
@@ -152,7 +152,7 @@ async def test_scopes_are_concatenated_level_by_level_so_duplicates_survive():
     assert response.json() == ["items", "items"]
 
 
-async def test_security_markers_with_different_scopes_are_different_cache_keys():
+async def test_security_markers_with_different_scopes_are_different_cache_keys() -> None:
     # The key holds the sorted scope set (_get_cache_key): markers of one function share one
     # call only when they carry the same scopes.
     events: list[str] = []

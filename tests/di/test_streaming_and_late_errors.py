@@ -87,7 +87,7 @@ def build_app(events: list[str]) -> FastAPI:
 
 
 @pytest.mark.parametrize("path", ["/generator", "/returned"])
-async def test_function_scope_has_cleaned_up_before_the_first_chunk(path: str):
+async def test_function_scope_has_cleaned_up_before_the_first_chunk(path: str) -> None:
     events: list[str] = []
     async with client_for(record_response(build_app(events), events)) as client:
         response = await client.get(path)
@@ -111,7 +111,7 @@ async def test_function_scope_has_cleaned_up_before_the_first_chunk(path: str):
     ]
 
 
-async def test_a_failing_stream_meets_a_function_scope_that_already_committed():
+async def test_a_failing_stream_meets_a_function_scope_that_already_committed() -> None:
     events: list[str] = []
     app = record_response(build_app(events), events)
     async with client_for(app, raise_app_exceptions=False) as client:
@@ -133,7 +133,9 @@ async def test_a_failing_stream_meets_a_function_scope_that_already_committed():
             await client.get("/failing-stream")
 
 
-async def test_a_handled_exception_type_in_the_stream_reaches_the_server_as_already_started():
+async def test_a_handled_exception_type_in_the_stream_reaches_the_server_as_already_started() -> (
+    None
+):
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         with pytest.raises(RuntimeError, match="response already started") as raised:
@@ -143,7 +145,7 @@ async def test_a_handled_exception_type_in_the_stream_reaches_the_server_as_alre
     assert events == ["open function", "commit function", "first chunk", "the body fails"]
 
 
-async def test_a_handled_exception_type_in_a_background_task_reaches_the_server_too():
+async def test_a_handled_exception_type_in_a_background_task_reaches_the_server_too() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         with pytest.raises(RuntimeError, match="response already started") as raised:

@@ -39,7 +39,7 @@ def build_app(events: list[tuple[str, int]]) -> FastAPI:
     return app
 
 
-async def test_sync_dependencies_leave_the_loop_thread_async_ones_stay():
+async def test_sync_dependencies_leave_the_loop_thread_async_ones_stay() -> None:
     loop_thread = threading.get_ident()  # the test coroutine runs on the event loop
     events: list[tuple[str, int]] = []
     async with client_for(build_app(events)) as client:

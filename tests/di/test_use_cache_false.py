@@ -52,7 +52,7 @@ def build_app(events: list[str]) -> FastAPI:
     return app
 
 
-async def test_use_cache_false_calls_the_dependency_for_each_dependant():
+async def test_use_cache_false_calls_the_dependency_for_each_dependant() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         response = await client.get("/uncached")
@@ -67,7 +67,7 @@ async def test_use_cache_false_calls_the_dependency_for_each_dependant():
     ]
 
 
-async def test_the_default_calls_it_once_for_comparison():
+async def test_the_default_calls_it_once_for_comparison() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         response = await client.get("/cached")
@@ -112,7 +112,7 @@ def build_session_app(events: list[str]) -> FastAPI:
     return app
 
 
-async def test_an_uncached_result_fills_the_cache_for_the_declarations_after_it():
+async def test_an_uncached_result_fills_the_cache_for_the_declarations_after_it() -> None:
     # solve_dependencies stores every result whose key is not in the cache yet, uncached or not.
     events: list[str] = []
     async with client_for(build_session_app(events)) as client:
@@ -133,7 +133,7 @@ async def test_an_uncached_result_fills_the_cache_for_the_declarations_after_it(
     ]
 
 
-async def test_use_cache_false_is_dropped_in_a_dependencies_list():
+async def test_use_cache_false_is_dropped_in_a_dependencies_list() -> None:
     events: list[str] = []
     counter = itertools.count(1)
 
@@ -161,7 +161,7 @@ async def test_use_cache_false_is_dropped_in_a_dependencies_list():
     assert events == ["new_nonce #1"]
 
 
-async def test_under_a_shared_dependency_an_uncached_node_runs_once_per_declaration_of_it():
+async def test_under_a_shared_dependency_an_uncached_node_runs_once_per_declaration_of_it() -> None:
     events: list[str] = []
     counter = itertools.count(1)
 

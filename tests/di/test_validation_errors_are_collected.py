@@ -65,7 +65,7 @@ async def call(path: str, **kwargs: object) -> tuple[int, object, list[str]]:
     return response.status_code, response.json(), events
 
 
-async def test_every_dependency_runs_when_the_inputs_are_valid():
+async def test_every_dependency_runs_when_the_inputs_are_valid() -> None:
     status, body, events = await call(
         "/projects/7", params={"verbose": "true"}, headers={"X-Limit": "10"}
     )
@@ -82,7 +82,7 @@ async def test_every_dependency_runs_when_the_inputs_are_valid():
     ]
 
 
-async def test_siblings_still_run_and_the_422_comes_last():
+async def test_siblings_still_run_and_the_422_comes_last() -> None:
     # project_id fails inside get_project (so get_project and get_task are skipped), X-Limit
     # fails inside get_limit (skipped), and the endpoint's own query parameter fails too.
     status, body, events = await call(
@@ -99,7 +99,7 @@ async def test_siblings_still_run_and_the_422_comes_last():
     assert events == ["get_audit", "response.start", "response.body"]
 
 
-async def test_an_exception_stops_the_walk_and_beats_a_collected_validation_error():
+async def test_an_exception_stops_the_walk_and_beats_a_collected_validation_error() -> None:
     status, body, events = await call("/guarded/xyz")
 
     # get_task was skipped for its invalid input, then forbid raised: get_audit never ran, and

@@ -51,7 +51,7 @@ def build_app(events: list[str]) -> FastAPI:
     return app
 
 
-async def test_the_sub_dependencies_run_before_the_nodes_own_path_parameter_is_validated():
+async def test_the_sub_dependencies_run_before_the_nodes_own_path_parameter_is_validated() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         response = await client.get("/items/not-a-uuid")
@@ -71,7 +71,7 @@ class TestTheRealApp:
 
     async def test_anonymous_gets_401_before_the_malformed_id_is_looked_at(
         self, client: AsyncClient
-    ):
+    ) -> None:
         response = await client.get(self.URL)
 
         assert assert_problem(response, 401)["type"].endswith("not-authenticated")
@@ -82,7 +82,7 @@ class TestTheRealApp:
         acme: Org,
         connection: AsyncConnection,
         monkeypatch: pytest.MonkeyPatch,
-    ):
+    ) -> None:
         warm = await client.get("/api/v1/users/me", headers=acme.viewer.headers)  # caches them
         assert warm.status_code == 200
 
@@ -101,7 +101,7 @@ class TestTheRealApp:
         acme: Org,
         connection: AsyncConnection,
         monkeypatch: pytest.MonkeyPatch,
-    ):
+    ) -> None:
         with on_the_wire(connection, monkeypatch) as wire:
             response = await client.get(self.URL, headers=acme.viewer.headers)
 

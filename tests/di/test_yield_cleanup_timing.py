@@ -83,28 +83,28 @@ async def call(path: str, *, raise_app_exceptions: bool = True) -> tuple[int, li
     return response.status_code, events
 
 
-async def test_function_scope_cleans_up_before_the_response_starts():
+async def test_function_scope_cleans_up_before_the_response_starts() -> None:
     status, events = await call("/function")
 
     assert status == 200
     assert events == ["setup", "endpoint", "cleanup", "response.start", "response.body"]
 
 
-async def test_request_scope_cleans_up_after_the_response_is_sent():
+async def test_request_scope_cleans_up_after_the_response_is_sent() -> None:
     status, events = await call("/request")
 
     assert status == 200
     assert events == ["setup", "endpoint", "response.start", "response.body", "cleanup"]
 
 
-async def test_default_scope_of_a_yield_dependency_is_request():
+async def test_default_scope_of_a_yield_dependency_is_request() -> None:
     status, events = await call("/default")
 
     assert status == 200
     assert events == ["setup", "endpoint", "response.start", "response.body", "cleanup"]
 
 
-async def test_on_error_request_scope_cleans_up_before_the_error_response():
+async def test_on_error_request_scope_cleans_up_before_the_error_response() -> None:
     # The error response is built by the exception handler, outside the dependency exit stacks,
     # so the exception first unwinds every yield dependency.
     status, events = await call("/request-error")
@@ -113,7 +113,7 @@ async def test_on_error_request_scope_cleans_up_before_the_error_response():
     assert events == ["setup", "endpoint", "cleanup", "response.start", "response.body"]
 
 
-async def test_a_failure_after_yield_in_request_scope_cannot_change_the_status():
+async def test_a_failure_after_yield_in_request_scope_cannot_change_the_status() -> None:
     # A commit in request (default) scope fails after a 200 went out: the client was told
     # "stored" and the error only reaches the server. This is why app/http/deps.py declares
     # get_session with scope="function" (the real-app proof: tests/api/test_session.py).
@@ -123,7 +123,7 @@ async def test_a_failure_after_yield_in_request_scope_cannot_change_the_status()
     assert events == ["endpoint", "response.start", "response.body", "commit fails"]
 
 
-async def test_a_failure_after_yield_in_function_scope_is_a_500():
+async def test_a_failure_after_yield_in_function_scope_is_a_500() -> None:
     status, events = await call("/late-commit/function", raise_app_exceptions=False)
 
     # With the bare app, Starlette's ServerErrorMiddleware sends a plain 500 and re-raises.
@@ -131,7 +131,7 @@ async def test_a_failure_after_yield_in_function_scope_is_a_500():
     assert events == ["endpoint", "commit fails", "response.start", "response.body"]
 
 
-async def test_request_scope_cannot_depend_on_function_scope():
+async def test_request_scope_cannot_depend_on_function_scope() -> None:
     async def get_session() -> AsyncIterator[str]:
         yield "session"
 
@@ -166,7 +166,7 @@ async def test_request_scope_cannot_depend_on_function_scope():
     assert response.json() == "unit of work(session)"
 
 
-async def test_a_plain_dependency_in_between_hides_the_function_scope():
+async def test_a_plain_dependency_in_between_hides_the_function_scope() -> None:
     events: list[str] = []
 
     async def get_session() -> AsyncIterator[str]:
@@ -208,7 +208,7 @@ async def test_a_plain_dependency_in_between_hides_the_function_scope():
     ]
 
 
-def test_the_scope_check_reads_the_declared_scope_even_for_a_plain_function():
+def test_the_scope_check_reads_the_declared_scope_even_for_a_plain_function() -> None:
     # get_dependant compares the DECLARED scope of the parameter (`Depends(...).scope`), not
     # the callable's kind: a plain function has no exit code, yet it is refused here.
     async def get_clock() -> str:

@@ -99,7 +99,7 @@ def build_app(events: list[str]) -> FastAPI:
 
 
 @pytest.mark.parametrize("scope", ["function", "request"])
-async def test_success_commits(scope: str):
+async def test_success_commits(scope: str) -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         response = await client.post(f"/{scope}/ok")
@@ -109,7 +109,7 @@ async def test_success_commits(scope: str):
 
 
 @pytest.mark.parametrize("scope", ["function", "request"])
-async def test_unexpected_exception_rolls_back(scope: str):
+async def test_unexpected_exception_rolls_back(scope: str) -> None:
     events: list[str] = []
     async with client_for(build_app(events), raise_app_exceptions=False) as client:
         response = await client.post(f"/{scope}/crash")
@@ -119,7 +119,7 @@ async def test_unexpected_exception_rolls_back(scope: str):
 
 
 @pytest.mark.parametrize("scope", ["function", "request"])
-async def test_http_exception_rolls_back_too(scope: str):
+async def test_http_exception_rolls_back_too(scope: str) -> None:
     # A 4xx raised as HTTPException passes through the dependency like any other exception.
     events: list[str] = []
     async with client_for(build_app(events)) as client:
@@ -129,7 +129,7 @@ async def test_http_exception_rolls_back_too(scope: str):
     assert events == ["begin", "endpoint", "rollback (HTTPException)", "close"]
 
 
-async def test_swallowing_in_request_scope_is_a_fastapi_error():
+async def test_swallowing_in_request_scope_is_a_fastapi_error() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         with pytest.raises(FastAPIError, match="Response not awaited"):
@@ -138,7 +138,7 @@ async def test_swallowing_in_request_scope_is_a_fastapi_error():
     assert events == ["rollback, exception swallowed"]
 
 
-async def test_swallowing_in_function_scope_is_an_unbound_local_error():
+async def test_swallowing_in_function_scope_is_an_unbound_local_error() -> None:
     # FastAPI 0.165 has no friendly message for this case: the request handler's `response`
     # variable was never assigned.
     events: list[str] = []
@@ -149,7 +149,7 @@ async def test_swallowing_in_function_scope_is_an_unbound_local_error():
     assert events == ["rollback, exception swallowed"]
 
 
-async def test_code_after_a_bare_yield_is_skipped_on_error():
+async def test_code_after_a_bare_yield_is_skipped_on_error() -> None:
     events: list[str] = []
     async with client_for(build_app(events)) as client:
         response = await client.post("/bare")
@@ -159,7 +159,7 @@ async def test_code_after_a_bare_yield_is_skipped_on_error():
 
 
 @pytest.mark.parametrize("scope", ["function", "request"])
-async def test_response_validation_error_rolls_back(scope: str):
+async def test_response_validation_error_rolls_back(scope: str) -> None:
     events: list[str] = []
     app = record_response(build_app(events), events)
     async with client_for(app, raise_app_exceptions=False) as client:

@@ -240,7 +240,7 @@ async def chromium(base_url: str, outside: list[str]) -> AsyncIterator[BrowserCo
 
 
 @pytest.mark.usefixtures("engine", "redis")  # migrated database; Redis flushed before and after
-async def test_authorize_and_call_users_me_in_swagger(settings: Settings, tmp_path: Path):
+async def test_authorize_and_call_users_me_in_swagger(settings: Settings, tmp_path: Path) -> None:
     slug = f"acme-{uuid.uuid4().hex[:8]}"
     screenshot = screenshot_path(tmp_path)
     log = tmp_path / "uvicorn.log"

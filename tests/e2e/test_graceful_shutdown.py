@@ -121,7 +121,7 @@ async def wait_until_ready(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.usefixtures("engine")  # the database is migrated: /health/ready can answer 200
-async def test_sigterm_lets_the_request_in_flight_finish(settings: Settings):
+async def test_sigterm_lets_the_request_in_flight_finish(settings: Settings) -> None:
     port = unused_port()
     async with uvicorn_serving(settings, port) as process:
         assert process.stdout is not None
@@ -172,7 +172,7 @@ async def test_sigterm_lets_the_request_in_flight_finish(settings: Settings):
 class TestClosingThePoolsIsBounded:
     async def test_a_hung_close_is_cut_off_at_the_shutdown_timeout(
         self, monkeypatch: pytest.MonkeyPatch
-    ):
+    ) -> None:
         @asynccontextmanager
         async def resources_that_never_close(settings: Settings) -> AsyncIterator[object]:
             yield SimpleNamespace(engine=None)
@@ -193,7 +193,7 @@ class TestClosingThePoolsIsBounded:
         assert time.monotonic() - started < 2
 
     @pytest.mark.usefixtures("engine")
-    async def test_a_normal_close_completes(self, caplog: pytest.LogCaptureFixture):
+    async def test_a_normal_close_completes(self, caplog: pytest.LogCaptureFixture) -> None:
         application = create_app(make_settings(operations={"shutdown_timeout_seconds": 5}))
         with caplog.at_level(logging.INFO, logger="app.core.resources"):
             async with (

@@ -16,7 +16,7 @@ KEY = "raced_flag"
 
 async def test_item8_concurrent_put_of_a_new_flag_is_not_a_500(
     committed_org: CommittedOrg, committing_client: AsyncClient
-):
+) -> None:
     org = committed_org
     async with Holder(org.owner) as other_writer:
         # Another transaction created the same key and has not committed yet.

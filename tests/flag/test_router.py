@@ -40,7 +40,7 @@ class TestListFlags:
     @pytest.mark.parametrize("role", list(Role))
     async def test_every_role_lists_them_sorted_by_key(
         self, client: AsyncClient, acme: Org, role: Role
-    ):
+    ) -> None:
         await put_flag(client, acme.admin, "zeta", True)
         await put_flag(client, acme.admin, "bulk_tasks", False)
 
@@ -53,17 +53,17 @@ class TestListFlags:
         ]
         assert set(response.json()[0]) == {"key", "enabled", "updated_at"}
 
-    async def test_none_set_is_an_empty_list(self, client: AsyncClient, acme: Org):
+    async def test_none_set_is_an_empty_list(self, client: AsyncClient, acme: Org) -> None:
         response = await client.get(FLAGS, headers=acme.viewer.headers)
         assert response.status_code == 200
         assert response.json() == []
 
-    async def test_anonymous(self, client: AsyncClient):
+    async def test_anonymous(self, client: AsyncClient) -> None:
         response = await client.get(FLAGS)
         assert_problem(response, 401)
         assert response.headers["www-authenticate"] == "Bearer"
 
-    async def test_other_tenant(self, client: AsyncClient, acme: Org, globex: Org):
+    async def test_other_tenant(self, client: AsyncClient, acme: Org, globex: Org) -> None:
         assert (await put_flag(client, acme.admin, "bulk_tasks", True)).status_code == 200
 
         response = await client.get(FLAGS, headers=globex.viewer.headers)
@@ -71,7 +71,9 @@ class TestListFlags:
         assert response.status_code == 200
         assert response.json() == []
 
-    async def test_naming_another_tenant_is_403(self, client: AsyncClient, acme: Org, globex: Org):
+    async def test_naming_another_tenant_is_403(
+        self, client: AsyncClient, acme: Org, globex: Org
+    ) -> None:
         """Viewers are the lowest role, so listing is never refused for the role; a token used
         for a tenant it was not issued for is the one 403 this read can answer."""
         response = await client.get(FLAGS, headers={**acme.viewer.headers, "X-Tenant": "globex"})
@@ -82,7 +84,7 @@ class TestSetFlag:
     @pytest.mark.parametrize("role", [Role.ADMIN, Role.OWNER])
     async def test_admin_and_owner_set_a_flag(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory, role: Role
-    ):
+    ) -> None:
         response = await put_flag(client, acme.actors[role], "bulk_tasks", True)
 
         assert response.status_code == 200, response.text
@@ -91,7 +93,7 @@ class TestSetFlag:
 
     async def test_setting_again_updates_the_one_row(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         await put_flag(client, acme.admin, "bulk_tasks", True)
         response = await put_flag(client, acme.owner, "bulk_tasks", False)
         await put_flag(client, acme.admin, "bulk_tasks", False)  # idempotent
@@ -100,7 +102,7 @@ class TestSetFlag:
         assert await stored_flags(session_factory, acme.tenant) == [("bulk_tasks", False)]
 
     @pytest.mark.parametrize("key", ["a", "bulk_tasks", "v2.beta-ui", "0" + "x" * 63])
-    async def test_valid_keys(self, client: AsyncClient, acme: Org, key: str):
+    async def test_valid_keys(self, client: AsyncClient, acme: Org, key: str) -> None:
         response = await put_flag(client, acme.admin, key, True)
         assert response.status_code == 200, response.text
         assert response.json()["key"] == key
@@ -111,7 +113,7 @@ class TestSetFlag:
     )
     async def test_invalid_key_is_422(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory, key: str
-    ):
+    ) -> None:
         response = await put_flag(client, acme.admin, key, True)
         body = assert_problem(response, 422)
         assert body["type"] == "urn:problem:dependable:validation-error"
@@ -137,7 +139,7 @@ class TestSetFlag:
         body: dict[str, Any],
         loc: list[str],
         error_type: str,
-    ):
+    ) -> None:
         response = await client.put(f"{FLAGS}/bulk_tasks", json=body, headers=acme.admin.headers)
         problem = assert_problem(response, 422)
         assert (problem["errors"][0]["loc"], problem["errors"][0]["type"]) == (loc, error_type)
@@ -146,19 +148,21 @@ class TestSetFlag:
     @pytest.mark.parametrize("role", [Role.MEMBER, Role.VIEWER])
     async def test_insufficient_role(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory, role: Role
-    ):
+    ) -> None:
         response = await put_flag(client, acme.actors[role], "bulk_tasks", True)
         assert assert_problem(response, 403)["type"].endswith("insufficient-role")
         assert await stored_flags(session_factory, acme.tenant) == []
 
-    async def test_anonymous(self, client: AsyncClient, acme: Org, session_factory: SessionFactory):
+    async def test_anonymous(
+        self, client: AsyncClient, acme: Org, session_factory: SessionFactory
+    ) -> None:
         response = await client.put(f"{FLAGS}/bulk_tasks", json={"enabled": True})
         assert_problem(response, 401)
         assert await stored_flags(session_factory, acme.tenant) == []
 
     async def test_other_tenant(
         self, client: AsyncClient, acme: Org, globex: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         """A key names a flag of the caller's own tenant: globex setting `bulk_tasks` sets its
         own, and acme's stays as it was."""
         await put_flag(client, acme.admin, "bulk_tasks", False)
@@ -171,7 +175,7 @@ class TestSetFlag:
 
 
 class TestFeatureGuard:
-    async def test_flags_are_per_tenant(self, client: AsyncClient, acme: Org, globex: Org):
+    async def test_flags_are_per_tenant(self, client: AsyncClient, acme: Org, globex: Org) -> None:
         await put_flag(client, acme.admin, "bulk_tasks", True)
 
         assert (
@@ -184,7 +188,9 @@ class TestFeatureGuard:
             404,
         )
 
-    async def test_another_flag_does_not_open_the_route(self, client: AsyncClient, acme: Org):
+    async def test_another_flag_does_not_open_the_route(
+        self, client: AsyncClient, acme: Org
+    ) -> None:
         await put_flag(client, acme.admin, "bulk_tasks_v2", True)
         response = await client.post(
             bulk_url(acme.project), json=BULK_BODY, headers=acme.member.headers
@@ -193,7 +199,7 @@ class TestFeatureGuard:
 
     async def test_turning_off_closes_the_route_on_the_next_request(
         self, client: AsyncClient, acme: Org, redis: Redis
-    ):
+    ) -> None:
         await put_flag(client, acme.admin, "bulk_tasks", True)
         opened = await client.post(
             bulk_url(acme.project), json=BULK_BODY, headers=acme.member.headers
@@ -217,7 +223,7 @@ class TestFeatureGuard:
 
     async def test_turning_on_opens_the_route_on_the_next_request(
         self, client: AsyncClient, acme: Org
-    ):
+    ) -> None:
         # A first request caches "off".
         closed = await client.post(
             bulk_url(acme.project), json=BULK_BODY, headers=acme.member.headers
@@ -233,7 +239,7 @@ class TestFeatureGuard:
 
     async def test_refused_change_leaves_the_cache_alone(
         self, client: AsyncClient, acme: Org, redis: Redis
-    ):
+    ) -> None:
         await put_flag(client, acme.admin, "bulk_tasks", True)
         await client.post(bulk_url(acme.project), json=BULK_BODY, headers=acme.member.headers)
 

@@ -43,13 +43,13 @@ def database_at(port: int):
     return engine, create_session_factory(engine)
 
 
-async def test_live_is_ok(client: AsyncClient):
+async def test_live_is_ok(client: AsyncClient) -> None:
     response = await client.get("/health/live")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
-async def test_ready_when_everything_is_up(client: AsyncClient):
+async def test_ready_when_everything_is_up(client: AsyncClient) -> None:
     response = await client.get("/health/ready")
 
     assert response.status_code == 200
@@ -62,7 +62,9 @@ async def test_ready_when_everything_is_up(client: AsyncClient):
     }
 
 
-async def test_redis_down_is_degraded_but_ready(app: FastAPI, client: AsyncClient, dead_port: int):
+async def test_redis_down_is_degraded_but_ready(
+    app: FastAPI, client: AsyncClient, dead_port: int
+) -> None:
     broken = redis_at(dead_port)
     use_redis(app, broken)
 
@@ -80,7 +82,7 @@ async def test_redis_down_is_degraded_but_ready(app: FastAPI, client: AsyncClien
 
 async def test_database_down_is_503_naming_it(
     app: FastAPI, client: AsyncClient, dead_port: int, request: pytest.FixtureRequest
-):
+) -> None:
     engine, factory = database_at(dead_port)
     use_resources(app, session_factory=factory)
 
@@ -100,7 +102,7 @@ async def test_database_down_is_503_naming_it(
     assert body["checks"]["database"]["detail"] == expected
 
 
-async def test_database_behind_the_migration_head_is_503(app: FastAPI, client: AsyncClient):
+async def test_database_behind_the_migration_head_is_503(app: FastAPI, client: AsyncClient) -> None:
     use_resources(app, migration_heads=frozenset({"a-newer-revision"}))
 
     response = await client.get("/health/ready")

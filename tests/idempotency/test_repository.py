@@ -41,7 +41,7 @@ async def keys_of(factory: SessionFactory, org: Org) -> set[str]:
 
 async def test_a_live_key_cannot_be_claimed_again_an_expired_one_can(
     session_factory: SessionFactory, acme: Org
-):
+) -> None:
     assert await claim(session_factory, acme, "live", age_seconds=TTL - 10) is True
     assert await claim(session_factory, acme, "old", age_seconds=TTL + 10) is True
 
@@ -52,7 +52,7 @@ async def test_a_live_key_cannot_be_claimed_again_an_expired_one_can(
 
 async def test_the_purge_deletes_expired_keys_of_every_tenant_and_nothing_else(
     session_factory: SessionFactory, acme: Org, globex: Org
-):
+) -> None:
     for org in (acme, globex):
         await claim(session_factory, org, "expired", age_seconds=TTL + 10)
         await claim(session_factory, org, "fresh", age_seconds=TTL - 10)
@@ -66,7 +66,9 @@ async def test_the_purge_deletes_expired_keys_of_every_tenant_and_nothing_else(
     assert await keys_of(session_factory, globex) == {"fresh"}
 
 
-async def test_the_purge_refuses_a_ttl_under_a_minute(session_factory: SessionFactory, acme: Org):
+async def test_the_purge_refuses_a_ttl_under_a_minute(
+    session_factory: SessionFactory, acme: Org
+) -> None:
     """The application role may call it, so it must not be able to wipe live keys with it."""
     await claim(session_factory, acme, "recent", age_seconds=30)
     async with session_factory() as session:

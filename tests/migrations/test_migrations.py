@@ -46,7 +46,7 @@ async def current_revision(url: str) -> str | None:
     return revision
 
 
-async def test_every_revision_upgrades_and_downgrades(scratch_settings: Settings):
+async def test_every_revision_upgrades_and_downgrades(scratch_settings: Settings) -> None:
     config = alembic_config(scratch_settings)
     url = scratch_settings.database.owner_url
     script = ScriptDirectory.from_config(config)
@@ -64,7 +64,7 @@ async def test_every_revision_upgrades_and_downgrades(scratch_settings: Settings
     assert await current_revision(url) == script.get_current_head()
 
 
-async def test_models_match_migrations(scratch_settings: Settings):
+async def test_models_match_migrations(scratch_settings: Settings) -> None:
     await asyncio.to_thread(command.upgrade, alembic_config(scratch_settings), "head")
     engine = create_async_engine(scratch_settings.database.owner_url)
     async with engine.connect() as connection:

@@ -77,7 +77,7 @@ async def scratch(settings: Settings) -> AsyncIterator[tuple[str, str]]:
 @pytest.mark.parametrize("password", HOSTILE_PASSWORDS)
 async def test_item11_a_hostile_password_creates_a_login_role_with_exactly_that_password(
     scratch: tuple[str, str], password: str
-):
+) -> None:
     owner_url, prefix = scratch
     role = f"{prefix}_{HOSTILE_PASSWORDS.index(password)}"
     owner = make_url(owner_url)

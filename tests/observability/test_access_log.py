@@ -30,7 +30,7 @@ def the_access_line(logs: LogCapture, request_id: str) -> dict[str, Any]:
 
 
 class TestSecretsNeverLogged:
-    async def test_signup(self, client: AsyncClient, capture_logs: CaptureLogs):
+    async def test_signup(self, client: AsyncClient, capture_logs: CaptureLogs) -> None:
         logs = capture_logs()
 
         response = await client.post("/api/v1/tenants", json=signup_body(password=PASSWORD))
@@ -48,7 +48,7 @@ class TestSecretsNeverLogged:
 
     async def test_login_and_an_authenticated_call(
         self, app: FastAPI, client: AsyncClient, capture_logs: CaptureLogs
-    ):
+    ) -> None:
         if not has_route(app, LOGIN_PATH):
             pytest.skip(f"{LOGIN_PATH} is not in the app yet (authentication is being built)")
         signup = await client.post("/api/v1/tenants", json=signup_body(password=PASSWORD))
@@ -81,7 +81,7 @@ class TestSecretsNeverLogged:
 class TestAccessLine:
     async def test_route_is_the_template_never_the_raw_path(
         self, make_app: AppFactory, capture_logs: CaptureLogs
-    ):
+    ) -> None:
         app = await make_app()
         things = APIRouter(prefix="/things")
 
@@ -108,13 +108,15 @@ class TestAccessLine:
         line = the_access_line(logs, missing.headers["x-request-id"])
         assert (line["route"], line["status"]) == ("unmatched", 404)
 
-    async def test_one_line_per_request(self, client: AsyncClient, capture_logs: CaptureLogs):
+    async def test_one_line_per_request(
+        self, client: AsyncClient, capture_logs: CaptureLogs
+    ) -> None:
         logs = capture_logs()
         for _ in range(3):
             await client.get("/health/live")
         assert len(logs.access_lines()) == 3
 
-    async def test_refused_body_is_logged_as_413(self, client: AsyncClient, capture_logs):
+    async def test_refused_body_is_logged_as_413(self, client: AsyncClient, capture_logs) -> None:
         logs = capture_logs()
         response = await client.post(
             "/api/v1/tenants", content=b"x" * 2_000_000, headers={"content-type": "text/plain"}
@@ -125,7 +127,7 @@ class TestAccessLine:
 
     async def test_duration_ends_with_the_response_not_with_the_background_tasks(
         self, make_app: AppFactory, capture_logs: CaptureLogs, monkeypatch: pytest.MonkeyPatch
-    ):
+    ) -> None:
         # Background tasks run inside `await response(...)`, after the last body byte and
         # before the middleware's call returns (tests/di/test_injected_response_and_background
         # _tasks.py): the request's duration is taken at its last body byte instead.
@@ -151,7 +153,7 @@ class TestAccessLine:
 
     async def test_unhandled_error_is_one_500_line_and_a_scrubbed_traceback(
         self, make_app: AppFactory, capture_logs: CaptureLogs
-    ):
+    ) -> None:
         app = await make_app()
 
         @app.get("/boom")

@@ -32,7 +32,7 @@ def request_context() -> object:
 class TestOneShape:
     def test_structlog_and_stdlib_lines_are_json_with_the_same_keys(
         self, capture_logs: CaptureLogs
-    ):
+    ) -> None:
         logs = capture_logs()
 
         structlog.get_logger("app.test").info("from structlog", answer=42)
@@ -63,7 +63,7 @@ class TestOneShape:
         assert lines[1]["level"] == "error"
 
     @pytest.mark.usefixtures("request_context")
-    def test_every_line_carries_the_request_context(self, capture_logs: CaptureLogs):
+    def test_every_line_carries_the_request_context(self, capture_logs: CaptureLogs) -> None:
         logs = capture_logs()
 
         structlog.get_logger("app.test").info("structlog")
@@ -77,13 +77,13 @@ class TestOneShape:
                 "user-1",
             )
 
-    def test_outside_a_request_the_context_is_null(self, capture_logs: CaptureLogs):
+    def test_outside_a_request_the_context_is_null(self, capture_logs: CaptureLogs) -> None:
         logs = capture_logs()
         logging.getLogger("app.test").info("startup")
         [line] = logs.lines()
         assert (line["request_id"], line["tenant_id"], line["user_id"]) == (None, None, None)
 
-    def test_tracebacks_are_one_json_field(self, capture_logs: CaptureLogs):
+    def test_tracebacks_are_one_json_field(self, capture_logs: CaptureLogs) -> None:
         logs = capture_logs()
         try:
             raise ValueError("bad value")
@@ -94,13 +94,13 @@ class TestOneShape:
         assert line["event"] == "it failed"
         assert "ValueError: bad value" in line["exception"]
 
-    def test_uvicorns_access_log_is_silenced(self, capture_logs: CaptureLogs):
+    def test_uvicorns_access_log_is_silenced(self, capture_logs: CaptureLogs) -> None:
         # ObservabilityMiddleware writes the one access line per request.
         logs = capture_logs()
         logging.getLogger("uvicorn.access").info('127.0.0.1:1 - "GET / HTTP/1.1" 200')
         assert logs.lines() == []
 
-    def test_the_app_level_applies_to_the_app_loggers(self, capture_logs: CaptureLogs):
+    def test_the_app_level_applies_to_the_app_loggers(self, capture_logs: CaptureLogs) -> None:
         logs = capture_logs(make_settings(log_level="WARNING"))
         structlog.get_logger("app.test").info("dropped")
         logging.getLogger("app.test").info("dropped too")
@@ -109,7 +109,7 @@ class TestOneShape:
 
 
 class TestFormat:
-    def test_development_is_human_readable(self, capture_logs: CaptureLogs):
+    def test_development_is_human_readable(self, capture_logs: CaptureLogs) -> None:
         logs = capture_logs(make_settings(app_env="development"))
 
         structlog.get_logger("app.test").info("hello", route="/health/live")
@@ -123,7 +123,7 @@ class TestFormat:
             with pytest.raises(json.JSONDecodeError):
                 json.loads(line)
 
-    def test_the_setting_overrides_the_default(self, capture_logs: CaptureLogs):
+    def test_the_setting_overrides_the_default(self, capture_logs: CaptureLogs) -> None:
         settings = make_settings(app_env="development", operations={"log_format": "json"})
         logs = capture_logs(settings)
         logging.getLogger("app.test").warning("json in development")
@@ -131,7 +131,9 @@ class TestFormat:
 
 
 class TestConfiguredOnce:
-    def test_configuring_again_does_not_double_lines(self, capture_logs: CaptureLogs, settings):
+    def test_configuring_again_does_not_double_lines(
+        self, capture_logs: CaptureLogs, settings
+    ) -> None:
         logs = capture_logs()
         configure_logging(settings, stream=logs.buffer)
         configure_logging(settings, stream=logs.buffer)
@@ -143,7 +145,7 @@ class TestConfiguredOnce:
         ours = [h for h in logging.getLogger().handlers if h.name == "dependable"]
         assert len(ours) == 1
 
-    def test_other_handlers_are_left_alone(self, capture_logs: CaptureLogs, settings):
+    def test_other_handlers_are_left_alone(self, capture_logs: CaptureLogs, settings) -> None:
         other = logging.NullHandler()
         logging.getLogger().addHandler(other)
         try:

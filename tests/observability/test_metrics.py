@@ -38,7 +38,7 @@ def add_probe_routes(app: FastAPI, gate: asyncio.Event | None = None) -> None:
 
 
 class TestHttpSeries:
-    async def test_labelled_by_route_template_never_by_raw_path(self, make_app: AppFactory):
+    async def test_labelled_by_route_template_never_by_raw_path(self, make_app: AppFactory) -> None:
         app = await make_app()
         add_probe_routes(app)
         ids = [str(uuid.uuid4()) for _ in range(3)]
@@ -64,7 +64,7 @@ class TestHttpSeries:
         routes = {dict(labels).get("route") for _, labels in samples(exposition)} - {None}
         assert all(route == "unmatched" or route.startswith("/") for route in routes)
 
-    async def test_unmatched_paths_share_one_label(self, make_app: AppFactory):
+    async def test_unmatched_paths_share_one_label(self, make_app: AppFactory) -> None:
         app = await make_app()
         async with client_for(app) as client:
             for _ in range(2):
@@ -73,7 +73,7 @@ class TestHttpSeries:
         labels = {"method": "GET", "route": "unmatched", "status": "404"}
         assert sample(exposition, "http_requests_total", **labels) == 2
 
-    async def test_unknown_methods_are_counted_as_other(self, make_app: AppFactory):
+    async def test_unknown_methods_are_counted_as_other(self, make_app: AppFactory) -> None:
         app = await make_app()
         async with client_for(app) as client:
             await client.request("BREW", "/health/live")
@@ -81,7 +81,7 @@ class TestHttpSeries:
         labels = {"method": "OTHER", "route": "/health/live", "status": "405"}
         assert sample(exposition, "http_requests_total", **labels) == 1
 
-    async def test_in_progress_counts_requests_in_flight(self, make_app: AppFactory):
+    async def test_in_progress_counts_requests_in_flight(self, make_app: AppFactory) -> None:
         app = await make_app()
         gate = asyncio.Event()
         add_probe_routes(app, gate)
@@ -102,7 +102,7 @@ class TestHttpSeries:
         assert sample(during, "http_requests_in_progress", **in_progress) == 1
         assert sample(after, "http_requests_in_progress", **in_progress) == 0
 
-    async def test_each_app_has_its_own_registry(self, make_app: AppFactory):
+    async def test_each_app_has_its_own_registry(self, make_app: AppFactory) -> None:
         busy, quiet = await make_app(), await make_app()
         async with client_for(busy) as client:
             for _ in range(3):
@@ -114,7 +114,9 @@ class TestHttpSeries:
 
 
 class TestDatabasePool:
-    async def test_gauges_are_read_from_the_engine_at_scrape_time(self, make_app: AppFactory):
+    async def test_gauges_are_read_from_the_engine_at_scrape_time(
+        self, make_app: AppFactory
+    ) -> None:
         app = await make_app()
         engine = app.state.resources.engine
 
@@ -128,13 +130,15 @@ class TestDatabasePool:
         assert sample(released, "db_pool_checked_out_connections") == 0
         assert sample(released, "db_pool_checked_in_connections") == 1
 
-    def test_nothing_is_exported_before_the_lifespan_opened_the_engine(self):
+    def test_nothing_is_exported_before_the_lifespan_opened_the_engine(self) -> None:
         exposition = AppMetrics().registry.collect()
         assert not [family for family in exposition if family.name.startswith("db_pool")]
 
 
 class TestCountersOthersCall:
-    async def test_record_helpers_count_on_the_app_serving_the_request(self, make_app: AppFactory):
+    async def test_record_helpers_count_on_the_app_serving_the_request(
+        self, make_app: AppFactory
+    ) -> None:
         app = await make_app()
         add_probe_routes(app)
         async with client_for(app) as client:
@@ -148,11 +152,13 @@ class TestCountersOthersCall:
         name = {"name": "login_per_account"}
         assert sample(after, "rate_limit_rejections_total", **name) == 2
 
-    def test_outside_a_request_they_do_nothing(self):
+    def test_outside_a_request_they_do_nothing(self) -> None:
         record_redis_error()
         record_rate_limit_rejection("anything")
 
-    async def test_readiness_counts_redis_down(self, make_app: AppFactory, unused_tcp_port: int):
+    async def test_readiness_counts_redis_down(
+        self, make_app: AppFactory, unused_tcp_port: int
+    ) -> None:
         app = await make_app()
         dead_url = f"redis://127.0.0.1:{unused_tcp_port}/0"
         dead = create_redis_client(create_redis_pool(RedisSettings(url=dead_url)))
@@ -169,12 +175,12 @@ class TestCountersOthersCall:
 
 class TestProtection:
     @pytest.mark.parametrize("mode", ["open", "disabled", "bearer"])
-    async def test_never_in_the_openapi_schema(self, make_app: AppFactory, mode: str):
+    async def test_never_in_the_openapi_schema(self, make_app: AppFactory, mode: str) -> None:
         token = METRICS_TOKEN if mode == "bearer" else None
         app = await make_app(metrics_mode=mode, metrics_token=token)
         assert "/metrics" not in app.openapi()["paths"]
 
-    async def test_open(self, make_app: AppFactory):
+    async def test_open(self, make_app: AppFactory) -> None:
         app = await make_app(metrics_mode="open")
         async with client_for(app) as client:
             response = await client.get("/metrics")
@@ -182,7 +188,7 @@ class TestProtection:
         assert response.headers["content-type"].startswith("text/plain")
         assert "http_requests_in_progress" in response.text
 
-    async def test_disabled_is_the_ordinary_404(self, make_app: AppFactory):
+    async def test_disabled_is_the_ordinary_404(self, make_app: AppFactory) -> None:
         app = await make_app(metrics_mode="disabled")
         async with client_for(app) as client:
             response = await client.get("/metrics")
@@ -199,7 +205,7 @@ class TestProtection:
     )
     async def test_bearer_refuses_without_the_token(
         self, make_app: AppFactory, authorization: str | None
-    ):
+    ) -> None:
         app = await make_app(metrics_mode="bearer", metrics_token=METRICS_TOKEN)
         headers = {"Authorization": authorization} if authorization else {}
         async with client_for(app) as client:
@@ -210,7 +216,7 @@ class TestProtection:
         assert response.json()["status"] == 401
         assert METRICS_TOKEN not in response.text
 
-    async def test_bearer_serves_with_the_token(self, make_app: AppFactory):
+    async def test_bearer_serves_with_the_token(self, make_app: AppFactory) -> None:
         app = await make_app(metrics_mode="bearer", metrics_token=METRICS_TOKEN)
         async with client_for(app) as client:
             response = await client.get(
@@ -220,6 +226,6 @@ class TestProtection:
         assert "http_requests_total" in response.text
 
     @pytest.mark.parametrize("token", [None, "", "too-short"])
-    def test_bearer_without_a_real_token_is_refused_at_startup(self, token: str | None):
+    def test_bearer_without_a_real_token_is_refused_at_startup(self, token: str | None) -> None:
         with pytest.raises(ValidationError, match="OPERATIONS__METRICS_TOKEN"):
             OperationsSettings(metrics_mode="bearer", metrics_token=token)

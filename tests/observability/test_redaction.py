@@ -36,14 +36,14 @@ class TestSecretKeys:
             "private_key",
         ],
     )
-    def test_is_masked(self, key: str):
+    def test_is_masked(self, key: str) -> None:
         assert run({"event": "e", key: "s3cr3t-value"})[key] == REDACTED
 
     @pytest.mark.parametrize("key", ["email", "path", "route", "status", "tenant_id", "user_id"])
-    def test_ordinary_key_is_kept(self, key: str):
+    def test_ordinary_key_is_kept(self, key: str) -> None:
         assert run({"event": "e", key: "visible"})[key] == "visible"
 
-    def test_at_any_depth_in_dicts_lists_and_tuples(self):
+    def test_at_any_depth_in_dicts_lists_and_tuples(self) -> None:
         event = {
             "event": "e",
             "request": {"headers": {"Authorization": "Bearer abc", "Accept": "*/*"}},
@@ -57,21 +57,21 @@ class TestSecretKeys:
         assert out["attempts"] == [{"username": "olive", "password": REDACTED}]
         assert out["pair"] == ({"refresh_token": REDACTED}, "plain")
 
-    def test_header_mappings_are_masked(self):
+    def test_header_mappings_are_masked(self) -> None:
         headers = Headers({"cookie": "session=abc", "user-agent": "curl"})
         out = run({"event": "e", "headers": headers})
         assert out["headers"] == {"cookie": REDACTED, "user-agent": "curl"}
 
-    def test_a_secret_key_holding_a_structure_is_masked_whole(self):
+    def test_a_secret_key_holding_a_structure_is_masked_whole(self) -> None:
         assert run({"event": "e", "credentials": {"user": "u", "pw": "p"}})["credentials"] == (
             REDACTED
         )
 
-    def test_none_stays_none(self):
+    def test_none_stays_none(self) -> None:
         # "no token" is useful to see, and reveals nothing.
         assert run({"event": "e", "token": None})["token"] is None
 
-    def test_the_logged_objects_are_not_changed(self):
+    def test_the_logged_objects_are_not_changed(self) -> None:
         payload = {"password": "hunter2", "nested": {"token": "t"}}
         run({"event": "e", "payload": payload})
         assert payload == {"password": "hunter2", "nested": {"token": "t"}}
@@ -90,16 +90,16 @@ class TestFreeText:
             ("api-key: k-123456 rejected", "k-123456"),
         ],
     )
-    def test_is_scrubbed(self, text: str, secret: str):
+    def test_is_scrubbed(self, text: str, secret: str) -> None:
         scrubbed = scrub_text(text)
         assert secret not in scrubbed
         assert REDACTED in scrubbed
 
-    def test_text_without_secrets_is_unchanged(self):
+    def test_text_without_secrets_is_unchanged(self) -> None:
         text = "GET /api/v1/tenants answered 201 in 12.5 ms"
         assert scrub_text(text) == text
 
-    def test_message_and_traceback_are_scrubbed_in_events(self):
+    def test_message_and_traceback_are_scrubbed_in_events(self) -> None:
         out = run(
             {
                 "event": "connect failed: password=hunter2",

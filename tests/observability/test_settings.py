@@ -12,13 +12,13 @@ TOKEN = "t" * 32
     ("env", "expected"),
     [("development", "console"), ("test", "json"), ("staging", "json"), ("production", "json")],
 )
-def test_log_format_follows_app_env_unless_set(env, expected):
+def test_log_format_follows_app_env_unless_set(env, expected) -> None:
     assert OperationsSettings().resolved_log_format(env) == expected
     assert OperationsSettings(log_format="json").resolved_log_format(env) == "json"
     assert OperationsSettings(log_format="console").resolved_log_format(env) == "console"
 
 
-def test_read_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+def test_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APP_ENV", "test")
     monkeypatch.setenv("OPERATIONS__LOG_FORMAT", "console")
     monkeypatch.setenv("OPERATIONS__METRICS_MODE", "bearer")
@@ -35,7 +35,7 @@ def test_read_from_the_environment(monkeypatch: pytest.MonkeyPatch):
     assert TOKEN not in repr(operations)
 
 
-def test_empty_values_mean_the_default(monkeypatch: pytest.MonkeyPatch, tmp_path):
+def test_empty_values_mean_the_default(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     # As .env.example writes them.
     env_file = tmp_path / ".env"
     env_file.write_text("APP_ENV=test\nOPERATIONS__LOG_FORMAT=\nOPERATIONS__METRICS_TOKEN=\n")
@@ -49,7 +49,7 @@ def test_empty_values_mean_the_default(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 
 @pytest.mark.parametrize("value", ["0", "-1"])
-def test_shutdown_timeout_must_be_positive(monkeypatch: pytest.MonkeyPatch, value: str):
+def test_shutdown_timeout_must_be_positive(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("APP_ENV", "test")
     monkeypatch.setenv("OPERATIONS__SHUTDOWN_TIMEOUT_SECONDS", value)
     with pytest.raises(ValueError, match="shutdown_timeout_seconds"):

@@ -27,7 +27,7 @@ from tests.fixtures.paths import project_url
 from tests.fixtures.problems import assert_problem
 
 
-async def test_a_stale_if_match_is_412_and_changes_nothing(client: AsyncClient, acme: Org):
+async def test_a_stale_if_match_is_412_and_changes_nothing(client: AsyncClient, acme: Org) -> None:
     path = project_url(acme.project)
     read = await client.get(path, headers=acme.viewer.headers)
     stale = {**acme.member.headers, "If-Match": read.headers["etag"]}
@@ -76,7 +76,7 @@ async def committed_project(
 
 async def test_two_sessions_cannot_both_update_one_version(
     engine: AsyncEngine, committed_project: tuple[uuid.UUID, uuid.UUID]
-):
+) -> None:
     tenant_id, project_id = committed_project
     factory = create_session_factory(engine)
     actor = fake_principal(tenant_id)
@@ -117,7 +117,7 @@ async def test_two_sessions_cannot_both_update_one_version(
     assert tuple(row) == ("First", 2)
 
 
-async def test_if_match_may_list_several_versions(client: AsyncClient, acme: Org):
+async def test_if_match_may_list_several_versions(client: AsyncClient, acme: Org) -> None:
     """RFC 9110: the precondition holds when any listed strong tag is current."""
     path = project_url(acme.project)
     current = (await client.get(path, headers=acme.viewer.headers)).headers["etag"]

@@ -95,7 +95,7 @@ class RedisThatCannotStoreResponses(Redis):
 
 async def test_item5_a_write_never_runs_twice_when_storing_the_response_fails(
     app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, session_factory: SessionFactory
-):
+) -> None:
     """The reported reproduction: Redis fails right after the write commits, the pending
     lease expires, and the retry must not create a second task."""
     real: Resources = app.state.resources
@@ -134,7 +134,7 @@ def losing_responses(store: IdempotencyStore) -> IdempotencyStore:
 @pytest.mark.overrides("a store whose complete() fails")
 async def test_item5_a_committed_write_whose_response_was_lost_is_409_never_run_again(
     app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, session_factory: SessionFactory
-):
+) -> None:
     app.dependency_overrides[get_idempotency_store] = wrapping(
         get_idempotency_store, losing_responses
     )
@@ -155,7 +155,7 @@ async def test_item5_a_committed_write_whose_response_was_lost_is_409_never_run_
 
 async def test_item5_the_response_is_replayed_from_postgresql_when_redis_lost_it(
     client: AsyncClient, acme: Org, redis: Redis, session_factory: SessionFactory
-):
+) -> None:
     headers = {**acme.member.headers, "Idempotency-Key": "flushed"}
     first = await client.post(tasks_url(acme.project), json={"title": "Kept"}, headers=headers)
     await redis.flushdb()  # a restart without persistence, an eviction, a failover
@@ -175,7 +175,7 @@ async def test_item5_a_key_older_than_the_ttl_is_free_again(
     redis: Redis,
     session_factory: SessionFactory,
     app: FastAPI,
-):
+) -> None:
     ttl = app.state.settings.idempotency.ttl_seconds
     headers = {**acme.member.headers, "Idempotency-Key": "daily"}
     first = await client.post(tasks_url(acme.project), json={"title": "Daily"}, headers=headers)
@@ -197,7 +197,7 @@ async def test_item5_a_key_older_than_the_ttl_is_free_again(
 
 async def test_replay_returns_the_stored_response_and_creates_nothing(
     client: AsyncClient, acme: Org, session_factory: SessionFactory
-):
+) -> None:
     headers = {**acme.member.headers, "Idempotency-Key": "create-launch-1"}
 
     first = await client.post(PROJECTS, json={"name": "Launch"}, headers=headers)
@@ -212,7 +212,7 @@ async def test_replay_returns_the_stored_response_and_creates_nothing(
     assert await count_projects(session_factory, acme, "Launch") == 1
 
 
-async def test_same_key_with_a_different_body_is_422(client: AsyncClient, acme: Org):
+async def test_same_key_with_a_different_body_is_422(client: AsyncClient, acme: Org) -> None:
     headers = {**acme.member.headers, "Idempotency-Key": "k-1"}
     assert (await client.post(PROJECTS, json={"name": "A"}, headers=headers)).status_code == 201
 
@@ -223,7 +223,7 @@ async def test_same_key_with_a_different_body_is_422(client: AsyncClient, acme: 
 
 async def test_keys_are_scoped_to_the_user(
     client: AsyncClient, acme: Org, session_factory: SessionFactory
-):
+) -> None:
     key = {"Idempotency-Key": "shared-key"}
     mine = await client.post(
         PROJECTS, json={"name": "Mine"}, headers={**acme.member.headers, **key}
@@ -235,7 +235,7 @@ async def test_keys_are_scoped_to_the_user(
     assert "idempotent-replayed" not in theirs.headers
 
 
-async def test_without_the_header_nothing_changes(client: AsyncClient, acme: Org):
+async def test_without_the_header_nothing_changes(client: AsyncClient, acme: Org) -> None:
     first = await client.post(PROJECTS, json={"name": "Twice"}, headers=acme.member.headers)
     second = await client.post(PROJECTS, json={"name": "Twice"}, headers=acme.member.headers)
     assert (first.status_code, second.status_code) == (201, 409)
@@ -244,7 +244,7 @@ async def test_without_the_header_nothing_changes(client: AsyncClient, acme: Org
 @pytest.mark.overrides("a project service that fails")
 async def test_a_failed_request_releases_its_key(
     app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, session_factory: SessionFactory
-):
+) -> None:
     from app.project.dependencies import get_project_service
 
     async def broken() -> None:
@@ -262,7 +262,7 @@ async def test_a_failed_request_releases_its_key(
 
 async def test_same_key_on_another_path_is_not_a_replay(
     client: AsyncClient, acme: Org, globex: Org, session_factory: SessionFactory
-):
+) -> None:
     """Tasks of two projects share a route template; the key must not replay across them."""
     other = await client.post(PROJECTS, json={"name": "Other"}, headers=acme.member.headers)
     headers = {**acme.member.headers, "Idempotency-Key": "task-1"}

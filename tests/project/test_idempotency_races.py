@@ -163,7 +163,7 @@ def post_task(live: Live, title: str, key: str) -> Awaitable[Response]:
     )
 
 
-async def test_item5_a_concurrent_duplicate_is_409_at_once_while_the_first_runs(live: Live):
+async def test_item5_a_concurrent_duplicate_is_409_at_once_while_the_first_runs(live: Live) -> None:
     """Redis up: the duplicate sees the pending marker (and no committed row) and is refused."""
     gate = Gate()
     gate.record.set()
@@ -185,7 +185,7 @@ async def test_item5_a_concurrent_duplicate_is_409_at_once_while_the_first_runs(
 
 async def test_item5_without_redis_the_unique_index_settles_a_concurrent_duplicate(
     live: Live, redis_down: None
-):
+) -> None:
     """The duplicate's claim waits on the first's uncommitted row; once that commits, the key
     is taken: the duplicate is 409 (the first's response is not recorded yet), never a run."""
     gate = Gate()
@@ -210,7 +210,7 @@ async def test_item5_without_redis_the_unique_index_settles_a_concurrent_duplica
 
 async def test_item5_a_rolled_back_first_request_lets_the_waiting_duplicate_run(
     live: Live, redis_down: None
-):
+) -> None:
     """A failed first request leaves no key: the duplicate waiting on it runs the write."""
     gate = Gate(fail_first=True)
     gate.record.set()

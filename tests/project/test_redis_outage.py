@@ -30,7 +30,9 @@ async def redis_down(app: FastAPI) -> AsyncIterator[Redis]:
     await unreachable.aclose()
 
 
-async def test_reads_and_writes_still_work(client: AsyncClient, acme: Org, redis_down: Redis):
+async def test_reads_and_writes_still_work(
+    client: AsyncClient, acme: Org, redis_down: Redis
+) -> None:
     created = await client.post(PROJECTS, json={"name": "Offline"}, headers=acme.member.headers)
     read = await client.get(f"{PROJECTS}/{created.json()['id']}", headers=acme.viewer.headers)
     listed = await client.get(PROJECTS, headers=acme.viewer.headers)
@@ -47,7 +49,7 @@ async def test_reads_and_writes_still_work(client: AsyncClient, acme: Org, redis
 
 async def test_idempotency_keys_keep_working_from_postgresql(
     client: AsyncClient, acme: Org, redis_down: Redis
-):
+) -> None:
     """Before item 5 of issue 10 this was a 503: Redis was the only record of a key."""
     headers = {**acme.member.headers, "Idempotency-Key": "no-redis"}
     first = await client.post(PROJECTS, json={"name": "Risky"}, headers=headers)
@@ -60,7 +62,7 @@ async def test_idempotency_keys_keep_working_from_postgresql(
     assert assert_problem(other, 422)["type"].endswith("idempotency-key-reused")
 
 
-async def test_readiness_reports_it(client: AsyncClient, redis_down: Redis):
+async def test_readiness_reports_it(client: AsyncClient, redis_down: Redis) -> None:
     response = await client.get("/health/ready")
     assert response.status_code == 200
     assert response.json()["checks"]["redis"]["status"] == "degraded"
@@ -72,7 +74,7 @@ async def test_the_outage_is_logged_once_per_interval_not_per_request(
     redis_down: Redis,
     caplog: pytest.LogCaptureFixture,
     app_instance: FastAPI,
-):
+) -> None:
     # The circuit is process-wide: forget any outage an earlier test logged in this interval.
     app_instance.state.resources.redis_circuit._logged_at = float("-inf")
     path = project_url(acme.project)
@@ -84,7 +86,7 @@ async def test_the_outage_is_logged_once_per_interval_not_per_request(
 
 async def test_the_circuit_stops_requests_waiting_on_a_hung_redis(
     app: FastAPI, app_instance: FastAPI, client: AsyncClient, acme: Org
-):
+) -> None:
     """A Redis that accepts connections and never answers costs each call the socket timeout.
     After the first failure the circuit opens: later requests skip Redis at once."""
     connections = 0

@@ -30,7 +30,7 @@ class TestListProjects:
     @pytest.mark.parametrize("role", list(Role))
     async def test_every_role_reads_the_tenants_projects(
         self, client: AsyncClient, acme: Org, role: Role
-    ):
+    ) -> None:
         response = await client.get(PROJECTS, headers=acme.actors[role].headers)
 
         assert response.status_code == 200
@@ -49,18 +49,20 @@ class TestListProjects:
             "next_cursor": None,
         }
 
-    async def test_anonymous(self, client: AsyncClient):
+    async def test_anonymous(self, client: AsyncClient) -> None:
         response = await client.get(PROJECTS)
         assert_problem(response, 401)
         assert response.headers["www-authenticate"] == "Bearer"
 
-    async def test_other_tenant(self, client: AsyncClient, acme: Org, globex: Org):
+    async def test_other_tenant(self, client: AsyncClient, acme: Org, globex: Org) -> None:
         response = await client.get(PROJECTS, headers=globex.viewer.headers)
 
         assert response.status_code == 200
         assert [p["name"] for p in response.json()["items"]] == ["globex roadmap"]
 
-    async def test_naming_another_tenant_is_403(self, client: AsyncClient, acme: Org, globex: Org):
+    async def test_naming_another_tenant_is_403(
+        self, client: AsyncClient, acme: Org, globex: Org
+    ) -> None:
         """Viewers are the lowest role, so no read is refused for its role; the one 403 a read
         can answer is a token used for a tenant it was not issued for."""
         headers = {**acme.viewer.headers, "X-Tenant": "globex"}
@@ -71,7 +73,7 @@ class TestListProjects:
 class TestPagination:
     async def test_walks_every_page_without_duplicates_or_gaps(
         self, client: AsyncClient, acme: Org, globex: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         # Three timestamps shared by several rows each, so the id tie-breaker is exercised too.
         base = datetime(2000, 1, 1, tzinfo=UTC)
         for i in range(25):
@@ -110,7 +112,7 @@ class TestPagination:
 
     async def test_exactly_full_last_page_has_no_next_cursor(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         await create_project(session_factory, acme.tenant)  # two projects in all
         response = await client.get(PROJECTS, params={"limit": 2}, headers=acme.viewer.headers)
         assert len(response.json()["items"]) == 2
@@ -118,7 +120,7 @@ class TestPagination:
 
     async def test_default_limit_is_20(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         for _ in range(21):
             await create_project(session_factory, acme.tenant)
         response = await client.get(PROJECTS, headers=acme.viewer.headers)
@@ -131,13 +133,13 @@ class TestPagination:
     )
     async def test_limit_out_of_range_is_422(
         self, client: AsyncClient, acme: Org, limit: str, error_type: str
-    ):
+    ) -> None:
         response = await client.get(PROJECTS, params={"limit": limit}, headers=acme.viewer.headers)
         assert field_error(response) == (["query", "limit"], error_type)
 
     async def test_tampered_cursor_is_422(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         await create_project(session_factory, acme.tenant)
         first = await client.get(PROJECTS, params={"limit": 1}, headers=acme.viewer.headers)
         cursor = first.json()["next_cursor"]
@@ -154,13 +156,13 @@ class TestPagination:
         assert body["detail"] == "The cursor was not issued by this server."
 
     @pytest.mark.parametrize("cursor", ["garbage", "a.b.c", "Zm9v.YmFy", "ü.ü"])
-    async def test_garbage_cursor_is_422(self, client: AsyncClient, acme: Org, cursor: str):
+    async def test_garbage_cursor_is_422(self, client: AsyncClient, acme: Org, cursor: str) -> None:
         response = await client.get(
             PROJECTS, params={"cursor": cursor}, headers=acme.viewer.headers
         )
         assert assert_problem(response, 422)["type"] == "urn:problem:dependable:invalid-cursor"
 
-    async def test_overlong_cursor_is_422(self, client: AsyncClient, acme: Org):
+    async def test_overlong_cursor_is_422(self, client: AsyncClient, acme: Org) -> None:
         response = await client.get(
             PROJECTS, params={"cursor": "a" * 513}, headers=acme.viewer.headers
         )
@@ -168,7 +170,7 @@ class TestPagination:
 
 
 class TestCreateProject:
-    async def test_member_creates(self, client: AsyncClient, acme: Org):
+    async def test_member_creates(self, client: AsyncClient, acme: Org) -> None:
         response = await client.post(
             PROJECTS,
             json={"name": "Launch", "description": "Ship it"},
@@ -192,7 +194,7 @@ class TestCreateProject:
             "updated_at",
         }
 
-    async def test_created_project_is_readable(self, client: AsyncClient, acme: Org):
+    async def test_created_project_is_readable(self, client: AsyncClient, acme: Org) -> None:
         created = await client.post(PROJECTS, json={"name": "Launch"}, headers=acme.admin.headers)
         read = await client.get(f"{PROJECTS}/{created.json()['id']}", headers=acme.viewer.headers)
         assert read.status_code == 200
@@ -200,7 +202,7 @@ class TestCreateProject:
 
     async def test_name_is_stripped_and_200_characters_is_the_maximum(
         self, client: AsyncClient, acme: Org
-    ):
+    ) -> None:
         name = "x" * 200
         response = await client.post(
             PROJECTS, json={"name": f"  {name}  "}, headers=acme.member.headers
@@ -235,13 +237,13 @@ class TestCreateProject:
         body: Any,
         loc: list[Any],
         error_type: str,
-    ):
+    ) -> None:
         response = await client.post(PROJECTS, json=body, headers=acme.member.headers)
         assert field_error(response) == (loc, error_type)
         listed = await client.get(PROJECTS, headers=acme.member.headers)
         assert len(listed.json()["items"]) == 1
 
-    async def test_duplicate_name_in_tenant_is_409(self, client: AsyncClient, acme: Org):
+    async def test_duplicate_name_in_tenant_is_409(self, client: AsyncClient, acme: Org) -> None:
         response = await client.post(
             PROJECTS, json={"name": "acme roadmap"}, headers=acme.member.headers
         )
@@ -252,22 +254,22 @@ class TestCreateProject:
 
     async def test_same_name_in_another_tenant_is_fine(
         self, client: AsyncClient, acme: Org, globex: Org
-    ):
+    ) -> None:
         response = await client.post(
             PROJECTS, json={"name": "globex roadmap"}, headers=acme.member.headers
         )
         assert response.status_code == 201
 
-    async def test_insufficient_role(self, client: AsyncClient, acme: Org):
+    async def test_insufficient_role(self, client: AsyncClient, acme: Org) -> None:
         response = await client.post(PROJECTS, json={"name": "Nope"}, headers=acme.viewer.headers)
         assert assert_problem(response, 403)["type"].endswith("insufficient-role")
         listed = await client.get(PROJECTS, headers=acme.viewer.headers)
         assert len(listed.json()["items"]) == 1
 
-    async def test_anonymous(self, client: AsyncClient):
+    async def test_anonymous(self, client: AsyncClient) -> None:
         assert_problem(await client.post(PROJECTS, json={"name": "Nope"}), 401)
 
-    async def test_other_tenant(self, client: AsyncClient, acme: Org, globex: Org):
+    async def test_other_tenant(self, client: AsyncClient, acme: Org, globex: Org) -> None:
         """A collection has no other tenant's id to guess: the tenant cannot be smuggled in."""
         body = {"name": "Planted", "tenant_id": str(acme.tenant.id)}
         response = await client.post(PROJECTS, json=body, headers=globex.member.headers)
@@ -278,7 +280,9 @@ class TestCreateProject:
 
 class TestReadProject:
     @pytest.mark.parametrize("role", list(Role))
-    async def test_every_role_reads_with_etag(self, client: AsyncClient, acme: Org, role: Role):
+    async def test_every_role_reads_with_etag(
+        self, client: AsyncClient, acme: Org, role: Role
+    ) -> None:
         response = await client.get(project_url(acme.project), headers=acme.actors[role].headers)
 
         assert response.status_code == 200
@@ -287,18 +291,18 @@ class TestReadProject:
         assert response.json()["name"] == "acme roadmap"
         assert response.json()["version"] == 1
 
-    async def test_unknown_id_is_404(self, client: AsyncClient, acme: Org):
+    async def test_unknown_id_is_404(self, client: AsyncClient, acme: Org) -> None:
         response = await client.get(f"{PROJECTS}/{uuid.uuid4()}", headers=acme.viewer.headers)
         assert assert_problem(response, 404)["type"] == "urn:problem:dependable:project-not-found"
 
-    async def test_malformed_id_is_422(self, client: AsyncClient, acme: Org):
+    async def test_malformed_id_is_422(self, client: AsyncClient, acme: Org) -> None:
         response = await client.get(f"{PROJECTS}/not-a-uuid", headers=acme.viewer.headers)
         assert field_error(response) == (["path", "project_id"], "uuid_parsing")
 
-    async def test_anonymous(self, client: AsyncClient, acme: Org):
+    async def test_anonymous(self, client: AsyncClient, acme: Org) -> None:
         assert_problem(await client.get(project_url(acme.project)), 401)
 
-    async def test_other_tenant(self, client: AsyncClient, acme: Org, globex: Org):
+    async def test_other_tenant(self, client: AsyncClient, acme: Org, globex: Org) -> None:
         response = await client.get(project_url(acme.project), headers=globex.owner.headers)
         assert assert_problem(response, 404)["type"].endswith("project-not-found")
         assert "acme roadmap" not in response.text
@@ -307,7 +311,7 @@ class TestReadProject:
 class TestUpdateProject:
     async def test_member_renames_and_version_increments(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         response = await client.patch(
             project_url(acme.project), json={"name": "Roadmap 2027"}, headers=acme.member.headers
         )
@@ -319,7 +323,9 @@ class TestUpdateProject:
         row = await stored(session_factory, acme.tenant, Project, acme.project.id)
         assert (row.name, row.version) == ("Roadmap 2027", 2)
 
-    async def test_next_read_sees_the_change_and_the_new_etag(self, client: AsyncClient, acme: Org):
+    async def test_next_read_sees_the_change_and_the_new_etag(
+        self, client: AsyncClient, acme: Org
+    ) -> None:
         # The first read fills the cache; the update must invalidate it.
         assert (await client.get(project_url(acme.project), headers=acme.viewer.headers)).headers[
             "etag"
@@ -333,7 +339,7 @@ class TestUpdateProject:
         assert read.headers["etag"] == '"2"'
         assert (read.json()["description"], read.json()["version"]) == ("Q1", 2)
 
-    async def test_each_change_bumps_the_version(self, client: AsyncClient, acme: Org):
+    async def test_each_change_bumps_the_version(self, client: AsyncClient, acme: Org) -> None:
         for expected, name in [(2, "a"), (3, "b"), (4, "c")]:
             response = await client.patch(
                 project_url(acme.project), json={"name": name}, headers=acme.member.headers
@@ -341,7 +347,7 @@ class TestUpdateProject:
             assert response.json()["version"] == expected
             assert response.headers["etag"] == f'"{expected}"'
 
-    async def test_if_match_current_is_200(self, client: AsyncClient, acme: Org):
+    async def test_if_match_current_is_200(self, client: AsyncClient, acme: Org) -> None:
         etag = (await client.get(project_url(acme.project), headers=acme.member.headers)).headers[
             "etag"
         ]
@@ -353,7 +359,7 @@ class TestUpdateProject:
         assert response.status_code == 200
         assert response.headers["etag"] == '"2"'
 
-    async def test_if_match_star_is_200(self, client: AsyncClient, acme: Org):
+    async def test_if_match_star_is_200(self, client: AsyncClient, acme: Org) -> None:
         response = await client.patch(
             project_url(acme.project),
             json={"name": "Any"},
@@ -364,7 +370,7 @@ class TestUpdateProject:
 
     async def test_if_match_stale_is_412_and_nothing_changes(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         await client.patch(
             project_url(acme.project), json={"name": "First"}, headers=acme.member.headers
         )
@@ -384,7 +390,7 @@ class TestUpdateProject:
     @pytest.mark.parametrize("if_match", ["garbage", "1", '"abc"', '"1', '""', "W/garbage"])
     async def test_if_match_garbage_is_412(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory, if_match: str
-    ):
+    ) -> None:
         response = await client.patch(
             project_url(acme.project),
             json={"name": "Nope"},
@@ -398,7 +404,7 @@ class TestUpdateProject:
     @pytest.mark.parametrize("if_match", ['W/"1"', '"01"'])
     async def test_if_match_equal_only_as_a_number_is_412(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory, if_match: str
-    ):
+    ) -> None:
         """If-Match uses the strong comparison (RFC 9110, 13.1.1): tags match character for
         character and neither may be weak. Our ETag is "1", so W/"1" and "01" do not match."""
         response = await client.patch(
@@ -410,7 +416,7 @@ class TestUpdateProject:
         row = await stored(session_factory, acme.tenant, Project, acme.project.id)
         assert (row.name, row.version) == ("acme roadmap", 1)
 
-    async def test_empty_body_changes_nothing(self, client: AsyncClient, acme: Org):
+    async def test_empty_body_changes_nothing(self, client: AsyncClient, acme: Org) -> None:
         response = await client.patch(
             project_url(acme.project), json={}, headers=acme.member.headers
         )
@@ -438,7 +444,7 @@ class TestUpdateProject:
         body: dict[str, Any],
         loc: list[Any],
         error_type: str,
-    ):
+    ) -> None:
         response = await client.patch(
             project_url(acme.project), json=body, headers=acme.member.headers
         )
@@ -448,7 +454,7 @@ class TestUpdateProject:
 
     async def test_duplicate_name_in_tenant_is_409(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         other = await create_project(session_factory, acme.tenant, name="Other")
         response = await client.patch(
             f"{PROJECTS}/{other.id}", json={"name": "acme roadmap"}, headers=acme.member.headers
@@ -459,13 +465,13 @@ class TestUpdateProject:
 
     async def test_name_of_another_tenants_project_is_fine(
         self, client: AsyncClient, acme: Org, globex: Org
-    ):
+    ) -> None:
         response = await client.patch(
             project_url(acme.project), json={"name": "globex roadmap"}, headers=acme.member.headers
         )
         assert response.status_code == 200
 
-    async def test_unknown_id_is_404(self, client: AsyncClient, acme: Org):
+    async def test_unknown_id_is_404(self, client: AsyncClient, acme: Org) -> None:
         response = await client.patch(
             f"{PROJECTS}/{uuid.uuid4()}", json={"name": "x"}, headers=acme.member.headers
         )
@@ -473,7 +479,7 @@ class TestUpdateProject:
 
     async def test_insufficient_role(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         response = await client.patch(
             project_url(acme.project), json={"name": "x"}, headers=acme.viewer.headers
         )
@@ -481,12 +487,12 @@ class TestUpdateProject:
         row = await stored(session_factory, acme.tenant, Project, acme.project.id)
         assert row.name == "acme roadmap"
 
-    async def test_anonymous(self, client: AsyncClient, acme: Org):
+    async def test_anonymous(self, client: AsyncClient, acme: Org) -> None:
         assert_problem(await client.patch(project_url(acme.project), json={"name": "x"}), 401)
 
     async def test_other_tenant(
         self, client: AsyncClient, acme: Org, globex: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         response = await client.patch(
             project_url(acme.project), json={"name": "x"}, headers=globex.owner.headers
         )
@@ -498,7 +504,7 @@ class TestUpdateProject:
 class TestDeleteProject:
     async def test_member_deletes_it_and_its_tasks(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         task_url = f"{project_url(acme.project)}/tasks/{acme.task.id}"
         assert (await client.get(task_url, headers=acme.viewer.headers)).status_code == 200
         assert (
@@ -518,13 +524,13 @@ class TestDeleteProject:
         listed = await client.get(PROJECTS, headers=acme.viewer.headers)
         assert listed.json()["items"] == []
 
-    async def test_if_match_current_is_204(self, client: AsyncClient, acme: Org):
+    async def test_if_match_current_is_204(self, client: AsyncClient, acme: Org) -> None:
         response = await client.delete(
             project_url(acme.project), headers={**acme.member.headers, "If-Match": '"1"'}
         )
         assert response.status_code == 204
 
-    async def test_if_match_star_is_204(self, client: AsyncClient, acme: Org):
+    async def test_if_match_star_is_204(self, client: AsyncClient, acme: Org) -> None:
         response = await client.delete(
             project_url(acme.project), headers={**acme.member.headers, "If-Match": "*"}
         )
@@ -533,7 +539,7 @@ class TestDeleteProject:
     @pytest.mark.parametrize("if_match", ['"2"', '"0"', "garbage"])
     async def test_if_match_stale_or_garbage_is_412_and_nothing_is_deleted(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory, if_match: str
-    ):
+    ) -> None:
         response = await client.delete(
             project_url(acme.project), headers={**acme.member.headers, "If-Match": if_match}
         )
@@ -541,7 +547,7 @@ class TestDeleteProject:
         assert await find(session_factory, acme.tenant, Project, acme.project.id) is not None
         assert await tasks_of_project(session_factory, acme) == 1
 
-    async def test_delete_twice_is_404(self, client: AsyncClient, acme: Org):
+    async def test_delete_twice_is_404(self, client: AsyncClient, acme: Org) -> None:
         assert (
             await client.delete(project_url(acme.project), headers=acme.member.headers)
         ).status_code == 204
@@ -549,7 +555,7 @@ class TestDeleteProject:
             await client.delete(project_url(acme.project), headers=acme.member.headers), 404
         )
 
-    async def test_freed_name_can_be_reused(self, client: AsyncClient, acme: Org):
+    async def test_freed_name_can_be_reused(self, client: AsyncClient, acme: Org) -> None:
         await client.delete(project_url(acme.project), headers=acme.member.headers)
         response = await client.post(
             PROJECTS, json={"name": "acme roadmap"}, headers=acme.member.headers
@@ -558,18 +564,20 @@ class TestDeleteProject:
 
     async def test_insufficient_role(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         response = await client.delete(project_url(acme.project), headers=acme.viewer.headers)
         assert assert_problem(response, 403)["type"].endswith("insufficient-role")
         assert await find(session_factory, acme.tenant, Project, acme.project.id) is not None
 
-    async def test_anonymous(self, client: AsyncClient, acme: Org, session_factory: SessionFactory):
+    async def test_anonymous(
+        self, client: AsyncClient, acme: Org, session_factory: SessionFactory
+    ) -> None:
         assert_problem(await client.delete(project_url(acme.project)), 401)
         assert await find(session_factory, acme.tenant, Project, acme.project.id) is not None
 
     async def test_other_tenant(
         self, client: AsyncClient, acme: Org, globex: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         response = await client.delete(project_url(acme.project), headers=globex.owner.headers)
         assert assert_problem(response, 404)["type"].endswith("project-not-found")
         assert await find(session_factory, acme.tenant, Project, acme.project.id) is not None

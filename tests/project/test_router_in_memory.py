@@ -93,7 +93,7 @@ async def viewer_unit(app_instance: FastAPI) -> AsyncIterator[Unit]:
 
 
 class TestProjectEvents:
-    async def test_create_publishes_project_created(self, unit: Unit):
+    async def test_create_publishes_project_created(self, unit: Unit) -> None:
         response = await unit.client.post(PROJECTS, json={"name": "Launch"})
 
         assert response.status_code == 201, response.text
@@ -114,7 +114,7 @@ class TestProjectEvents:
             unit.tenant.id,
         )
 
-    async def test_read_publishes_nothing_and_is_cached(self, unit: Unit):
+    async def test_read_publishes_nothing_and_is_cached(self, unit: Unit) -> None:
         project = await unit.seed()
 
         response = await unit.client.get(f"{PROJECTS}/{project.id}")
@@ -125,7 +125,9 @@ class TestProjectEvents:
         assert unit.publisher.events == []
         assert project_key(unit.tenant.id, project.id) in unit.cache.values
 
-    async def test_update_publishes_project_updated_and_drops_the_cached_read(self, unit: Unit):
+    async def test_update_publishes_project_updated_and_drops_the_cached_read(
+        self, unit: Unit
+    ) -> None:
         project = await unit.seed()
         await unit.client.get(f"{PROJECTS}/{project.id}")  # fills the cache
 
@@ -141,7 +143,7 @@ class TestProjectEvents:
         read = await unit.client.get(f"{PROJECTS}/{project.id}")
         assert (read.json()["name"], read.headers["etag"]) == ("Renamed", '"2"')
 
-    async def test_delete_publishes_project_deleted(self, unit: Unit):
+    async def test_delete_publishes_project_deleted(self, unit: Unit) -> None:
         project = await unit.seed()
 
         response = await unit.client.delete(f"{PROJECTS}/{project.id}")
@@ -152,7 +154,7 @@ class TestProjectEvents:
         assert project_key(unit.tenant.id, project.id) not in unit.cache.values
         assert_problem(await unit.client.get(f"{PROJECTS}/{project.id}"), 404)
 
-    async def test_create_read_update_delete_in_order(self, unit: Unit):
+    async def test_create_read_update_delete_in_order(self, unit: Unit) -> None:
         created = await unit.client.post(PROJECTS, json={"name": "Launch"})
         url = f"{PROJECTS}/{created.json()['id']}"
         await unit.client.get(url)
@@ -167,7 +169,7 @@ class TestProjectEvents:
         assert {e.tenant_id for e in unit.publisher.events} == {unit.tenant.id}
         assert unit.projects.commits == 4
 
-    async def test_stale_if_match_is_412_with_no_event(self, unit: Unit):
+    async def test_stale_if_match_is_412_with_no_event(self, unit: Unit) -> None:
         project = await unit.seed()
         await unit.client.patch(f"{PROJECTS}/{project.id}", json={"name": "First"})
         published = list(unit.publisher.events)
@@ -183,12 +185,12 @@ class TestProjectEvents:
         assert (project.name, project.version) == ("First", 2)
         assert unit.projects.rollbacks == 2
 
-    async def test_unknown_project_is_404_with_no_event(self, unit: Unit):
+    async def test_unknown_project_is_404_with_no_event(self, unit: Unit) -> None:
         response = await unit.client.patch(f"{PROJECTS}/{uuid.uuid4()}", json={"name": "x"})
         assert assert_problem(response, 404)["type"].endswith("project-not-found")
         assert unit.publisher.events == []
 
-    async def test_list_pages_through_the_fake(self, unit: Unit):
+    async def test_list_pages_through_the_fake(self, unit: Unit) -> None:
         for i in range(3):
             await unit.seed(f"p{i}")
         first = await unit.client.get(PROJECTS, params={"limit": 2})
@@ -201,7 +203,7 @@ class TestProjectEvents:
 
 
 class TestProjectRolesWithoutDatabase:
-    async def test_viewer_cannot_write_and_nothing_is_published(self, viewer_unit: Unit):
+    async def test_viewer_cannot_write_and_nothing_is_published(self, viewer_unit: Unit) -> None:
         project = await viewer_unit.seed()
 
         created = await viewer_unit.client.post(PROJECTS, json={"name": "x"})

@@ -17,7 +17,9 @@ from tests.fixtures.paths import PROJECTS, project_url
 
 
 class TestEvents:
-    async def test_published_after_commit(self, app: FastAPI, client: AsyncClient, acme: Org):
+    async def test_published_after_commit(
+        self, app: FastAPI, client: AsyncClient, acme: Org
+    ) -> None:
         publisher = InMemoryPublisher()
         use_resources(app, publisher=publisher)
 
@@ -37,7 +39,7 @@ class TestEvents:
 
     async def test_nothing_published_when_the_commit_fails(
         self, app: FastAPI, client: AsyncClient, acme: Org, connection: AsyncConnection
-    ):
+    ) -> None:
         publisher = InMemoryPublisher()
         use_resources(app, publisher=publisher)
         use_resources(app, session_factory=savepoint_factory(connection, FailingCommitSession))
@@ -49,7 +51,7 @@ class TestEvents:
 
     async def test_nothing_published_when_the_request_fails(
         self, app: FastAPI, client: AsyncClient, acme: Org
-    ):
+    ) -> None:
         publisher = InMemoryPublisher()
         use_resources(app, publisher=publisher)
         name = acme.project.name
@@ -61,7 +63,7 @@ class TestEvents:
 
     async def test_redis_streams_publisher_writes_the_tenants_stream(
         self, client: AsyncClient, acme: Org, redis: Redis
-    ):
+    ) -> None:
         response = await client.post(
             PROJECTS, json={"name": "Streamed"}, headers=acme.member.headers
         )
@@ -74,7 +76,7 @@ class TestEvents:
 class TestCacheInvalidation:
     async def test_a_write_invalidates_the_cached_read(
         self, client: AsyncClient, acme: Org, redis: Redis
-    ):
+    ) -> None:
         project = acme.project
         assert project is not None
         path = f"{PROJECTS}/{project.id}"
@@ -99,7 +101,7 @@ class TestCacheInvalidation:
         acme: Org,
         redis: Redis,
         connection: AsyncConnection,
-    ):
+    ) -> None:
         project = acme.project
         assert project is not None
         path = f"{PROJECTS}/{project.id}"
@@ -114,7 +116,7 @@ class TestCacheInvalidation:
 
     async def test_cache_keys_carry_the_tenant(
         self, client: AsyncClient, acme: Org, globex: Org, redis: Redis
-    ):
+    ) -> None:
         for org in (acme, globex):
             await client.get(project_url(org.project), headers=org.viewer.headers)
         keys = sorted(await redis.keys("cache:project:*"))

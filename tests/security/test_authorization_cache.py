@@ -71,7 +71,7 @@ async def race_a_change(
 
 async def test_item3_a_demotion_racing_a_cache_fill_does_not_restore_the_old_role(
     committing_client: AsyncClient, committed_org: CommittedOrg, held: HeldFill
-):
+) -> None:
     await race_a_change(committing_client, committed_org, held, {"role": "viewer"})
 
     me = await committing_client.get(ME, headers=committed_org.member.headers)
@@ -85,7 +85,7 @@ async def test_item3_a_demotion_racing_a_cache_fill_does_not_restore_the_old_rol
 
 async def test_item3_a_deactivation_racing_a_cache_fill_does_not_revive_the_user(
     committing_client: AsyncClient, committed_org: CommittedOrg, held: HeldFill
-):
+) -> None:
     await race_a_change(committing_client, committed_org, held, {"is_active": False})
 
     me = await committing_client.get(ME, headers=committed_org.member.headers)

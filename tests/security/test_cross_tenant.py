@@ -62,7 +62,7 @@ async def snapshot(factory: SessionFactory, org: Org) -> dict[str, list[tuple[An
         }
 
 
-def test_every_id_route_is_in_the_matrix():
+def test_every_id_route_is_in_the_matrix() -> None:
     params = {
         part.strip("{}") for _, path in ROUTES for part in path.split("/") if part.startswith("{")
     }
@@ -78,7 +78,7 @@ async def test_other_tenant_ids_are_404_and_nothing_changes(
     session_factory: SessionFactory,
     method: str,
     template: str,
-):
+) -> None:
     # Every feature on for the intruder: only the tenant wall may refuse.
     enabled = await client.put(
         "/api/v1/flags/bulk_tasks", json={"enabled": True}, headers=globex.admin.headers

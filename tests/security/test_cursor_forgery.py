@@ -39,14 +39,14 @@ def signed(codec: CursorCodec, payload: object) -> str:
 
 
 class TestItem7CursorSecret:
-    def test_item7_production_refuses_a_missing_cursor_secret_with_rs256(self):
+    def test_item7_production_refuses_a_missing_cursor_secret_with_rs256(self) -> None:
         with pytest.raises(ValidationError, match="API__CURSOR_SECRET"):
             Settings(_env_file=None, app_env="production", auth=rs256())  # type: ignore[call-arg]
 
     @pytest.mark.parametrize("env", ["production", "staging"])
     def test_item7_production_refuses_a_weak_cursor_secret(
         self, monkeypatch: pytest.MonkeyPatch, env: str
-    ):
+    ) -> None:
         monkeypatch.setenv("APP_ENV", env)
         monkeypatch.setenv("AUTH__SECRET_KEY", strong_secret())
         for weak in ("", "change-me", "short-but-random-9f8e7d"):
@@ -54,10 +54,12 @@ class TestItem7CursorSecret:
             with pytest.raises(ValidationError, match="API__CURSOR_SECRET"):
                 Settings(_env_file=None)
 
-    def test_item7_development_has_a_default(self):
+    def test_item7_development_has_a_default(self) -> None:
         assert Settings(_env_file=None, app_env="development").api.cursor_secret  # type: ignore[call-arg]
 
-    async def test_item7_cursor_forged_with_the_public_default_key_is_refused_with_rs256(self):
+    async def test_item7_cursor_forged_with_the_public_default_key_is_refused_with_rs256(
+        self,
+    ) -> None:
         settings = production_settings(auth=rs256())  # the fixture supplies API__CURSOR_SECRET
         forged = CursorCodec(PUBLIC_DEFAULT_KEY).encode(
             Position(datetime(2026, 1, 1, tzinfo=UTC), uuid.uuid4())
@@ -66,7 +68,7 @@ class TestItem7CursorSecret:
             with pytest.raises(InvalidCursorError, match="not issued"):
                 resources.cursor_codec.decode(forged)
 
-    async def test_item7_cursors_are_not_signed_with_the_token_key(self):
+    async def test_item7_cursors_are_not_signed_with_the_token_key(self) -> None:
         # HS256: a cursor must not be an oracle for (or forgeable with) the token key either.
         settings = production_settings()
         token_key = settings.auth.secret_key.get_secret_value().encode()
@@ -97,7 +99,7 @@ class TestItem7ImpossibleCursors:
     )
     async def test_item7_cursor_with_impossible_values_is_422(
         self, client: AsyncClient, app: FastAPI, acme: Org, payload: object
-    ):
+    ) -> None:
         resources: Resources = app.state.resources
         cursor = signed(resources.cursor_codec, payload)
 

@@ -71,12 +71,12 @@ def url_for(role: str) -> str:
 
 class TestProductionRefusesAPrivilegedRole:
     @pytest.mark.parametrize("env", ["production", "staging"])
-    async def test_a_superuser_is_refused(self, env: str):
+    async def test_a_superuser_is_refused(self, env: str) -> None:
         settings = with_url(production_settings(app_env=env), TEST_DATABASE_OWNER_URL)
         with pytest.raises(UnsafeDatabaseRoleError, match="is a superuser"):
             await start(settings)
 
-    async def test_a_bypassrls_role_is_refused(self, owner: AsyncEngine, scratch_role: str):
+    async def test_a_bypassrls_role_is_refused(self, owner: AsyncEngine, scratch_role: str) -> None:
         async with owner.begin() as connection:
             await connection.execute(text(f'ALTER ROLE "{scratch_role}" BYPASSRLS'))
         with pytest.raises(UnsafeDatabaseRoleError, match="has BYPASSRLS"):
@@ -84,7 +84,7 @@ class TestProductionRefusesAPrivilegedRole:
 
     async def test_the_owner_of_a_tenant_table_is_refused(
         self, owner: AsyncEngine, scratch_role: str
-    ):
+    ) -> None:
         async with owner.begin() as connection:
             await connection.execute(text("CREATE TABLE role_check_scratch (id int)"))
             await connection.execute(
@@ -96,10 +96,10 @@ class TestProductionRefusesAPrivilegedRole:
         with pytest.raises(UnsafeDatabaseRoleError, match="owns the tables role_check_scratch"):
             await start(with_url(production_settings(), url_for(scratch_role)))
 
-    async def test_the_application_role_starts(self):
+    async def test_the_application_role_starts(self) -> None:
         await start(with_url(production_settings(), TEST_DATABASE_URL))
 
-    async def test_an_unreachable_database_is_refused_without_hanging(self):
+    async def test_an_unreachable_database_is_refused_without_hanging(self) -> None:
         # Production cannot show the second wall is up, so it does not start (the orchestrator
         # retries); connection refused comes back at once, a silent host within the bound.
         url = f"postgresql+asyncpg://dependable_api@127.0.0.1:{unused_port()}/nowhere"
@@ -111,20 +111,22 @@ class TestDevelopmentWarns:
     @pytest.mark.parametrize("env", ["development", "test"])
     async def test_a_superuser_starts_with_a_warning(
         self, env: str, caplog: pytest.LogCaptureFixture
-    ):
+    ) -> None:
         settings = with_url(make_settings(app_env=env), TEST_DATABASE_OWNER_URL)
         with caplog.at_level(logging.WARNING, logger="app.db"):
             await start(settings)
         assert any("is a superuser" in message for message in caplog.messages)
 
-    async def test_the_application_role_starts_silently(self, caplog: pytest.LogCaptureFixture):
+    async def test_the_application_role_starts_silently(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
         with caplog.at_level(logging.WARNING, logger="app.db"):
             await start(with_url(make_settings(), TEST_DATABASE_URL))
         assert not [record for record in caplog.records if record.name == "app.db"]
 
     async def test_an_unreachable_database_starts_with_a_warning(
         self, caplog: pytest.LogCaptureFixture
-    ):
+    ) -> None:
         url = f"postgresql+asyncpg://dependable_api@127.0.0.1:{unused_port()}/nowhere"
         with caplog.at_level(logging.WARNING, logger="app.db"):
             await start(with_url(make_settings(), url))

@@ -59,39 +59,43 @@ async def call(client: AsyncClient, token: str, **headers: str):
     return await client.get(ME, headers={**bearer(token), **headers})
 
 
-async def test_the_baseline_token_is_accepted(client: AsyncClient, acme: Org, settings: Settings):
+async def test_the_baseline_token_is_accepted(
+    client: AsyncClient, acme: Org, settings: Settings
+) -> None:
     """The forgeries below differ from this valid token in one respect each."""
     assert (await call(client, sign(settings, claims_for(acme)))).status_code == 200
 
 
-async def test_alg_none_is_refused(client: AsyncClient, acme: Org):
+async def test_alg_none_is_refused(client: AsyncClient, acme: Org) -> None:
     token = f"{b64({'alg': 'none', 'typ': 'JWT', 'kid': 'k1'})}.{b64(claims_for(acme))}."
     assert_problem(await call(client, token), 401)
 
 
-async def test_signed_with_another_key(client: AsyncClient, acme: Org, settings: Settings):
+async def test_signed_with_another_key(client: AsyncClient, acme: Org, settings: Settings) -> None:
     token = sign(settings, claims_for(acme), key="an-attacker-key-that-is-long-enough-000")
     assert_problem(await call(client, token), 401)
 
 
-async def test_unknown_kid(client: AsyncClient, acme: Org, settings: Settings):
+async def test_unknown_kid(client: AsyncClient, acme: Org, settings: Settings) -> None:
     token = sign(settings, claims_for(acme), headers={"kid": "k-unknown"})
     assert_problem(await call(client, token), 401)
 
 
 @pytest.mark.parametrize("claim", ["exp", "aud", "iss", "sub", "tid", "jti", "role", "iat", "fam"])
-async def test_missing_claim(client: AsyncClient, acme: Org, settings: Settings, claim: str):
+async def test_missing_claim(
+    client: AsyncClient, acme: Org, settings: Settings, claim: str
+) -> None:
     token = sign(settings, claims_for(acme, **{claim: None}))
     assert_problem(await call(client, token), 401)
 
 
-async def test_expired(client: AsyncClient, acme: Org, settings: Settings):
+async def test_expired(client: AsyncClient, acme: Org, settings: Settings) -> None:
     past = int(time.time()) - 3600
     token = sign(settings, claims_for(acme, iat=past - 600, nbf=past - 600, exp=past))
     assert_problem(await call(client, token), 401)
 
 
-async def test_not_yet_valid(client: AsyncClient, acme: Org, settings: Settings):
+async def test_not_yet_valid(client: AsyncClient, acme: Org, settings: Settings) -> None:
     future = int(time.time()) + 3600
     token = sign(settings, claims_for(acme, nbf=future, exp=future + 600))
     assert_problem(await call(client, token), 401)
@@ -100,25 +104,27 @@ async def test_not_yet_valid(client: AsyncClient, acme: Org, settings: Settings)
 @pytest.mark.parametrize(("claim", "value"), [("aud", "another-api"), ("iss", "someone-else")])
 async def test_wrong_audience_or_issuer(
     client: AsyncClient, acme: Org, settings: Settings, claim: str, value: str
-):
+) -> None:
     token = sign(settings, claims_for(acme, **{claim: value}))
     assert_problem(await call(client, token), 401)
 
 
-async def test_payload_tampered_after_signing(client: AsyncClient, acme: Org, settings: Settings):
+async def test_payload_tampered_after_signing(
+    client: AsyncClient, acme: Org, settings: Settings
+) -> None:
     header, _, signature = sign(settings, claims_for(acme)).split(".")
     promoted = b64(claims_for(acme, role="owner", sub=str(acme.owner.user.id)))
     assert_problem(await call(client, f"{header}.{promoted}.{signature}"), 401)
 
 
-async def test_garbage(client: AsyncClient):
+async def test_garbage(client: AsyncClient) -> None:
     for token in ["", "not-a-jwt", "a.b.c", "Bearer", "x" * 5000]:
         assert_problem(await call(client, token), 401)
 
 
 async def test_rs_hs_confusion_when_rs256_is_configured(
     app: FastAPI, client: AsyncClient, acme: Org, settings: Settings
-):
+) -> None:
     rs256 = rs256_settings()
     assert rs256.private_key is not None
     assert rs256.public_key is not None
@@ -137,7 +143,7 @@ async def test_rs_hs_confusion_when_rs256_is_configured(
 
 async def test_rotated_key_still_verifies_until_retired(
     app: FastAPI, client: AsyncClient, acme: Org, settings: Settings
-):
+) -> None:
     old = settings.auth.secret_key.get_secret_value()
     token = sign(settings, claims_for(acme))
     rotated = AuthSettings(
@@ -168,14 +174,14 @@ async def _deactivate_or_delete(factory: SessionFactory, org: Org, *, delete: bo
 @pytest.mark.parametrize("delete", [False, True], ids=["deactivated", "deleted"])
 async def test_token_of_a_deactivated_or_deleted_user(
     client: AsyncClient, acme: Org, session_factory: SessionFactory, delete: bool
-):
+) -> None:
     await _deactivate_or_delete(session_factory, acme, delete=delete)
     assert_problem(await call(client, acme.member.token), 401)
 
 
 async def test_tid_of_another_tenant_with_a_user_of_this_one(
     client: AsyncClient, acme: Org, globex: Org, settings: Settings
-):
+) -> None:
     """A token whose tid names globex but whose sub is an acme user finds no such user."""
     token = sign(settings, claims_for(acme, tid=str(globex.tenant.id)))
     assert_problem(await call(client, token), 401)
@@ -183,12 +189,12 @@ async def test_tid_of_another_tenant_with_a_user_of_this_one(
 
 async def test_token_used_against_another_named_tenant_is_403(
     client: AsyncClient, acme: Org, globex: Org
-):
+) -> None:
     response = await call(client, acme.member.token, **{"X-Tenant": globex.tenant.slug})
     assert assert_problem(response, 403)["type"].endswith("tenant-mismatch")
 
 
-async def test_logged_out_access_token(client: AsyncClient, acme: Org):
+async def test_logged_out_access_token(client: AsyncClient, acme: Org) -> None:
     pair = (
         await client.post(
             "/api/v1/auth/token",
@@ -201,7 +207,9 @@ async def test_logged_out_access_token(client: AsyncClient, acme: Org):
     assert_problem(await client.get(ME, headers=member), 401)
 
 
-async def test_reused_refresh_token_and_the_rest_of_its_family(client: AsyncClient, acme: Org):
+async def test_reused_refresh_token_and_the_rest_of_its_family(
+    client: AsyncClient, acme: Org
+) -> None:
     pair = (
         await client.post(
             "/api/v1/auth/token",
@@ -223,7 +231,7 @@ async def test_reused_refresh_token_and_the_rest_of_its_family(client: AsyncClie
 
 async def test_the_right_secret_with_another_algorithm(
     client: AsyncClient, acme: Org, settings: Settings
-):
+) -> None:
     """Even the app's own secret, used with another HMAC size, is refused: alg is pinned."""
     token = sign(settings, claims_for(acme), algorithm="HS512")
     assert_problem(await call(client, token), 401)

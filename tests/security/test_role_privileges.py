@@ -32,7 +32,7 @@ FORBIDDEN_ON_TENANTS = {
 @pytest.mark.parametrize("statement", FORBIDDEN_ON_TENANTS.values(), ids=FORBIDDEN_ON_TENANTS)
 async def test_item9_the_app_role_cannot_delete_or_rekey_a_tenant(
     acme: Org, globex: Org, session_factory: SessionFactory, statement: str
-):
+) -> None:
     # Acting for acme, the worst a compromised request could do: aim at globex's tenant row.
     async with session_factory() as session:
         await bind_tenant(session, acme.tenant.id)
@@ -54,7 +54,7 @@ async def test_item9_the_app_role_cannot_delete_or_rekey_a_tenant(
 
 async def test_the_app_role_can_still_read_and_create_tenants(
     session_factory: SessionFactory,
-):
+) -> None:
     """What the API does with tenants (signup inserts, every request reads) still works."""
     tenant_id = uuid.uuid4()
     async with session_factory() as session:

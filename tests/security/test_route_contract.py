@@ -58,11 +58,11 @@ def unguarded(app: FastAPI) -> list[str]:
     return found
 
 
-def test_every_non_public_route_resolves_the_request_context(app_instance: FastAPI):
+def test_every_non_public_route_resolves_the_request_context(app_instance: FastAPI) -> None:
     assert unguarded(app_instance) == []
 
 
-def test_the_check_catches_a_route_that_forgets_the_guard():
+def test_the_check_catches_a_route_that_forgets_the_guard() -> None:
     app = FastAPI()
     router = APIRouter(prefix="/api/v1")
 
@@ -78,7 +78,7 @@ def test_the_check_catches_a_route_that_forgets_the_guard():
     assert unguarded(app) == ["GET /api/v1/leak"]
 
 
-def test_the_public_list_names_only_routes_that_exist(app_instance: FastAPI):
+def test_the_public_list_names_only_routes_that_exist(app_instance: FastAPI) -> None:
     """Keeps the allow-list honest: a removed route must leave it too."""
     served = {(method, path) for method, path, _ in api_routes(app_instance)}
     # The docs pages are plain Starlette routes, not APIRoutes.
@@ -90,7 +90,7 @@ def test_the_public_list_names_only_routes_that_exist(app_instance: FastAPI):
     assert (PUBLIC | TOKEN_ONLY) - served - plain == set()
 
 
-def test_protected_routes_declare_their_scope_in_openapi(app_instance: FastAPI):
+def test_protected_routes_declare_their_scope_in_openapi(app_instance: FastAPI) -> None:
     spec = app_instance.openapi()
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():

@@ -51,7 +51,7 @@ async def tenants_visible(session: AsyncSession, table: str) -> set[str]:
     return {row[0] for row in rows}
 
 
-def test_every_tenant_owned_table_is_covered():
+def test_every_tenant_owned_table_is_covered() -> None:
     """A new tenant-owned table fails here first: give it rows for both tenants in `populated`
     (or the proofs below would pass on an empty table), then add it to this list."""
     assert TENANT_OWNED == [
@@ -67,7 +67,7 @@ def test_every_tenant_owned_table_is_covered():
 @pytest.mark.parametrize("table", TENANT_OWNED)
 async def test_unfiltered_select_sees_only_the_bound_tenant(
     populated: tuple[Org, Org], session_factory: SessionFactory, table: str
-):
+) -> None:
     acme, globex = populated
     for org in (acme, globex):
         async with session_factory() as session:
@@ -78,7 +78,7 @@ async def test_unfiltered_select_sees_only_the_bound_tenant(
 @pytest.mark.parametrize("table", TENANT_OWNED)
 async def test_no_tenant_bound_sees_nothing(
     populated: tuple[Org, Org], session_factory: SessionFactory, table: str
-):
+) -> None:
     async with session_factory() as session:
         await session.execute(select(func.set_config("app.tenant_id", "", True)))
         assert await tenants_visible(session, table) == set()
@@ -86,7 +86,7 @@ async def test_no_tenant_bound_sees_nothing(
 
 async def test_writing_a_row_for_another_tenant_is_refused(
     acme: Org, globex: Org, session_factory: SessionFactory
-):
+) -> None:
     async with session_factory() as session:
         await bind_tenant(session, acme.tenant.id)
         with pytest.raises(Exception, match="row-level security"):
@@ -96,7 +96,9 @@ async def test_writing_a_row_for_another_tenant_is_refused(
             )
 
 
-async def test_the_app_role_is_neither_superuser_nor_owner(app: FastAPI, session: AsyncSession):
+async def test_the_app_role_is_neither_superuser_nor_owner(
+    app: FastAPI, session: AsyncSession
+) -> None:
     role = (
         await session.execute(
             text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")

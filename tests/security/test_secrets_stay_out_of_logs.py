@@ -70,7 +70,7 @@ def read_only(resources: Resources) -> Resources:
 
 async def test_item6_error_paths_log_no_password_hash_token_or_secret(
     production_app: tuple[FastAPI, LogCapture],
-):
+) -> None:
     app, logs = production_app
     slug = app.state.test_slug
     settings: Settings = app.state.settings

@@ -23,7 +23,7 @@ async def enable_bulk(client: AsyncClient, org: Org, enabled: bool = True) -> No
 class TestBulkCreate:
     async def test_flag_off_is_404_and_nothing_is_created(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         response = await client.post(
             bulk_url(acme.project), json={"tasks": [{"title": "x"}]}, headers=acme.member.headers
         )
@@ -37,7 +37,7 @@ class TestBulkCreate:
 
     async def test_flag_on_creates_all_in_order(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         await enable_bulk(client, acme)
         tasks = [
             {"title": "one"},
@@ -64,7 +64,7 @@ class TestBulkCreate:
 
     async def test_one_hundred_is_the_maximum(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         await enable_bulk(client, acme)
         body = {"tasks": [{"title": f"t{i}"} for i in range(100)]}
         response = await client.post(bulk_url(acme.project), json=body, headers=acme.member.headers)
@@ -80,7 +80,7 @@ class TestBulkCreate:
         session_factory: SessionFactory,
         size: int,
         error_type: str,
-    ):
+    ) -> None:
         await enable_bulk(client, acme)
         body = {"tasks": [{"title": f"t{i}"} for i in range(size)]}
         response = await client.post(bulk_url(acme.project), json=body, headers=acme.member.headers)
@@ -89,7 +89,7 @@ class TestBulkCreate:
 
     async def test_one_invalid_assignee_creates_none(
         self, client: AsyncClient, acme: Org, globex: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         await enable_bulk(client, acme)
         tasks = [
             {"title": "fine", "assignee_id": str(acme.member.user.id)},
@@ -105,7 +105,7 @@ class TestBulkCreate:
 
     async def test_one_invalid_item_creates_none(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         await enable_bulk(client, acme)
         tasks = [{"title": "fine"}, {"title": ""}]
         response = await client.post(
@@ -116,7 +116,7 @@ class TestBulkCreate:
 
     async def test_insufficient_role(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         await enable_bulk(client, acme)
         response = await client.post(
             bulk_url(acme.project), json={"tasks": [{"title": "x"}]}, headers=acme.viewer.headers
@@ -124,7 +124,7 @@ class TestBulkCreate:
         assert assert_problem(response, 403)["type"].endswith("insufficient-role")
         assert await count(session_factory, acme.tenant, Task) == 1
 
-    async def test_anonymous(self, client: AsyncClient, acme: Org):
+    async def test_anonymous(self, client: AsyncClient, acme: Org) -> None:
         await enable_bulk(client, acme)
         assert_problem(
             await client.post(bulk_url(acme.project), json={"tasks": [{"title": "x"}]}), 401
@@ -132,7 +132,7 @@ class TestBulkCreate:
 
     async def test_other_tenant(
         self, client: AsyncClient, acme: Org, globex: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         # Both tenants have the flag on, so only the tenant wall can refuse.
         await enable_bulk(client, acme)
         await enable_bulk(client, globex)

@@ -15,7 +15,7 @@ from tests.fixtures.problems import assert_problem
 
 async def test_item8_task_creation_racing_the_deletion_of_its_project_is_a_404(
     committed_org: CommittedOrg, committing_client: AsyncClient
-):
+) -> None:
     org = committed_org
     async with Holder(org.owner) as deleter:
         await deleter.execute("DELETE FROM projects WHERE id = :id", id=org.project_id)

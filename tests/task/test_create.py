@@ -16,7 +16,7 @@ from tests.fixtures.rows import count, stored, task_titles
 
 
 class TestCreateTask:
-    async def test_member_creates_with_every_field(self, client: AsyncClient, acme: Org):
+    async def test_member_creates_with_every_field(self, client: AsyncClient, acme: Org) -> None:
         body = {
             "title": "Write docs",
             "description": "All of them",
@@ -35,7 +35,9 @@ class TestCreateTask:
         assert created["project_id"] == str(acme.project.id)
         assert created["version"] == 1
 
-    async def test_defaults(self, client: AsyncClient, acme: Org, session_factory: SessionFactory):
+    async def test_defaults(
+        self, client: AsyncClient, acme: Org, session_factory: SessionFactory
+    ) -> None:
         response = await client.post(
             tasks_url(acme.project), json={"title": "Bare"}, headers=acme.member.headers
         )
@@ -47,7 +49,9 @@ class TestCreateTask:
         row = await stored(session_factory, acme.tenant, Task, created["id"])
         assert (row.title, row.status, row.tenant_id) == ("Bare", TaskStatus.TODO, acme.tenant.id)
 
-    async def test_created_task_is_readable_and_listed(self, client: AsyncClient, acme: Org):
+    async def test_created_task_is_readable_and_listed(
+        self, client: AsyncClient, acme: Org
+    ) -> None:
         created = await client.post(
             tasks_url(acme.project), json={"title": "New"}, headers=acme.member.headers
         )
@@ -92,7 +96,7 @@ class TestCreateTask:
         body: dict[str, Any],
         loc: list[Any],
         error_type: str,
-    ):
+    ) -> None:
         response = await client.post(
             tasks_url(acme.project), json=body, headers=acme.member.headers
         )
@@ -101,7 +105,7 @@ class TestCreateTask:
 
     async def test_assignee_of_another_tenant_is_422_and_nothing_is_created(
         self, client: AsyncClient, acme: Org, globex: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         body = {"title": "Outsourced", "assignee_id": str(globex.member.user.id)}
         response = await client.post(
             tasks_url(acme.project), json=body, headers=acme.member.headers
@@ -114,7 +118,7 @@ class TestCreateTask:
 
     async def test_unknown_assignee_is_422(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         body = {"title": "Ghost", "assignee_id": str(uuid.uuid4())}
         response = await client.post(
             tasks_url(acme.project), json=body, headers=acme.member.headers
@@ -122,7 +126,7 @@ class TestCreateTask:
         assert assert_problem(response, 422)["type"] == INVALID_ASSIGNEE
         assert await count(session_factory, acme.tenant, Task) == 1
 
-    async def test_unknown_project_is_404(self, client: AsyncClient, acme: Org):
+    async def test_unknown_project_is_404(self, client: AsyncClient, acme: Org) -> None:
         response = await client.post(
             f"{PROJECTS}/{uuid.uuid4()}/tasks", json={"title": "x"}, headers=acme.member.headers
         )
@@ -130,19 +134,19 @@ class TestCreateTask:
 
     async def test_insufficient_role(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         response = await client.post(
             tasks_url(acme.project), json={"title": "x"}, headers=acme.viewer.headers
         )
         assert assert_problem(response, 403)["type"].endswith("insufficient-role")
         assert await count(session_factory, acme.tenant, Task) == 1
 
-    async def test_anonymous(self, client: AsyncClient, acme: Org):
+    async def test_anonymous(self, client: AsyncClient, acme: Org) -> None:
         assert_problem(await client.post(tasks_url(acme.project), json={"title": "x"}), 401)
 
     async def test_other_tenant(
         self, client: AsyncClient, acme: Org, globex: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         response = await client.post(
             tasks_url(acme.project), json={"title": "Planted"}, headers=globex.owner.headers
         )

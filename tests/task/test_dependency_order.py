@@ -10,7 +10,7 @@ from tests.fixtures.auth import Org
 from tests.fixtures.problems import assert_problem
 
 
-async def test_the_role_guard_runs_before_the_lookups(client: AsyncClient, acme: Org):
+async def test_the_role_guard_runs_before_the_lookups(client: AsyncClient, acme: Org) -> None:
     missing = f"/api/v1/projects/{uuid.uuid4()}/tasks/{uuid.uuid4()}"
 
     as_viewer = await client.patch(missing, json={"title": "x"}, headers=acme.viewer.headers)

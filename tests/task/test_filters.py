@@ -45,18 +45,20 @@ class TestTaskFilters:
         assert response.status_code == 200, response.text
         return [t["title"] for t in response.json()["items"]]
 
-    async def test_by_status(self, client: AsyncClient, acme: Org, tasks: dict[str, Task]):
+    async def test_by_status(self, client: AsyncClient, acme: Org, tasks: dict[str, Task]) -> None:
         assert await self.list_titles(client, acme, status="done") == ["done-member", "done-nobody"]
         assert await self.list_titles(client, acme, status="doing") == ["doing-admin"]
 
-    async def test_by_assignee(self, client: AsyncClient, acme: Org, tasks: dict[str, Task]):
+    async def test_by_assignee(
+        self, client: AsyncClient, acme: Org, tasks: dict[str, Task]
+    ) -> None:
         titles = await self.list_titles(client, acme, assignee_id=str(acme.member.user.id))
         # The fixture's task was created now, after the dated ones (2000).
         assert titles == ["done-member", "A task"]
 
     async def test_by_status_and_assignee(
         self, client: AsyncClient, acme: Org, tasks: dict[str, Task]
-    ):
+    ) -> None:
         member = str(acme.member.user.id)
         assert await self.list_titles(client, acme, status="done", assignee_id=member) == [
             "done-member"
@@ -65,13 +67,13 @@ class TestTaskFilters:
 
     async def test_assignee_of_another_tenant_matches_nothing(
         self, client: AsyncClient, acme: Org, globex: Org, tasks: dict[str, Task]
-    ):
+    ) -> None:
         titles = await self.list_titles(client, acme, assignee_id=str(globex.member.user.id))
         assert titles == []
 
     async def test_filtered_pages_walk_to_the_end(
         self, client: AsyncClient, acme: Org, tasks: dict[str, Task]
-    ):
+    ) -> None:
         first = await client.get(
             tasks_url(acme.project),
             params={"status": "done", "limit": 1},
@@ -101,7 +103,7 @@ class TestTaskFilters:
         params: dict[str, str],
         loc: list[str],
         error_type: str,
-    ):
+    ) -> None:
         response = await client.get(
             tasks_url(acme.project), params=params, headers=acme.viewer.headers
         )

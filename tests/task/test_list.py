@@ -23,7 +23,7 @@ class TestListTasks:
     @pytest.mark.parametrize("role", list(Role))
     async def test_every_role_reads_the_projects_tasks(
         self, client: AsyncClient, acme: Org, role: Role
-    ):
+    ) -> None:
         response = await client.get(tasks_url(acme.project), headers=acme.actors[role].headers)
 
         assert response.status_code == 200
@@ -44,20 +44,20 @@ class TestListTasks:
 
     async def test_other_projects_tasks_are_not_listed(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         other = await create_project(session_factory, acme.tenant)
         await create_task(session_factory, other, title="Elsewhere")
         response = await client.get(tasks_url(acme.project), headers=acme.viewer.headers)
         assert [t["title"] for t in response.json()["items"]] == ["A task"]
 
-    async def test_unknown_project_is_404(self, client: AsyncClient, acme: Org):
+    async def test_unknown_project_is_404(self, client: AsyncClient, acme: Org) -> None:
         response = await client.get(f"{PROJECTS}/{uuid.uuid4()}/tasks", headers=acme.viewer.headers)
         assert assert_problem(response, 404)["type"].endswith("project-not-found")
 
-    async def test_anonymous(self, client: AsyncClient, acme: Org):
+    async def test_anonymous(self, client: AsyncClient, acme: Org) -> None:
         assert_problem(await client.get(tasks_url(acme.project)), 401)
 
-    async def test_other_tenant(self, client: AsyncClient, acme: Org, globex: Org):
+    async def test_other_tenant(self, client: AsyncClient, acme: Org, globex: Org) -> None:
         response = await client.get(tasks_url(acme.project), headers=globex.owner.headers)
         assert assert_problem(response, 404)["type"].endswith("project-not-found")
         assert "A task" not in response.text
@@ -66,7 +66,7 @@ class TestListTasks:
 class TestTaskPagination:
     async def test_walks_every_page_without_duplicates_or_gaps(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         base = datetime(2000, 1, 1, tzinfo=UTC)
         for i in range(24):
             await create_task(
@@ -111,7 +111,7 @@ class TestTaskPagination:
     )
     async def test_limit_out_of_range_is_422(
         self, client: AsyncClient, acme: Org, limit: str, error_type: str
-    ):
+    ) -> None:
         response = await client.get(
             tasks_url(acme.project), params={"limit": limit}, headers=acme.viewer.headers
         )
@@ -119,7 +119,7 @@ class TestTaskPagination:
 
     async def test_tampered_cursor_is_422(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         await create_task(session_factory, acme.project)
         first = await client.get(
             tasks_url(acme.project), params={"limit": 1}, headers=acme.viewer.headers
@@ -133,7 +133,7 @@ class TestTaskPagination:
 
         assert assert_problem(response, 422)["type"] == "urn:problem:dependable:invalid-cursor"
 
-    async def test_garbage_cursor_is_422(self, client: AsyncClient, acme: Org):
+    async def test_garbage_cursor_is_422(self, client: AsyncClient, acme: Org) -> None:
         response = await client.get(
             tasks_url(acme.project), params={"cursor": "not-a-cursor"}, headers=acme.viewer.headers
         )

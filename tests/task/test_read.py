@@ -16,7 +16,9 @@ from tests.fixtures.problems import assert_problem
 
 class TestReadTask:
     @pytest.mark.parametrize("role", list(Role))
-    async def test_every_role_reads_with_etag(self, client: AsyncClient, acme: Org, role: Role):
+    async def test_every_role_reads_with_etag(
+        self, client: AsyncClient, acme: Org, role: Role
+    ) -> None:
         response = await client.get(task_url(acme.task), headers=acme.actors[role].headers)
         assert response.status_code == 200
         assert response.headers["etag"] == '"1"'
@@ -25,7 +27,7 @@ class TestReadTask:
 
     async def test_task_under_another_project_of_the_tenant_is_404(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         other = await create_project(session_factory, acme.tenant)
         response = await client.get(
             f"{tasks_url(other)}/{acme.task.id}",
@@ -33,22 +35,22 @@ class TestReadTask:
         )
         assert assert_problem(response, 404)["type"] == "urn:problem:dependable:task-not-found"
 
-    async def test_unknown_task_is_404(self, client: AsyncClient, acme: Org):
+    async def test_unknown_task_is_404(self, client: AsyncClient, acme: Org) -> None:
         response = await client.get(
             f"{tasks_url(acme.project)}/{uuid.uuid4()}", headers=acme.viewer.headers
         )
         assert assert_problem(response, 404)["type"].endswith("task-not-found")
 
-    async def test_anonymous(self, client: AsyncClient, acme: Org):
+    async def test_anonymous(self, client: AsyncClient, acme: Org) -> None:
         assert_problem(await client.get(task_url(acme.task)), 401)
 
-    async def test_other_tenant(self, client: AsyncClient, acme: Org, globex: Org):
+    async def test_other_tenant(self, client: AsyncClient, acme: Org, globex: Org) -> None:
         response = await client.get(task_url(acme.task), headers=globex.owner.headers)
         assert_problem(response, 404)
 
     async def test_other_tenant_through_its_own_project(
         self, client: AsyncClient, acme: Org, globex: Org
-    ):
+    ) -> None:
         """globex's own project in the path does not open acme's task either."""
         response = await client.get(
             f"{tasks_url(globex.project)}/{acme.task.id}",

@@ -44,7 +44,7 @@ def opened(app: FastAPI, session_factory: SessionFactory) -> list[AsyncSession]:
 
 async def test_malformed_json_is_422_before_authentication(
     client: AsyncClient, acme: Org, opened: list[AsyncSession]
-):
+) -> None:
     response = await client.patch(task_url(acme.task), content=MALFORMED, headers=JSON)
 
     problem = assert_problem(response, 422)
@@ -54,7 +54,7 @@ async def test_malformed_json_is_422_before_authentication(
 
 async def test_malformed_json_is_422_before_the_role_guard_and_the_lookups(
     client: AsyncClient, acme: Org, opened: list[AsyncSession]
-):
+) -> None:
     # A viewer (403 with a valid body) on a task that does not exist (404 for a member).
     response = await client.patch(
         missing_task_url(), content=MALFORMED, headers={**JSON, **acme.viewer.headers}
@@ -66,7 +66,7 @@ async def test_malformed_json_is_422_before_the_role_guard_and_the_lookups(
 
 async def test_anonymous_with_an_invalid_body_is_401(
     client: AsyncClient, acme: Org, opened: list[AsyncSession]
-):
+) -> None:
     response = await client.patch(task_url(acme.task), content=INVALID, headers=JSON)
 
     assert assert_problem(response, 401)["type"].endswith("not-authenticated")
@@ -76,7 +76,7 @@ async def test_anonymous_with_an_invalid_body_is_401(
 
 async def test_an_invalid_body_is_checked_after_the_role_guard_and_the_lookups(
     client: AsyncClient, acme: Org
-):
+) -> None:
     as_viewer = await client.patch(
         task_url(acme.task), content=INVALID, headers={**JSON, **acme.viewer.headers}
     )
@@ -96,7 +96,7 @@ async def test_an_invalid_body_is_checked_after_the_role_guard_and_the_lookups(
 @pytest.mark.parametrize("headers", [{"content-type": "text/plain"}, {}])
 async def test_a_body_not_sent_as_json_is_not_parsed_before_authentication(
     client: AsyncClient, acme: Org, headers: dict[str, str]
-):
+) -> None:
     response = await client.patch(task_url(acme.task), content=MALFORMED, headers=headers)
 
     assert assert_problem(response, 401)["type"].endswith("not-authenticated")

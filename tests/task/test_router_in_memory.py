@@ -130,7 +130,7 @@ async def unit(app_instance: FastAPI) -> AsyncIterator[Unit]:
 class TestStatusEvents:
     async def test_status_change_publishes_status_changed_with_the_previous_status(
         self, unit: Unit
-    ):
+    ) -> None:
         task = await unit.seed(status=TaskStatus.DOING)
 
         response = await unit.client.patch(f"{unit.url}/{task.id}", json={"status": "done"})
@@ -148,7 +148,7 @@ class TestStatusEvents:
             "by": str(unit.principal.id),
         }
 
-    async def test_status_and_title_together_is_one_status_changed(self, unit: Unit):
+    async def test_status_and_title_together_is_one_status_changed(self, unit: Unit) -> None:
         task = await unit.seed()
 
         await unit.client.patch(f"{unit.url}/{task.id}", json={"status": "doing", "title": "New"})
@@ -157,7 +157,7 @@ class TestStatusEvents:
             ("task.status_changed", "todo")
         ]
 
-    async def test_other_change_publishes_task_updated(self, unit: Unit):
+    async def test_other_change_publishes_task_updated(self, unit: Unit) -> None:
         task = await unit.seed()
 
         response = await unit.client.patch(
@@ -174,7 +174,7 @@ class TestStatusEvents:
             "by": str(unit.principal.id),
         }
 
-    async def test_same_status_again_is_task_updated(self, unit: Unit):
+    async def test_same_status_again_is_task_updated(self, unit: Unit) -> None:
         task = await unit.seed(status=TaskStatus.DONE)
 
         response = await unit.client.patch(f"{unit.url}/{task.id}", json={"status": "done"})
@@ -183,7 +183,7 @@ class TestStatusEvents:
         assert response.json()["version"] == 1  # nothing changed, nothing written
         assert [e.type for e in unit.publisher.events] == ["task.updated"]
 
-    async def test_successive_changes_report_each_previous_status(self, unit: Unit):
+    async def test_successive_changes_report_each_previous_status(self, unit: Unit) -> None:
         task = await unit.seed()
         for status in ("doing", "done", "todo"):
             await unit.client.patch(f"{unit.url}/{task.id}", json={"status": status})
@@ -194,7 +194,7 @@ class TestStatusEvents:
             ("done", "todo"),
         ]
 
-    async def test_stale_if_match_is_412_with_no_event(self, unit: Unit):
+    async def test_stale_if_match_is_412_with_no_event(self, unit: Unit) -> None:
         task = await unit.seed()
         await unit.client.patch(f"{unit.url}/{task.id}", json={"title": "v2"})
 
@@ -208,7 +208,7 @@ class TestStatusEvents:
 
 
 class TestCreateAndDeleteEvents:
-    async def test_create_publishes_task_created(self, unit: Unit):
+    async def test_create_publishes_task_created(self, unit: Unit) -> None:
         response = await unit.client.post(
             unit.url, json={"title": "New", "assignee_id": str(unit.colleague)}
         )
@@ -224,7 +224,7 @@ class TestCreateAndDeleteEvents:
             unit.tenant.id,
         )
 
-    async def test_delete_publishes_task_deleted(self, unit: Unit):
+    async def test_delete_publishes_task_deleted(self, unit: Unit) -> None:
         task = await unit.seed()
 
         response = await unit.client.delete(f"{unit.url}/{task.id}")
@@ -235,7 +235,7 @@ class TestCreateAndDeleteEvents:
         ]
         assert unit.tasks.rows == {}
 
-    async def test_task_of_another_project_is_404(self, unit: Unit):
+    async def test_task_of_another_project_is_404(self, unit: Unit) -> None:
         task = await unit.tasks.add(
             Task(project_id=uuid.uuid4(), title="Elsewhere", status=TaskStatus.TODO)
         )
@@ -245,7 +245,9 @@ class TestCreateAndDeleteEvents:
 
 
 class TestAssignee:
-    async def test_unknown_assignee_on_create_is_422_and_nothing_is_created(self, unit: Unit):
+    async def test_unknown_assignee_on_create_is_422_and_nothing_is_created(
+        self, unit: Unit
+    ) -> None:
         stranger = uuid.uuid4()
 
         response = await unit.client.post(
@@ -258,7 +260,7 @@ class TestAssignee:
         assert unit.tasks.rows == {}
         assert unit.publisher.events == []
 
-    async def test_unknown_assignee_on_update_is_422_and_nothing_changes(self, unit: Unit):
+    async def test_unknown_assignee_on_update_is_422_and_nothing_changes(self, unit: Unit) -> None:
         task = await unit.seed(assignee_id=unit.colleague)
 
         response = await unit.client.patch(
@@ -269,7 +271,7 @@ class TestAssignee:
         assert (task.assignee_id, task.version) == (unit.colleague, 1)
         assert unit.publisher.events == []
 
-    async def test_clearing_the_assignee_needs_no_lookup(self, unit: Unit):
+    async def test_clearing_the_assignee_needs_no_lookup(self, unit: Unit) -> None:
         task = await unit.seed(assignee_id=unit.colleague)
 
         response = await unit.client.patch(f"{unit.url}/{task.id}", json={"assignee_id": None})
@@ -285,7 +287,7 @@ class TestBulkWithoutDatabase:
         # The guard is memoised, so this is the very object the route depends on.
         app_instance.dependency_overrides[require_feature("bulk_tasks")] = provide(None)
 
-    async def test_one_event_per_task(self, unit: Unit):
+    async def test_one_event_per_task(self, unit: Unit) -> None:
         body = {"tasks": [{"title": "a"}, {"title": "b"}, {"title": "c"}]}
 
         response = await unit.client.post(f"{unit.url}:bulk", json=body)
@@ -296,7 +298,7 @@ class TestBulkWithoutDatabase:
             ("task.created", i) for i in ids
         ]
 
-    async def test_one_unknown_assignee_creates_none(self, unit: Unit):
+    async def test_one_unknown_assignee_creates_none(self, unit: Unit) -> None:
         body = {
             "tasks": [
                 {"title": "a", "assignee_id": str(unit.colleague)},

@@ -20,7 +20,7 @@ from tests.fixtures.rows import stored
 class TestUpdateTask:
     async def test_member_changes_status_and_version_increments(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         response = await client.patch(
             task_url(acme.task), json={"status": "done"}, headers=acme.member.headers
         )
@@ -35,7 +35,7 @@ class TestUpdateTask:
 
     async def test_updated_at_advances(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         long_ago = datetime(2020, 1, 1, tzinfo=UTC)
         task = await create_task(
             session_factory,
@@ -53,7 +53,7 @@ class TestUpdateTask:
 
     async def test_clearing_the_assignee_and_due_date_with_null(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         await client.patch(
             task_url(acme.task), json={"due_date": "2027-01-01"}, headers=acme.member.headers
         )
@@ -69,7 +69,7 @@ class TestUpdateTask:
         row = await stored(session_factory, acme.tenant, Task, acme.task.id)
         assert (row.assignee_id, row.due_date, row.version) == (None, None, 3)
 
-    async def test_reassigning_within_the_tenant(self, client: AsyncClient, acme: Org):
+    async def test_reassigning_within_the_tenant(self, client: AsyncClient, acme: Org) -> None:
         response = await client.patch(
             task_url(acme.task),
             json={"assignee_id": str(acme.viewer.user.id)},
@@ -80,7 +80,7 @@ class TestUpdateTask:
 
     async def test_assignee_of_another_tenant_is_422_and_nothing_changes(
         self, client: AsyncClient, acme: Org, globex: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         response = await client.patch(
             task_url(acme.task),
             json={"assignee_id": str(globex.member.user.id), "title": "Moved"},
@@ -111,13 +111,13 @@ class TestUpdateTask:
         body: dict[str, Any],
         loc: list[Any],
         error_type: str,
-    ):
+    ) -> None:
         response = await client.patch(task_url(acme.task), json=body, headers=acme.member.headers)
         assert field_error(response) == (loc, error_type)
         row = await stored(session_factory, acme.tenant, Task, acme.task.id)
         assert (row.title, row.status, row.version) == ("A task", TaskStatus.TODO, 1)
 
-    async def test_if_match_current_is_200(self, client: AsyncClient, acme: Org):
+    async def test_if_match_current_is_200(self, client: AsyncClient, acme: Org) -> None:
         etag = (await client.get(task_url(acme.task), headers=acme.member.headers)).headers["etag"]
         response = await client.patch(
             task_url(acme.task),
@@ -127,7 +127,7 @@ class TestUpdateTask:
         assert response.status_code == 200
         assert response.headers["etag"] == '"2"'
 
-    async def test_if_match_star_is_200(self, client: AsyncClient, acme: Org):
+    async def test_if_match_star_is_200(self, client: AsyncClient, acme: Org) -> None:
         response = await client.patch(
             task_url(acme.task),
             json={"title": "Any"},
@@ -137,7 +137,7 @@ class TestUpdateTask:
 
     async def test_if_match_stale_is_412_and_nothing_changes(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         await client.patch(
             task_url(acme.task), json={"status": "doing"}, headers=acme.member.headers
         )
@@ -154,7 +154,7 @@ class TestUpdateTask:
 
     async def test_if_match_garbage_is_412(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         response = await client.patch(
             task_url(acme.task),
             json={"status": "done"},
@@ -166,7 +166,7 @@ class TestUpdateTask:
 
     async def test_task_under_another_project_of_the_tenant_is_404(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         other = await create_project(session_factory, acme.tenant)
         response = await client.patch(
             f"{tasks_url(other)}/{acme.task.id}",
@@ -179,7 +179,7 @@ class TestUpdateTask:
 
     async def test_insufficient_role(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         response = await client.patch(
             task_url(acme.task), json={"status": "done"}, headers=acme.viewer.headers
         )
@@ -187,12 +187,12 @@ class TestUpdateTask:
         row = await stored(session_factory, acme.tenant, Task, acme.task.id)
         assert row.status is TaskStatus.TODO
 
-    async def test_anonymous(self, client: AsyncClient, acme: Org):
+    async def test_anonymous(self, client: AsyncClient, acme: Org) -> None:
         assert_problem(await client.patch(task_url(acme.task), json={"status": "done"}), 401)
 
     async def test_other_tenant(
         self, client: AsyncClient, acme: Org, globex: Org, session_factory: SessionFactory
-    ):
+    ) -> None:
         response = await client.patch(
             task_url(acme.task), json={"status": "done"}, headers=globex.owner.headers
         )

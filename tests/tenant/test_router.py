@@ -16,7 +16,9 @@ from tests.fixtures.problems import assert_problem
 
 
 class TestSignUp:
-    async def test_creates_tenant_and_owner(self, client: AsyncClient, session: AsyncSession):
+    async def test_creates_tenant_and_owner(
+        self, client: AsyncClient, session: AsyncSession
+    ) -> None:
         response = await client.post(TENANTS, json=signup_body())
 
         assert response.status_code == 201, response.text
@@ -31,7 +33,7 @@ class TestSignUp:
         assert owner.role is Role.OWNER
         assert owner.password_hash.startswith("$argon2id$")
 
-    async def test_response_never_contains_the_hash_or_password(self, client: AsyncClient):
+    async def test_response_never_contains_the_hash_or_password(self, client: AsyncClient) -> None:
         response = await client.post(TENANTS, json=signup_body())
 
         assert response.status_code == 201
@@ -39,7 +41,7 @@ class TestSignUp:
         assert "password" not in response.text
         assert "correct horse" not in response.text
 
-    async def test_duplicate_slug_is_409(self, client: AsyncClient, session: AsyncSession):
+    async def test_duplicate_slug_is_409(self, client: AsyncClient, session: AsyncSession) -> None:
         assert (await client.post(TENANTS, json=signup_body())).status_code == 201
 
         response = await client.post(TENANTS, json=signup_body(email="other@example.com"))
@@ -52,35 +54,35 @@ class TestSignUp:
     @pytest.mark.parametrize(
         "slug", ["ab", "a" * 64, "Acme", "-acme", "acme-", "ac_me", "ac me", "acmé", ""]
     )
-    async def test_invalid_slug_is_422(self, client: AsyncClient, slug: str):
+    async def test_invalid_slug_is_422(self, client: AsyncClient, slug: str) -> None:
         body = assert_problem(await client.post(TENANTS, json=signup_body(slug=slug)), 422)
         assert [e["loc"] for e in body["errors"]] == [["body", "slug"]]
 
     @pytest.mark.parametrize("email", ["not-an-email", "a@", "@example.com", "a b@example.com"])
-    async def test_invalid_email_is_422(self, client: AsyncClient, email: str):
+    async def test_invalid_email_is_422(self, client: AsyncClient, email: str) -> None:
         body = assert_problem(await client.post(TENANTS, json=signup_body(email=email)), 422)
         assert [e["loc"] for e in body["errors"]] == [["body", "email"]]
 
-    async def test_short_password_is_422_and_not_echoed(self, client: AsyncClient):
+    async def test_short_password_is_422_and_not_echoed(self, client: AsyncClient) -> None:
         response = await client.post(TENANTS, json=signup_body(password="elevenchars"))
 
         body = assert_problem(response, 422)
         assert [e["loc"] for e in body["errors"]] == [["body", "password"]]
         assert "elevenchars" not in response.text
 
-    async def test_missing_fields_are_listed(self, client: AsyncClient):
+    async def test_missing_fields_are_listed(self, client: AsyncClient) -> None:
         body = assert_problem(await client.post(TENANTS, json={}), 422)
         missing = {e["loc"][-1] for e in body["errors"] if e["type"] == "missing"}
         assert missing == {"name", "slug", "email", "password", "full_name"}
 
-    async def test_wrong_types_are_422(self, client: AsyncClient):
+    async def test_wrong_types_are_422(self, client: AsyncClient) -> None:
         response = await client.post(
             TENANTS, json=signup_body(name=42, slug=["acme"], password=None)
         )
         body = assert_problem(response, 422)
         assert {e["loc"][-1] for e in body["errors"]} == {"name", "slug", "password"}
 
-    async def test_malformed_json_is_422(self, client: AsyncClient):
+    async def test_malformed_json_is_422(self, client: AsyncClient) -> None:
         response = await client.post(
             TENANTS, content=b'{"name": "Acme",', headers={"content-type": "application/json"}
         )
@@ -88,25 +90,25 @@ class TestSignUp:
         assert body["errors"][0]["type"] == "json_invalid"
 
     @pytest.mark.parametrize("body", [[], "acme", 1, None])
-    async def test_non_object_json_is_422(self, client: AsyncClient, body: Any):
+    async def test_non_object_json_is_422(self, client: AsyncClient, body: Any) -> None:
         assert_problem(await client.post(TENANTS, json=body), 422)
 
-    async def test_unknown_field_is_refused(self, client: AsyncClient):
+    async def test_unknown_field_is_refused(self, client: AsyncClient) -> None:
         body = assert_problem(await client.post(TENANTS, json=signup_body(role="admin")), 422)
         assert body["errors"][0]["type"] == "extra_forbidden"
 
-    async def test_megabyte_string_is_422_and_not_echoed(self, client: AsyncClient):
+    async def test_megabyte_string_is_422_and_not_echoed(self, client: AsyncClient) -> None:
         huge = "x" * 1_000_000
         response = await client.post(TENANTS, json=signup_body(name=huge))
 
         assert_problem(response, 422)
         assert len(response.content) < 2_000
 
-    async def test_body_over_the_limit_is_413(self, client: AsyncClient):
+    async def test_body_over_the_limit_is_413(self, client: AsyncClient) -> None:
         response = await client.post(TENANTS, json=signup_body(name="x" * 1_100_000))
         assert_problem(response, 413)
 
-    async def test_streamed_body_over_the_limit_is_413(self, client: AsyncClient):
+    async def test_streamed_body_over_the_limit_is_413(self, client: AsyncClient) -> None:
         async def chunks():  # no Content-Length: the limit is enforced while reading
             for _ in range(120):
                 yield b"x" * 10_000
