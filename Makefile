@@ -24,11 +24,11 @@ test: ## Run the test suite against real PostgreSQL and Redis (checked first)
 	@bash scripts/check-services.sh
 	$(UV) run pytest $(PYTEST_ARGS)
 
-lint: ## ruff (lint and format check), the import contracts (lint-imports) and mypy --strict
+lint: ## ruff (lint and format check), the import contracts (lint-imports) and mypy --strict (app and tests)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run lint-imports --no-logo --no-cache
-	$(UV) run mypy --strict app
+	$(UV) run mypy --strict app tests
 
 fmt: ## Format and autofix
 	$(UV) run ruff format .

@@ -156,11 +156,13 @@ class TestCommand:
 oauth2 = OAuth2PasswordBearer(tokenUrl="/token", scopes={"me": "Profile", "items": "Items"})
 
 
-async def get_principal(security_scopes: SecurityScopes, token: Annotated[str, Depends(oauth2)]):
+async def get_principal(
+    security_scopes: SecurityScopes, token: Annotated[str, Depends(oauth2)]
+) -> str:
     return token
 
 
-async def get_active(principal: Annotated[str, Security(get_principal, scopes=["me"])]):
+async def get_active(principal: Annotated[str, Security(get_principal, scopes=["me"])]) -> str:
     return principal
 
 

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
+from fastapi.openapi.models import OAuth2
 from httpx import ASGITransport, AsyncClient
+from pydantic import SecretStr
 
 from app.api.docs import STATIC_URL, TENANT_STORAGE_KEY, password_token_paths
 from app.auth.dependencies import bearer
@@ -121,7 +123,10 @@ class TestSwaggerAuthorizeCarriesTheTenant:
 
     async def test_the_interceptor_targets_the_login_route(self, bare_client: AsyncClient) -> None:
         page = (await bare_client.get("/docs")).text
-        token_url = bearer.model.flows.password.tokenUrl  # type: ignore[union-attr]
+        assert isinstance(bearer.model, OAuth2)
+        password_flow = bearer.model.flows.password
+        assert password_flow is not None
+        token_url = password_flow.tokenUrl
         assert token_url == "/api/v1/auth/token"
         assert f"const tenantPaths = {json.dumps([token_url])};" in page
         assert "requestInterceptor" in page
@@ -168,7 +173,7 @@ class TestDocsCanBeTurnedOff:
     async def test_production_serves_no_docs_unless_asked(self) -> None:
         production = production_settings()
         asked = production_settings(
-            api=ApiSettings(docs_enabled=True, cursor_secret=strong_secret())
+            api=ApiSettings(docs_enabled=True, cursor_secret=SecretStr(strong_secret()))
         )
         async with client_for(create_app(production)) as off, client_for(create_app(asked)) as on:
             for path in ("/docs", "/redoc", "/openapi.json"):

@@ -35,7 +35,9 @@ WITH_NUL = [
 ]
 
 
-def leaves(annotation: Any, metadata: list[Any], where: str) -> Iterator[tuple[str, TypeAdapter]]:
+def leaves(
+    annotation: Any, metadata: list[Any], where: str
+) -> Iterator[tuple[str, TypeAdapter[Any]]]:
     """A validator for each scalar field reachable from `annotation` (models and lists opened)."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType, list):
@@ -53,7 +55,7 @@ def leaves(annotation: Any, metadata: list[Any], where: str) -> Iterator[tuple[s
     yield where, TypeAdapter(Annotated[(annotation, *metadata)] if metadata else annotation)
 
 
-def request_fields(dependant: Dependant, route: str) -> Iterator[tuple[str, TypeAdapter]]:
+def request_fields(dependant: Dependant, route: str) -> Iterator[tuple[str, TypeAdapter[Any]]]:
     for kind in ("path_params", "query_params", "header_params", "cookie_params", "body_params"):
         for field in getattr(dependant, kind):
             info = field.field_info
@@ -62,8 +64,8 @@ def request_fields(dependant: Dependant, route: str) -> Iterator[tuple[str, Type
         yield from request_fields(sub, route)
 
 
-def all_request_fields(app: FastAPI) -> dict[str, TypeAdapter]:
-    found: dict[str, TypeAdapter] = {}
+def all_request_fields(app: FastAPI) -> dict[str, TypeAdapter[Any]]:
+    found: dict[str, TypeAdapter[Any]] = {}
     for context in iter_route_contexts(app.routes):  # as test_route_contract.py walks them
         if isinstance(context.original_route, APIRoute):
             name = f"{sorted(context.methods or ())[0]} {context.path_format}"
@@ -74,7 +76,7 @@ def all_request_fields(app: FastAPI) -> dict[str, TypeAdapter]:
 FIELDS = all_request_fields(create_app(make_settings()))
 
 
-def accepts(adapter: TypeAdapter, value: str) -> bool:
+def accepts(adapter: TypeAdapter[Any], value: str) -> bool:
     try:
         adapter.validate_python(value)
     except ValidationError:

@@ -87,7 +87,7 @@ class TestRollbackOnError:
         ) -> TenantService:
             return TenantService(
                 TenantRepository(session),
-                Scopes(),
+                Scopes(),  # type: ignore[arg-type]  # TenantWall's enter, with users that raise
                 resources.password_hasher,
                 password_min_length=12,
             )

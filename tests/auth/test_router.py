@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.auth.models import RefreshToken
 from app.core.config import AuthSettings, RateLimitRule, RateLimitSettings, Settings
 from app.core.db import SessionFactory
+from app.core.resources import Resources
 from app.core.security import Argon2PasswordHasher, hash_refresh_token, new_refresh_token
 from app.core.tenancy import bind_tenant
 from app.identity.models import Tenant, User
@@ -23,7 +24,7 @@ from tests.fixtures.paths import LOGOUT, ME, REFRESH, TOKEN
 from tests.fixtures.problems import assert_problem
 
 
-async def login(client: AsyncClient, org: Org, email: str, password: str = PASSWORD):
+async def login(client: AsyncClient, org: Org, email: str, password: str = PASSWORD) -> Response:
     return await client.post(
         TOKEN,
         data={"username": email, "password": password},
@@ -104,6 +105,7 @@ class TestLogin:
         async with session_factory() as session:
             await bind_tenant(session, acme.tenant.id)
             stored = await session.scalar(select(User.password_hash).where(User.id == user.id))
+        assert stored is not None
         assert stored != old_hash
         assert "m=1024" in stored  # the test settings' memory cost
 
@@ -371,14 +373,17 @@ class TestTimingSafety:
         self, app: FastAPI, app_instance: FastAPI, client: AsyncClient, acme: Org
     ) -> None:
         """No timed assertion: the proof is that the hasher does the same work either way."""
-        real = app_instance.state.resources.password_hasher
+        resources: Resources = app_instance.state.resources
+        real = resources.password_hasher
         calls: list[tuple[str, str | None]] = []
 
         class Recording:
             async def hash(self, password: str) -> str:
                 return await real.hash(password)
 
-            async def verify_and_update(self, password: str, password_hash: str | None):
+            async def verify_and_update(
+                self, password: str, password_hash: str | None
+            ) -> tuple[bool, str | None]:
                 calls.append((password, password_hash))
                 return await real.verify_and_update(password, password_hash)
 

@@ -79,7 +79,8 @@ async def account(
 
 @pytest.fixture
 def resources(app_instance: FastAPI) -> Resources:
-    return app_instance.state.resources  # type: ignore[no-any-return]
+    resources: Resources = app_instance.state.resources
+    return resources
 
 
 def auth_service(session: AsyncSession, resources: Resources, settings: Settings) -> AuthService:
@@ -117,7 +118,8 @@ async def login(client: AsyncClient, account: Account) -> dict[str, Any]:
         headers={"X-Tenant": account.slug},
     )
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    tokens: dict[str, Any] = response.json()
+    return tokens
 
 
 class TestItem1aLogoutRacingRefresh:

@@ -7,12 +7,12 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.cli.conftest import RunCli, Slugs, login, rows, scalar
+from tests.cli.conftest import Outcome, RunCli, Slugs, login, rows, scalar
 
 PASSWORD = "correct horse battery"
 
 
-async def create_tenant(cli: RunCli, slug: str, *extra: str, **options: str):
+async def create_tenant(cli: RunCli, slug: str, *extra: str, **options: str) -> Outcome:
     values = {
         "name": "Acme",
         "email": f"owner@{slug}.example.com",
@@ -24,7 +24,7 @@ async def create_tenant(cli: RunCli, slug: str, *extra: str, **options: str):
     return await cli("create-tenant", "--slug", slug, *args, *extra)
 
 
-async def create_user(cli: RunCli, slug: str, email: str, role: str, **env: str):
+async def create_user(cli: RunCli, slug: str, email: str, role: str, **env: str) -> Outcome:
     return await cli(
         "create-user",
         *("--tenant", slug, "--email", email, "--full-name", "Ursula User", "--role", role),

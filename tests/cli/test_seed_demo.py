@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.cli import running
 from app.cli.seed import DEMO_USERS
 from app.core.config import Settings
-from app.core.resources import Resources
+from app.core.resources import Resources, open_resources
 from tests.cli.conftest import RunCli, delete_tenants, login, rows, scalar
 from tests.fixtures.fakes import InMemoryPublisher
 from tests.fixtures.secrets import production_secrets_env
@@ -75,11 +75,10 @@ def published(monkeypatch: pytest.MonkeyPatch) -> InMemoryPublisher:
     """The events the (in-process) command publishes, kept in a list rather than sent to the
     Redis stream, which a concurrent test run could flush under the test."""
     publisher = InMemoryPublisher()
-    opened = running.open_resources
 
     @asynccontextmanager
     async def open_with_publisher(settings: Settings) -> AsyncIterator[Resources]:
-        async with opened(settings) as resources:
+        async with open_resources(settings) as resources:
             yield dataclasses.replace(resources, publisher=publisher)
 
     monkeypatch.setattr(running, "open_resources", open_with_publisher)

@@ -1,5 +1,7 @@
 """Settings: nested groups from the environment, and the refusal of weak secrets in production."""
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -49,7 +51,7 @@ def test_nested_groups_read_double_underscore_variables(monkeypatch: pytest.Monk
     assert settings.redis.socket_timeout_seconds == 0.5
 
 
-def test_env_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_env_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("APP_ENV", raising=False)
     env_file = tmp_path / ".env"
     env_file.write_text("APP_ENV=development\nAPI__MAX_BODY_BYTES=2048\n")

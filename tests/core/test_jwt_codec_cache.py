@@ -7,15 +7,18 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import SecretStr
 
 from app.core.config import AuthSettings
-from app.core.security import JWTCodec, MalformedTokenError
+from app.core.security import AccessClaims, JWTCodec, MalformedTokenError
 
 SECRET = "x" * 16 + uuid.uuid4().hex
 
 
 def codec() -> JWTCodec:
-    return JWTCodec(AuthSettings(secret_key=SECRET, access_ttl_seconds=60, leeway_seconds=5))
+    return JWTCodec(
+        AuthSettings(secret_key=SecretStr(SECRET), access_ttl_seconds=60, leeway_seconds=5)
+    )
 
 
 def test_a_remembered_token_is_verified_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,9 +26,14 @@ def test_a_remembered_token_is_verified_once(monkeypatch: pytest.MonkeyPatch) ->
     token = jwt.issue(
         user_id=uuid.uuid4(), tenant_id=uuid.uuid4(), role="member", family_id=uuid.uuid4()
     )
-    verified = []
+    verified: list[str] = []
     real = jwt._verify
-    monkeypatch.setattr(jwt, "_verify", lambda t: verified.append(t) or real(t))
+
+    def remembering(token: str) -> AccessClaims:
+        verified.append(token)
+        return real(token)
+
+    monkeypatch.setattr(jwt, "_verify", remembering)
 
     assert jwt.decode(token.token) == jwt.decode(token.token) == token.claims
     assert verified == [token.token]

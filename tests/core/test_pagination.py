@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from app.core.config import Settings
@@ -47,12 +46,13 @@ class TestCursor:
             self.codec.decode(garbage)
 
 
-async def plan(session: AsyncSession, statement: Any) -> dict[str, Any]:
+async def plan(session: AsyncSession, statement: Select[Any]) -> dict[str, Any]:
     compiled = statement.compile(
-        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+        dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
     )
     result = await session.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}"))
-    return result.scalar_one()[0]["Plan"]
+    explained: dict[str, Any] = result.scalar_one()[0]["Plan"]
+    return explained
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +94,7 @@ async def test_every_page_is_one_index_range_scan(
 ) -> None:
     tenant_id, project_id = big_project
     async with create_session_factory(engine)() as session:
-        await bind_tenant(session, tenant_id)
-        repository = TaskRepository(session, tenant_id)
+        repository = TaskRepository(await bind_tenant(session, tenant_id), tenant_id)
         near_the_end = (
             await session.execute(
                 text(

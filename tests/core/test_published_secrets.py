@@ -16,10 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from app.core.config import (
     ApiSettings,
+    AppEnv,
     AuthSettings,
     OperationsSettings,
     Settings,
@@ -102,22 +103,26 @@ needs_checkout = pytest.mark.skipif(not PUBLISHED, reason="not a git checkout")
 
 
 def hs_key(value: str) -> Settings:
-    return production_settings(auth=AuthSettings(secret_key=value))
+    return production_settings(auth=AuthSettings(secret_key=SecretStr(value)))
 
 
 def previous_key(value: str) -> Settings:
     return production_settings(
-        auth=AuthSettings(secret_key=strong_secret(), key_id="k2", previous_keys={"k1": value})
+        auth=AuthSettings(
+            secret_key=SecretStr(strong_secret()),
+            key_id="k2",
+            previous_keys={"k1": SecretStr(value)},
+        )
     )
 
 
 def cursor_secret(value: str) -> Settings:
-    return production_settings(api=ApiSettings(cursor_secret=value))
+    return production_settings(api=ApiSettings(cursor_secret=SecretStr(value)))
 
 
 def metrics_token(value: str) -> Settings:
     return production_settings(
-        operations=OperationsSettings(metrics_mode="bearer", metrics_token=value)
+        operations=OperationsSettings(metrics_mode="bearer", metrics_token=SecretStr(value))
     )
 
 
@@ -148,9 +153,11 @@ def test_item2_repository_sample_keys_are_refused_in_production(value: str, slot
 
 
 @pytest.mark.parametrize("env", ["development", "test"])
-def test_item2_sample_keys_still_work_in_development(env: str) -> None:
+def test_item2_sample_keys_still_work_in_development(env: AppEnv) -> None:
     compose = "dev-only-insecure-compose-key-do-not-deploy-0123456789"
-    settings = Settings(_env_file=None, app_env=env, auth=AuthSettings(secret_key=compose))  # type: ignore[arg-type,call-arg]
+    settings = Settings(
+        _env_file=None, app_env=env, auth=AuthSettings(secret_key=SecretStr(compose))
+    )
     assert settings.auth.secret_key.get_secret_value() == compose
 
 

@@ -11,7 +11,7 @@ there is what a lost race leaves behind) and must raise its domain error.
 import importlib
 import pkgutil
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ from app.auth.repository import RefreshTokenRepository
 from app.core.db import SessionFactory
 from app.core.errors import AppError
 from app.core.repository import Repository, TenantGoneError
-from app.core.tenancy import bind_tenant
+from app.core.tenancy import TenantSession, bind_tenant
 from app.flag.repository import FlagRepository
 from app.identity.models import Role, User
 from app.identity.repository import UserRepository
@@ -115,26 +115,26 @@ async def test_no_constraint_is_both_translated_and_unreachable() -> None:
 
 
 # Each translated foreign key, provoked: the row it points at is missing, as after a lost race.
-Provoke = Callable[[AsyncSession, Org], Any]
+Provoke = Callable[[TenantSession, Org], Awaitable[object]]
 
 
-async def task_in_missing_project(session: AsyncSession, org: Org) -> None:
+async def task_in_missing_project(session: TenantSession, org: Org) -> None:
     await TaskRepository(session, org.tenant.id).add(Task(project_id=uuid.uuid4(), title="x"))
 
 
-async def task_for_missing_assignee(session: AsyncSession, org: Org) -> None:
+async def task_for_missing_assignee(session: TenantSession, org: Org) -> None:
     await TaskRepository(session, org.tenant.id).add_all(
         [Task(project_id=org.project.id, title="x", assignee_id=uuid.uuid4())]
     )
 
 
-async def project_by_missing_creator(session: AsyncSession, org: Org) -> None:
+async def project_by_missing_creator(session: TenantSession, org: Org) -> None:
     await ProjectRepository(session, org.tenant.id).add(
         Project(name="Orphan", created_by=uuid.uuid4())
     )
 
 
-async def refresh_token_for_missing_user(session: AsyncSession, org: Org) -> None:
+async def refresh_token_for_missing_user(session: TenantSession, org: Org) -> None:
     await RefreshTokenRepository(session, org.tenant.id).add(
         RefreshToken(
             user_id=uuid.uuid4(),
@@ -162,14 +162,16 @@ async def test_item8_a_violated_foreign_key_is_its_domain_error(
     error: type[AppError],
 ) -> None:
     async with session_factory() as session:
-        await bind_tenant(session, acme.tenant.id)
+        bound = await bind_tenant(session, acme.tenant.id)
         with pytest.raises(error) as raised:
-            await provoke(session, acme)
+            await provoke(bound, acme)
     assert constraint in str(raised.value.__cause__)
     assert 400 <= raised.value.status < 500
 
 
-TENANT_OWNED_WRITES: Sequence[tuple[str, Callable[[AsyncSession, uuid.UUID], Any]]] = [
+TENANT_OWNED_WRITES: Sequence[
+    tuple[str, Callable[[TenantSession, uuid.UUID], Awaitable[object]]]
+] = [
     (
         "users",
         lambda s, t: UserRepository(s, t).add(
@@ -185,13 +187,15 @@ TENANT_OWNED_WRITES: Sequence[tuple[str, Callable[[AsyncSession, uuid.UUID], Any
     ("table", "write"), TENANT_OWNED_WRITES, ids=[w[0] for w in TENANT_OWNED_WRITES]
 )
 async def test_item8_writing_for_a_deleted_tenant_is_404(
-    session_factory: SessionFactory, table: str, write: Callable[[AsyncSession, uuid.UUID], Any]
+    session_factory: SessionFactory,
+    table: str,
+    write: Callable[[TenantSession, uuid.UUID], Awaitable[object]],
 ) -> None:
     """An operator deleted the tenant while one of its requests was writing."""
     gone = uuid.uuid4()
     async with session_factory() as session:
-        await bind_tenant(session, gone)
+        bound = await bind_tenant(session, gone)
         with pytest.raises(TenantGoneError) as raised:
-            await write(session, gone)
+            await write(bound, gone)
     assert f"fk_{table}_tenant_id_tenants" in str(raised.value.__cause__)
     assert raised.value.status == 404

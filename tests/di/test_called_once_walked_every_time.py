@@ -12,6 +12,7 @@ from typing import Annotated
 
 import pytest
 from fastapi import Depends, FastAPI, Header
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator
 
 from app.cli.depgraph import distinct_dependencies, walked_nodes
@@ -78,8 +79,8 @@ async def test_a_shared_dependency_is_called_once_but_walked_at_each_declaration
 
 async def test_the_depgraph_figures_are_what_fastapi_walks(monkeypatch: pytest.MonkeyPatch) -> None:
     app = build_app(Counter(), Counter())
-    [route] = [r for r in app.router.routes if getattr(r, "path", None) == "/"]
-    dependant = route.dependant  # type: ignore[attr-defined]
+    [route] = [r for r in app.router.routes if isinstance(r, APIRoute) and r.path == "/"]
+    dependant = route.dependant
 
     with counting_walk(monkeypatch) as walked:
         async with client_for(app) as client:

@@ -9,7 +9,7 @@ nothing for what was already declared or included."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, params
+from fastapi import APIRouter, FastAPI, params
 
 from tests.di.asgi import client_for
 
@@ -21,7 +21,7 @@ def build_app(events: list[str]) -> FastAPI:
             return name
 
         dependency.__name__ = name
-        return Depends(dependency)
+        return params.Depends(dependency)
 
     audit = marker("audit")
     app = FastAPI(dependencies=[marker("app"), audit])
@@ -73,7 +73,7 @@ def build_nested_app(events: list[str]) -> FastAPI:
             events.append(name)
 
         dependency.__name__ = name.replace(" ", "_")
-        return Depends(dependency)
+        return params.Depends(dependency)
 
     app = FastAPI(dependencies=[marker("app")])
     outer = APIRouter(prefix="/outer", dependencies=[marker("outer router")])

@@ -83,17 +83,18 @@ def build_app(events: list[str]) -> FastAPI:
         events.append("endpoint")
         raise HTTPException(409, "conflict")
 
+    # These two return what their response model refuses: the failure under test.
     @app.post("/invalid-response/function")
     async def invalid_response_function(
         tx: Annotated[str, Depends(get_transaction, scope="function")],
     ) -> Item:
         events.append("endpoint")
-        return {"id": "not a number", "name": "stored?"}  # type: ignore[return-value]
+        return {"id": "not a number", "name": "stored?"}  # type: ignore[return-value]  # on purpose
 
     @app.post("/invalid-response/request")
     async def invalid_response_request(tx: Annotated[str, Depends(get_transaction)]) -> Item:
         events.append("endpoint")
-        return {"id": "not a number", "name": "stored?"}  # type: ignore[return-value]
+        return {"id": "not a number", "name": "stored?"}  # type: ignore[return-value]  # on purpose
 
     return app
 

@@ -26,6 +26,7 @@ import httpx
 import pytest
 from playwright.async_api import (
     BrowserContext,
+    FloatRect,
     Locator,
     Page,
     Request,
@@ -199,9 +200,9 @@ async def take_screenshot(page: Page, last: Locator, path: Path) -> None:
     box = await last.bounding_box()
     assert box is not None
     width = page.viewport_size["width"] if page.viewport_size else 1280
-    clip = {"x": 0, "y": 0, "width": width, "height": box["y"] + box["height"] + 6}
+    clip: FloatRect = {"x": 0, "y": 0, "width": width, "height": box["y"] + box["height"] + 6}
     path.parent.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(path), full_page=True, clip=clip)  # type: ignore[arg-type]
+    await page.screenshot(path=str(path), full_page=True, clip=clip)
 
 
 def screenshot_path(tmp_path: Path) -> Path:

@@ -9,9 +9,10 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import DatabaseSettings, RedisSettings
-from app.core.db import create_engine, create_session_factory
+from app.core.db import SessionFactory, create_engine, create_session_factory
 from app.core.redis import create_redis_client, create_redis_pool
 from tests.fixtures.app import use_redis, use_resources
 from tests.fixtures.ports import never_answer
@@ -35,7 +36,7 @@ def redis_at(port: int) -> Redis:
     return create_redis_client(create_redis_pool(RedisSettings(url=f"redis://127.0.0.1:{port}/0")))
 
 
-def database_at(port: int):
+def database_at(port: int) -> tuple[AsyncEngine, SessionFactory]:
     url = make_url(TEST_DATABASE_URL).set(host="127.0.0.1", port=port)
     settings = DatabaseSettings(url=url.render_as_string(hide_password=False))
     # A connect timeout longer than the check's own, so the test proves the check bounds the wait.

@@ -19,8 +19,8 @@ TTL = 3600
 async def claim(factory: SessionFactory, org: Org, key: str, *, age_seconds: int = 0) -> bool:
     """Claim `key` for `org` and commit, then make the row `age_seconds` old."""
     async with factory() as session:
-        await bind_tenant(session, org.tenant.id)
-        claimed = await IdempotencyKeyRepository(session, org.tenant.id).claim(
+        bound = await bind_tenant(session, org.tenant.id)
+        claimed = await IdempotencyKeyRepository(bound, org.tenant.id).claim(
             key, "fingerprint", ttl_seconds=TTL
         )
         if age_seconds:

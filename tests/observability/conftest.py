@@ -42,6 +42,10 @@ class LogCapture:
         return [line for line in self.lines() if line["logger"] == "app.access"]
 
 
+# The `capture_logs` fixture: call it (optionally with other settings) to start a capture.
+CaptureLogs = Callable[..., LogCapture]
+
+
 @pytest.fixture
 def capture_logs(settings: Settings) -> Iterator[Callable[..., LogCapture]]:
     """Call it after building the apps a test needs (create_app configures logging again);

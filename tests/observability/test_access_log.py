@@ -2,7 +2,6 @@
 no secret anywhere in the output of a signup, a login and an authenticated call."""
 
 import uuid
-from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,9 +11,8 @@ from httpx import AsyncClient
 
 from app.http import observability
 from tests.fixtures.factories import signup_body
-from tests.observability.conftest import AppFactory, LogCapture, client_for
+from tests.observability.conftest import AppFactory, CaptureLogs, LogCapture, client_for
 
-CaptureLogs = Callable[..., LogCapture]
 LOGIN_PATH = "/api/v1/auth/token"
 ME_PATH = "/api/v1/users/me"
 PASSWORD = "correct horse battery staple"
@@ -116,7 +114,9 @@ class TestAccessLine:
             await client.get("/health/live")
         assert len(logs.access_lines()) == 3
 
-    async def test_refused_body_is_logged_as_413(self, client: AsyncClient, capture_logs) -> None:
+    async def test_refused_body_is_logged_as_413(
+        self, client: AsyncClient, capture_logs: CaptureLogs
+    ) -> None:
         logs = capture_logs()
         response = await client.post(
             "/api/v1/tenants", content=b"x" * 2_000_000, headers={"content-type": "text/plain"}

@@ -3,17 +3,16 @@ library, JSON outside development, the request context on every line, configured
 
 import json
 import logging
-from collections.abc import Callable
 
 import pytest
 import structlog
 
+from app.core.config import Settings
 from app.core.context import request_id_var, tenant_id_var, user_id_var
 from app.core.logging import configure_logging
 from tests.fixtures.settings import make_settings
-from tests.observability.conftest import LogCapture
+from tests.observability.conftest import CaptureLogs
 
-CaptureLogs = Callable[..., LogCapture]
 SHAPE = {"timestamp", "level", "logger", "event", "request_id", "tenant_id", "user_id"}
 
 
@@ -132,7 +131,7 @@ class TestFormat:
 
 class TestConfiguredOnce:
     def test_configuring_again_does_not_double_lines(
-        self, capture_logs: CaptureLogs, settings
+        self, capture_logs: CaptureLogs, settings: Settings
     ) -> None:
         logs = capture_logs()
         configure_logging(settings, stream=logs.buffer)
@@ -145,7 +144,9 @@ class TestConfiguredOnce:
         ours = [h for h in logging.getLogger().handlers if h.name == "dependable"]
         assert len(ours) == 1
 
-    def test_other_handlers_are_left_alone(self, capture_logs: CaptureLogs, settings) -> None:
+    def test_other_handlers_are_left_alone(
+        self, capture_logs: CaptureLogs, settings: Settings
+    ) -> None:
         other = logging.NullHandler()
         logging.getLogger().addHandler(other)
         try:

@@ -1,6 +1,9 @@
 """The redaction processor (app/core/logging.py): secret-keyed values are masked at any depth,
 secrets in free text are scrubbed, and nothing the caller logged is changed in place."""
 
+from collections.abc import MutableMapping
+from typing import Any
+
 import pytest
 from starlette.datastructures import Headers
 
@@ -9,7 +12,7 @@ from app.core.logging import REDACTED, redact, scrub_text
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlLXZhbHVl"
 
 
-def run(event_dict: dict[str, object]) -> dict[str, object]:
+def run(event_dict: dict[str, Any]) -> MutableMapping[str, Any]:
     return redact(None, "info", event_dict)
 
 

@@ -1,9 +1,11 @@
 """OperationsSettings (app/core/config.py): OPERATIONS__* from the environment, and the defaults
 that depend on APP_ENV."""
 
+from pathlib import Path
+
 import pytest
 
-from app.core.config import OperationsSettings, Settings
+from app.core.config import AppEnv, LogFormat, OperationsSettings, Settings
 
 TOKEN = "t" * 32
 
@@ -12,7 +14,7 @@ TOKEN = "t" * 32
     ("env", "expected"),
     [("development", "console"), ("test", "json"), ("staging", "json"), ("production", "json")],
 )
-def test_log_format_follows_app_env_unless_set(env, expected) -> None:
+def test_log_format_follows_app_env_unless_set(env: AppEnv, expected: LogFormat) -> None:
     assert OperationsSettings().resolved_log_format(env) == expected
     assert OperationsSettings(log_format="json").resolved_log_format(env) == "json"
     assert OperationsSettings(log_format="console").resolved_log_format(env) == "console"
@@ -35,7 +37,7 @@ def test_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert TOKEN not in repr(operations)
 
 
-def test_empty_values_mean_the_default(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_empty_values_mean_the_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # As .env.example writes them.
     env_file = tmp_path / ".env"
     env_file.write_text("APP_ENV=test\nOPERATIONS__LOG_FORMAT=\nOPERATIONS__METRICS_TOKEN=\n")

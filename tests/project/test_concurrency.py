@@ -22,7 +22,7 @@ from app.core.tenancy import bind_tenant
 from app.project.repository import ProjectRepository
 from app.project.service import ProjectService
 from tests.fixtures.auth import Org
-from tests.fixtures.fakes import InMemoryPublisher, fake_principal
+from tests.fixtures.fakes import InMemoryCache, InMemoryPublisher, fake_principal
 from tests.fixtures.paths import project_url
 from tests.fixtures.problems import assert_problem
 
@@ -40,15 +40,6 @@ async def test_a_stale_if_match_is_412_and_changes_nothing(client: AsyncClient, 
     assert assert_problem(second, 412)["type"].endswith("stale-version")
     current = await client.get(path, headers=acme.viewer.headers)
     assert current.json()["name"] == "First writer"
-
-
-class NoCache:
-    async def get(self, key: str, model: object) -> None:
-        return None
-
-    async def set(self, key: str, value: object, *, ttl_seconds: int) -> None: ...
-
-    async def delete(self, *keys: str) -> None: ...
 
 
 @pytest.fixture
@@ -84,9 +75,15 @@ async def test_two_sessions_cannot_both_update_one_version(
     async with factory() as first, factory() as second:
         services = []
         for session in (first, second):
-            await bind_tenant(session, tenant_id)
-            repository = ProjectRepository(session, tenant_id)
-            services.append(ProjectService(repository, NoCache(), InMemoryPublisher(), actor=actor))
+            repository = ProjectRepository(await bind_tenant(session, tenant_id), tenant_id)
+            services.append(
+                ProjectService(
+                    repository,
+                    InMemoryCache(),  # type: ignore[arg-type]  # get, set and delete are all it uses
+                    InMemoryPublisher(),
+                    actor=actor,
+                )
+            )
         # Both read version 1 before either writes.
         assert [(await s.get(project_id)).version for s in services] == [1, 1]
 

@@ -6,7 +6,7 @@ commits with the write in PostgreSQL; Redis failing to store the response, the l
 or Redis being flushed never lets a retry run it again. The races are in
 `test_idempotency_races.py`."""
 
-import inspect
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -77,10 +77,11 @@ def wrapping(
     """An override for `provider` that takes the same dependencies and wraps what it returns
     (an override that depended on `provider` itself would be replaced by itself)."""
 
+    # functools.wraps: FastAPI resolves the parameters of the signature it points at.
+    @functools.wraps(provider)
     async def override(*args: Any, **kwargs: Any) -> Any:
         return wrap(await provider(*args, **kwargs))
 
-    override.__signature__ = inspect.signature(provider)  # type: ignore[attr-defined]
     return override
 
 

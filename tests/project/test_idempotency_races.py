@@ -10,9 +10,9 @@ provider, released by an `asyncio.Event`); the second is sent while it waits the
 
 import asyncio
 import dataclasses
-import inspect
+import functools
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -72,13 +72,14 @@ class HeldStore(IdempotencyStore):
 def held(gate: Gate) -> Callable[..., Awaitable[IdempotencyStore]]:
     """An override of `get_idempotency_store` with its dependencies, returning a HeldStore."""
 
+    # functools.wraps: FastAPI resolves the parameters of the signature it points at.
+    @functools.wraps(get_idempotency_store)
     async def override(*args: Any, **kwargs: Any) -> IdempotencyStore:
         store = await get_idempotency_store(*args, **kwargs)
         wrapped = HeldStore(store.keys, store.cache, store.session_factory, ttl_seconds=store.ttl)
         wrapped.gate = gate
         return wrapped
 
-    override.__signature__ = inspect.signature(get_idempotency_store)  # type: ignore[attr-defined]
     return override
 
 
@@ -155,7 +156,7 @@ async def redis_down(live: Live) -> AsyncIterator[None]:
     await unreachable.aclose()
 
 
-def post_task(live: Live, title: str, key: str) -> Awaitable[Response]:
+def post_task(live: Live, title: str, key: str) -> Coroutine[Any, Any, Response]:
     return live.client.post(
         tasks_url(live.org.project),
         json={"title": title},

@@ -23,6 +23,7 @@ from tests.fixtures.fakes import (
     InMemoryCache,
     InMemoryPublisher,
     InMemoryRepository,
+    Overrides,
     caller,
     client_without_database,
     fake_context,
@@ -71,7 +72,7 @@ async def open_unit(app: FastAPI, role: Role) -> AsyncIterator[Unit]:
             actor=context.principal,
         )
 
-    overrides = {
+    overrides: Overrides = {
         # The caller, and a unit of work that commits the in-memory repository; no database.
         get_request_context: fake_context(principal, tenant, app.state.resources, projects),
         get_project_service: service_in_memory,

@@ -16,6 +16,13 @@ from tests.fixtures.fakes import InMemoryPublisher
 from tests.fixtures.paths import PROJECTS, project_url
 
 
+async def cached_name(redis: Redis, key: str) -> object:
+    """The name in the project read cached at `key`."""
+    raw = await redis.get(key)
+    assert raw is not None, f"nothing cached at {key}"
+    return json.loads(raw)["name"]
+
+
 class TestEvents:
     async def test_published_after_commit(
         self, app: FastAPI, client: AsyncClient, acme: Org
@@ -68,7 +75,10 @@ class TestEvents:
             PROJECTS, json={"name": "Streamed"}, headers=acme.member.headers
         )
 
-        [(_, fields)] = await redis.xrange(f"events:{acme.tenant.id}")
+        entries = await redis.xrange(f"events:{acme.tenant.id}")
+        assert entries, "nothing on the tenant's stream"
+        [(_, fields)] = entries
+        assert fields is not None
         assert fields["type"] == "project.created"
         assert json.loads(fields["data"])["project_id"] == response.json()["id"]
 
@@ -78,13 +88,12 @@ class TestCacheInvalidation:
         self, client: AsyncClient, acme: Org, redis: Redis
     ) -> None:
         project = acme.project
-        assert project is not None
-        path = f"{PROJECTS}/{project.id}"
+        path = project_url(project)
         key = "cache:" + project_key(acme.tenant.id, project.id)
 
         first = await client.get(path, headers=acme.viewer.headers)
         assert await redis.exists(key) == 1
-        assert json.loads(await redis.get(key))["name"] == first.json()["name"]
+        assert await cached_name(redis, key) == first.json()["name"]
 
         renamed = await client.patch(path, json={"name": "Renamed"}, headers=acme.member.headers)
         assert renamed.status_code == 200
@@ -103,8 +112,7 @@ class TestCacheInvalidation:
         connection: AsyncConnection,
     ) -> None:
         project = acme.project
-        assert project is not None
-        path = f"{PROJECTS}/{project.id}"
+        path = project_url(project)
         await client.get(path, headers=acme.viewer.headers)
         use_resources(app, session_factory=savepoint_factory(connection, FailingCommitSession))
 
@@ -112,7 +120,7 @@ class TestCacheInvalidation:
 
         assert failed.status_code == 500
         key = "cache:" + project_key(acme.tenant.id, project.id)
-        assert json.loads(await redis.get(key))["name"] == project.name
+        assert await cached_name(redis, key) == project.name
 
     async def test_cache_keys_carry_the_tenant(
         self, client: AsyncClient, acme: Org, globex: Org, redis: Redis

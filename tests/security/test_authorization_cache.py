@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
+from pydantic import BaseModel
 
-from app.core.cache import Cache, Fill
+from app.core.cache import Cache, Fill, ModelT
 from app.core.resources import Resources
 from app.identity.cache import principal_key
 from tests.fixtures.committed import CommittedOrg
@@ -31,8 +32,22 @@ class HeldFill:
         self.reached = asyncio.Event()
         self.release = asyncio.Event()
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.cache, name)
+    async def get(self, key: str, model: type[ModelT]) -> ModelT | None:
+        return await self.cache.get(key, model)
+
+    async def set(self, key: str, value: BaseModel, *, ttl_seconds: int) -> None:
+        await self.cache.set(key, value, ttl_seconds=ttl_seconds)
+
+    async def delete(self, *keys: str) -> None:
+        await self.cache.delete(*keys)
+
+    async def get_fresh(
+        self, key: str, subject: str, model: type[ModelT]
+    ) -> tuple[ModelT | None, object]:
+        return await self.cache.get_fresh(key, subject, model)
+
+    async def invalidate(self, *subjects: str) -> None:
+        await self.cache.invalidate(*subjects)
 
     async def fill(self, entries: Sequence[Fill]) -> None:
         if any(entry.key == self.key for entry in entries) and not self.release.is_set():
@@ -46,7 +61,7 @@ async def held(app_instance: FastAPI, committed_org: CommittedOrg) -> AsyncItera
     real: Resources = app_instance.state.resources
     member = committed_org.member.user
     hold = HeldFill(real.cache, principal_key(member.tenant_id, member.id))
-    app_instance.state.resources = dataclasses.replace(real, cache=hold)  # type: ignore[arg-type]
+    app_instance.state.resources = dataclasses.replace(real, cache=hold)
     yield hold
     app_instance.state.resources = real
 

@@ -41,7 +41,7 @@ def signed(codec: CursorCodec, payload: object) -> str:
 class TestItem7CursorSecret:
     def test_item7_production_refuses_a_missing_cursor_secret_with_rs256(self) -> None:
         with pytest.raises(ValidationError, match="API__CURSOR_SECRET"):
-            Settings(_env_file=None, app_env="production", auth=rs256())  # type: ignore[call-arg]
+            Settings(_env_file=None, app_env="production", auth=rs256())
 
     @pytest.mark.parametrize("env", ["production", "staging"])
     def test_item7_production_refuses_a_weak_cursor_secret(
@@ -55,7 +55,7 @@ class TestItem7CursorSecret:
                 Settings(_env_file=None)
 
     def test_item7_development_has_a_default(self) -> None:
-        assert Settings(_env_file=None, app_env="development").api.cursor_secret  # type: ignore[call-arg]
+        assert Settings(_env_file=None, app_env="development").api.cursor_secret
 
     async def test_item7_cursor_forged_with_the_public_default_key_is_refused_with_rs256(
         self,

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from jose import jwt
+from pydantic import SecretStr
 
 from app.core.config import AuthSettings, Settings
 from app.core.db import SessionFactory
@@ -48,14 +49,15 @@ def claims_for(org: Org, **overrides: Any) -> dict[str, Any]:
 def sign(settings: Settings, claims: dict[str, Any], *, key: str | None = None, **kw: Any) -> str:
     secret = key or settings.auth.secret_key.get_secret_value()
     headers = kw.pop("headers", {"kid": settings.auth.key_id})
-    return jwt.encode(claims, secret, algorithm=kw.pop("algorithm", "HS256"), headers=headers)
+    token: str = jwt.encode(claims, secret, algorithm=kw.pop("algorithm", "HS256"), headers=headers)
+    return token
 
 
 def b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
-async def call(client: AsyncClient, token: str, **headers: str):
+async def call(client: AsyncClient, token: str, **headers: str) -> Response:
     return await client.get(ME, headers={**bearer(token), **headers})
 
 
@@ -147,14 +149,16 @@ async def test_rotated_key_still_verifies_until_retired(
     old = settings.auth.secret_key.get_secret_value()
     token = sign(settings, claims_for(acme))
     rotated = AuthSettings(
-        secret_key="a-brand-new-secret-key-of-enough-length-42",
+        secret_key=SecretStr("a-brand-new-secret-key-of-enough-length-42"),
         key_id="k2",
-        previous_keys={"k1": old},
+        previous_keys={"k1": SecretStr(old)},
     )
     use_resources(app, jwt=JWTCodec(rotated))
     assert (await call(client, token)).status_code == 200
 
-    retired = AuthSettings(secret_key="a-brand-new-secret-key-of-enough-length-42", key_id="k2")
+    retired = AuthSettings(
+        secret_key=SecretStr("a-brand-new-secret-key-of-enough-length-42"), key_id="k2"
+    )
     use_resources(app, jwt=JWTCodec(retired))
     assert_problem(await call(client, token), 401)
 

@@ -21,7 +21,7 @@ class TestTaskFilters:
         """The fixture's task (todo, the member's) and three more, one minute apart."""
         base = datetime(2000, 1, 1, tzinfo=UTC)
         project, member, admin = acme.project, acme.member.user.id, acme.admin.user.id
-        specs = {
+        specs: dict[str, dict[str, Any]] = {
             "done-member": {"status": TaskStatus.DONE, "assignee_id": member},
             "done-nobody": {"status": TaskStatus.DONE},
             "doing-admin": {"status": TaskStatus.DOING, "assignee_id": admin},

@@ -28,6 +28,7 @@ from tests.fixtures.fake_identity import InMemoryUsers
 from tests.fixtures.fakes import (
     InMemoryPublisher,
     InMemoryRepository,
+    Overrides,
     caller,
     client_without_database,
     fake_context,
@@ -117,7 +118,7 @@ async def unit(app_instance: FastAPI) -> AsyncIterator[Unit]:
             actor=context.principal,
         )
 
-    overrides = {
+    overrides: Overrides = {
         # The caller, and a unit of work that commits the in-memory tasks; no database.
         get_request_context: fake_context(principal, tenant, app_instance.state.resources, tasks),
         get_task_service: service_in_memory,

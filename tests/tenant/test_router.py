@@ -1,6 +1,7 @@
 """POST /api/v1/tenants against real PostgreSQL: the signup contract and its bad-input answers."""
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -109,7 +110,9 @@ class TestSignUp:
         assert_problem(response, 413)
 
     async def test_streamed_body_over_the_limit_is_413(self, client: AsyncClient) -> None:
-        async def chunks():  # no Content-Length: the limit is enforced while reading
+        async def chunks() -> AsyncIterator[
+            bytes
+        ]:  # no Content-Length: the limit is enforced while reading
             for _ in range(120):
                 yield b"x" * 10_000
 

@@ -15,7 +15,7 @@ from app.tenant.dependencies import get_tenant_service
 from tests.fixtures.app import provide
 from tests.fixtures.factories import signup_body
 from tests.fixtures.fake_identity import InMemorySignup, signup_in_memory
-from tests.fixtures.fakes import client_without_database, database_must_not_be_used
+from tests.fixtures.fakes import Overrides, client_without_database, database_must_not_be_used
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Unit:
 @pytest.fixture
 async def unit(app_instance: FastAPI) -> AsyncIterator[Unit]:
     signup = signup_in_memory()
-    overrides = {
+    overrides: Overrides = {
         get_tenant_service: provide(signup.service),
         # The provider no longer asks for a session; nothing else in the route may either.
         get_session: database_must_not_be_used,
