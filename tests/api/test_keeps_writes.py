@@ -29,7 +29,7 @@ from app.http.problems import install_problem_handlers
 from app.identity.models import Tenant
 from tests.fixtures.auth import Org
 from tests.fixtures.database import FailingCommitSession, savepoint_factory
-from tests.problems import assert_problem
+from tests.fixtures.problems import assert_problem
 
 # One route per transaction-owning dependency.
 THROUGH = ["/session", "/context"]
