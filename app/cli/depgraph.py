@@ -13,7 +13,7 @@ Each route also gets two figures. FastAPI's `solve_dependencies` recurses into a
 whole sub-tree wherever it is declared, and only then looks in the per-request cache: a shared
 dependency is *called* once but *walked* at every occurrence. `walked` counts the nodes FastAPI
 visits per request (every occurrence, sub-trees included); `distinct` counts the dependencies
-(callables) it can call. `tests/api/test_dependency_walk.py` keeps `walked <= 2 * distinct`.
+(callables) it can call. `tests/cli/test_dependency_walk.py` keeps `walked <= 2 * distinct`.
 
 `python -m app.cli depgraph` renders it as text, Mermaid (the Markdown of
 `docs/dependency-graph.md`) or JSON. Building the app does no I/O: pools open in the lifespan.
@@ -456,7 +456,7 @@ Generated from FastAPI's own dependency tree of every route (`route.dependant`) 
 make depgraph
 ```
 
-`tests/api/test_depgraph.py` fails when this file no longer matches the code.
+`tests/cli/test_depgraph.py` fails when this file no longer matches the code.
 
 **Walked and distinct.** FastAPI's `solve_dependencies` recurses into a dependency's whole
 sub-tree wherever the dependency is declared, and only then finds its value in the per-request
@@ -464,7 +464,7 @@ cache: a shared dependency is *called once but walked every time*. So each route
 figures: the nodes FastAPI visits per request (`walked`, every occurrence with its sub-tree) and
 the dependencies it can call (`distinct`). The graph is shaped to keep them close: the deep work
 is one node (`get_request_context`) whose own sub-tree is a single leaf, and
-`tests/api/test_dependency_walk.py` fails when a route walks more than twice its distinct
+`tests/cli/test_dependency_walk.py` fails when a route walks more than twice its distinct
 dependencies. See "Called once, walked every time" in
 [the DI guide](dependency-injection.md#called-once-walked-every-time).
 

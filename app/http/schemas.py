@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 # limits keep their usual errors: `Annotated[Text, Field(max_length=200)]`. The check is a
 # pattern because pydantic applies length limits to a pattern-checked string as to any string
 # (after a validator function they would change error type). An explicit `pattern=` replaces it,
-# so such a pattern must exclude NUL itself; tests/api/test_nul_input.py walks every request
+# so such a pattern must exclude NUL itself; tests/http/test_nul_input.py walks every request
 # field and parameter and fails if any accepts a NUL.
 NO_NUL_PATTERN = r"^[^\x00]*$"
 Text = Annotated[str, Field(pattern=NO_NUL_PATTERN)]

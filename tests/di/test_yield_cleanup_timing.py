@@ -117,7 +117,7 @@ async def test_on_error_request_scope_cleans_up_before_the_error_response() -> N
 async def test_a_failure_after_yield_in_request_scope_cannot_change_the_status() -> None:
     # A commit in request (default) scope fails after a 200 went out: the client was told
     # "stored" and the error only reaches the server. This is why app/http/deps.py declares
-    # get_session with scope="function" (the real-app proof: tests/api/test_session.py).
+    # get_session with scope="function" (the real-app proof: tests/http/test_session.py).
     status, events = await call("/late-commit/default", raise_app_exceptions=False)
 
     assert status == 200

@@ -2,7 +2,7 @@
 and HTTPExceptions included: that is the rollback path; without one it commits. It must re-raise:
 swallowing it turns the request into a 500 with a confusing error. Code after a bare `yield`
 (no try/finally) is skipped on error. The real app's `get_session` is proven against PostgreSQL in
-tests/api/test_session.py (rollback on error, commit before the response, always closed).
+tests/http/test_session.py (rollback on error, commit before the response, always closed).
 
 The return value is validated and serialized inside the function scope, before its stack closes,
 so a return value that fails the response model is a `ResponseValidationError` at the `yield`:
