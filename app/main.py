@@ -43,7 +43,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     refuse_debug_outside_development(app, settings)  # read here: it can be set after create_app
     async with AsyncExitStack() as stack:
-        app.state.resources = await stack.enter_async_context(open_resources(settings))
+        app.state.resources = await stack.enter_async_context(
+            open_resources(settings, app.state.metrics)
+        )
         # Here, not in open_resources: the CLI legitimately connects as the tables' owner.
         await verify_database_role(
             app.state.resources.engine,

@@ -12,8 +12,8 @@ Redis could not answer, in the request's own transaction, already bound to the t
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.exceptions import InvalidTokenError, MissingTokenError
@@ -21,6 +21,7 @@ from app.auth.repository import RefreshTokenRepository
 from app.auth.service import denied_family_key, denied_token_key
 from app.core.cache import Fill, entry_key, generation_key, read_fresh
 from app.core.config import Settings
+from app.core.redis import skipped
 from app.core.resources import Resources
 from app.core.security import AccessClaims, MalformedTokenError
 from app.core.tenancy import TenantSession, act_for_tenant
@@ -122,12 +123,10 @@ class Authenticator:
         return claims
 
     async def _snapshot(self, claims: AccessClaims, *, with_caches: bool) -> _Snapshot:
-        circuit = self.resources.redis_circuit
-        if not circuit.available:
-            return _Snapshot(denied=None)
         principal = principal_key(claims.tenant_id, claims.user_id)
         user = user_subject(claims.tenant_id, claims.user_id)
-        try:
+
+        async def ask() -> list[Any]:
             async with self.resources.redis.pipeline(transaction=False) as pipe:
                 pipe.exists(*denylist_keys(claims))
                 if with_caches:
@@ -137,9 +136,10 @@ class Authenticator:
                         entry_key(tenant_id_key(claims.tenant_id)),
                         generation_key(DIRECTORY),
                     )
-                replies = await pipe.execute()
-        except (RedisError, OSError) as error:
-            circuit.failed("authentication", error)
+                return await pipe.execute()
+
+        replies = await self.resources.redis_circuit.call("authentication", ask, fallback=skipped)
+        if replies is None:
             return _Snapshot(denied=None)
         denied = int(replies[0]) > 0
         if not with_caches:

@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from app.auth.exceptions import (
     InvalidCredentialsError,
@@ -16,7 +15,7 @@ from app.auth.exceptions import (
 from app.auth.models import RefreshToken
 from app.auth.repository import refresh_tokens
 from app.auth.schemas import TokenPair
-from app.core.redis import RedisCircuit
+from app.core.redis import RedisCircuit, skipped
 from app.core.security import (
     AccessClaims,
     JWTCodec,
@@ -63,17 +62,16 @@ class Revocations:
         await self._deny({denied_family_key(family_id): family_for})
 
     async def _deny(self, entries: dict[str, timedelta]) -> None:
-        if not self.circuit.available:
-            return  # the family is revoked in PostgreSQL by the caller
-        try:
+        async def write() -> None:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key, lifetime in entries.items():
                     # Rounded up to the millisecond: an entry never ends before its token does.
                     pipe.set(key, "1", px=max(math.ceil(lifetime.total_seconds() * 1000), 1))
                 await pipe.execute()
-        except (RedisError, OSError) as error:
-            # The family is revoked in PostgreSQL by the caller; see docs for the residual window.
-            self.circuit.failed("denylist write", error)
+
+        # Without Redis, skipped: the family is revoked in PostgreSQL by the caller; see docs
+        # for the residual window.
+        await self.circuit.call("denylist write", write, fallback=skipped)
 
 
 class AuthService:

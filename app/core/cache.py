@@ -11,15 +11,14 @@ Two kinds of entry:
 """
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from app.core.redis import RedisCircuit
+from app.core.redis import RedisCircuit, skipped
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -91,7 +90,9 @@ class RedisCache:
         self.circuit = circuit
 
     async def get(self, key: str, model: type[ModelT]) -> ModelT | None:
-        raw = await self._soft("read", lambda: self.redis.get(entry_key(key)))
+        raw = await self.circuit.call(
+            "cache read", lambda: self.redis.get(entry_key(key)), fallback=skipped
+        )
         if not isinstance(raw, str):
             return None
         try:
@@ -101,18 +102,26 @@ class RedisCache:
 
     async def set(self, key: str, value: BaseModel, *, ttl_seconds: int) -> None:
         payload = value.model_dump_json()
-        await self._soft("write", lambda: self.redis.set(entry_key(key), payload, ex=ttl_seconds))
+        await self.circuit.call(
+            "cache write",
+            lambda: self.redis.set(entry_key(key), payload, ex=ttl_seconds),
+            fallback=skipped,
+        )
 
     async def delete(self, *keys: str) -> None:
         if keys:
-            await self._soft("delete", lambda: self.redis.delete(*map(entry_key, keys)))
+            await self.circuit.call(
+                "cache delete", lambda: self.redis.delete(*map(entry_key, keys)), fallback=skipped
+            )
 
     async def get_fresh(
         self, key: str, subject: str, model: type[ModelT]
     ) -> tuple[ModelT | None, object]:
         """A versioned entry and the subject's generation (pass it to `fill`), in one trip."""
-        found = await self._soft(
-            "read", lambda: self.redis.mget(entry_key(key), generation_key(subject))
+        found = await self.circuit.call(
+            "cache read",
+            lambda: self.redis.mget(entry_key(key), generation_key(subject)),
+            fallback=skipped,
         )
         if not isinstance(found, list):
             return None, None
@@ -124,7 +133,7 @@ class RedisCache:
         if not entries:
             return
 
-        async def write() -> object:
+        async def write() -> list[Any]:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for entry in entries:
                     pipe.set(
@@ -134,26 +143,17 @@ class RedisCache:
                     )
                 return await pipe.execute()
 
-        await self._soft("write", write)
+        await self.circuit.call("cache write", write, fallback=skipped)
 
     async def invalidate(self, *subjects: str) -> None:
         if not subjects:
             return
 
-        async def bump() -> object:
+        async def bump() -> list[Any]:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for subject in subjects:
                     pipe.incr(generation_key(subject))
                     pipe.expire(generation_key(subject), GENERATION_TTL_SECONDS)
                 return await pipe.execute()
 
-        await self._soft("invalidate", bump)
-
-    async def _soft(self, what: str, call: Callable[[], Awaitable[object]]) -> object:
-        if not self.circuit.available:
-            return None
-        try:
-            return await call()
-        except (RedisError, OSError) as error:
-            self.circuit.failed(f"cache {what}", error)
-            return None
+        await self.circuit.call("cache invalidate", bump, fallback=skipped)

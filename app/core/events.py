@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from app.core.redis import RedisCircuit
 
@@ -52,16 +51,16 @@ class RedisStreamPublisher:
         self.max_length = max_length
 
     async def publish(self, event: DomainEvent) -> None:
-        try:
-            if not self.circuit.available:
-                raise ConnectionError("Redis circuit open")
-            await self.redis.xadd(
+        def lost(error: Exception) -> None:
+            logger.warning("event %s (%s) lost: %s", event.id, event.type, error)
+
+        await self.circuit.call(
+            "events",
+            lambda: self.redis.xadd(
                 f"events:{event.tenant_id}",
                 event.fields(),  # type: ignore[arg-type]
                 maxlen=self.max_length,
                 approximate=True,
-            )
-        except (RedisError, OSError) as error:
-            if self.circuit.available:
-                self.circuit.failed("events", error)
-            logger.warning("event %s (%s) lost: %s", event.id, event.type, error)
+            ),
+            fallback=lost,
+        )

@@ -1,13 +1,13 @@
 """Prometheus metrics. Each app owns one registry (`create_app` builds an `AppMetrics`), never
 the global default one, so a test can build several apps and each one's /metrics shows only its
-own traffic. `ObservabilityMiddleware` (app/http/observability.py) records the HTTP series; code
-that meets a Redis failure or refuses a request for its rate calls `record_redis_error()` or
-`record_rate_limit_rejection(name)`, which count on the app serving the current request.
+own traffic. `ObservabilityMiddleware` (app/http/observability.py) records the HTTP series. The
+same `AppMetrics` is handed to the app's resources (`open_resources`), where the code that meets
+a Redis failure (the `RedisCircuit`, readiness) or refuses a request for its rate (the
+`rate_limit` guard) counts on it: passed explicitly, never found through the request.
 """
 
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator
-from contextvars import ContextVar, Token
 
 from prometheus_client import (
     CollectorRegistry,
@@ -135,31 +135,11 @@ class AppMetrics:
         self.requests.labels(*labels).inc()
         self.request_duration.labels(*labels).observe(seconds)
 
+    def count_redis_error(self) -> None:
+        """One failed Redis call (`redis_errors_total`)."""
+        self.redis_errors.inc()
 
-# The metrics of the app serving the current request, set by ObservabilityMiddleware: code deep
-# in a service counts a Redis error without being handed the app, as it logs without a logger
-# being handed to it (the same reasoning as app/core/context.py).
-_current_metrics: ContextVar[AppMetrics | None] = ContextVar("current_metrics", default=None)
-
-
-def bind_metrics(metrics: AppMetrics) -> Token[AppMetrics | None]:
-    return _current_metrics.set(metrics)
-
-
-def unbind_metrics(token: Token[AppMetrics | None]) -> None:
-    _current_metrics.reset(token)
-
-
-def record_redis_error() -> None:
-    """Count one failed Redis call (`redis_errors_total`). Outside a request it does nothing."""
-    metrics = _current_metrics.get()
-    if metrics is not None:
-        metrics.redis_errors.inc()
-
-
-def record_rate_limit_rejection(name: str) -> None:
-    """Count one request refused by the rate limit `name` (`rate_limit_rejections_total`).
-    `name` must come from code (the limit's name), never from the request: it is a label."""
-    metrics = _current_metrics.get()
-    if metrics is not None:
-        metrics.rate_limit_rejections.labels(name).inc()
+    def count_rate_limit_rejection(self, name: str) -> None:
+        """One request refused by the rate limit `name` (`rate_limit_rejections_total`).
+        `name` must come from code (the limit's name), never from the request: it is a label."""
+        self.rate_limit_rejections.labels(name).inc()

@@ -6,10 +6,9 @@ import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from app.core.errors import AppError, ServiceUnavailableError
-from app.core.redis import RedisCircuit
+from app.core.redis import RedisCircuit, skipped
 
 # KEYS[1] = counter key; ARGV[1] = window length in ms. Returns {count, ms until the window ends}.
 _HIT = """
@@ -57,20 +56,21 @@ class RateLimiter:
         self.circuit = circuit
         self.fail_open = fail_open
         self._hit = redis.register_script(_HIT)
+        self._outage = f"rate limit, {'fail open' if fail_open else 'fail closed'}"
 
     async def hit(self, name: str, key: str, *, limit: int, period_seconds: int) -> RateLimitState:
         """Count one request for (name, key) in the current window. When Redis is down the
         answer follows `fail_open`: allowed (state with no headers worth sending) or 503."""
         window = int(time.time() // period_seconds)
         redis_key = f"ratelimit:{name}:{key}:{window}"
-        if not self.circuit.available:
+        counted = await self.circuit.call(
+            self._outage,
+            lambda: self._hit(keys=[redis_key], args=[period_seconds * 1000]),
+            fallback=skipped,
+        )
+        if counted is None:
             return self._without_redis(limit)
-        try:
-            count, ttl_ms = await self._hit(keys=[redis_key], args=[period_seconds * 1000])
-        except (RedisError, OSError) as error:
-            mode = "fail open" if self.fail_open else "fail closed"
-            self.circuit.failed(f"rate limit, {mode}", error)
-            return self._without_redis(limit)
+        count, ttl_ms = counted
         return RateLimitState(
             limit=limit,
             remaining=max(limit - int(count), 0),

@@ -3,13 +3,16 @@ requests skip Redis at once while it is known to be down."""
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 
 from app.core.config import RedisSettings
-from app.core.metrics import record_redis_error
+from app.core.metrics import AppMetrics
 
 # No retries: one Redis call is one attempt, bounded by REDIS__SOCKET_TIMEOUT_SECONDS. redis-py's
 # retry defaults depend on how a client is built and on its version (`Redis(host=...)` retries
@@ -39,14 +42,33 @@ def create_redis_client(pool: ConnectionPool) -> Redis:
 
 logger = logging.getLogger("app.redis")
 
+ResultT = TypeVar("ResultT")
+FallbackT = TypeVar("FallbackT")
+
+
+class CircuitOpenError(ConnectionError):
+    """Redis was not tried: it failed less than the circuit's cooldown ago."""
+
+
+def skipped(_: Exception) -> None:
+    """The fallback of a call that can be done without: a read misses, a write is skipped."""
+    return None
+
 
 class RedisCircuit:
     """Remembers that Redis just failed. For `cooldown_seconds` afterwards, callers skip Redis
     and take their fallback at once (PostgreSQL, fail open/closed, 503) instead of each waiting
     out the socket timeout; the first call after the cooldown tries Redis again. The outage is
-    logged at most once per `log_interval_seconds`, not once per request."""
+    logged at most once per `log_interval_seconds`, not once per request, and every failure is
+    counted on the app's metrics.
 
-    def __init__(self, *, cooldown_seconds: float, log_interval_seconds: float) -> None:
+    Every Redis call of the app goes through `call`, so what counts as an outage, the log and
+    the metric live here once; each caller says only what its fallback is."""
+
+    def __init__(
+        self, metrics: AppMetrics, *, cooldown_seconds: float, log_interval_seconds: float
+    ) -> None:
+        self.metrics = metrics
         self.cooldown = cooldown_seconds
         self.log_interval = log_interval_seconds
         self._open_until = float("-inf")
@@ -56,8 +78,28 @@ class RedisCircuit:
     def available(self) -> bool:
         return time.monotonic() >= self._open_until
 
-    def failed(self, what: str, error: Exception) -> None:
-        record_redis_error()
+    async def call(
+        self,
+        what: str,
+        operation: Callable[[], Awaitable[ResultT]],
+        *,
+        fallback: Callable[[Exception], FallbackT],
+    ) -> ResultT | FallbackT:
+        """`operation`'s result, or `fallback(error)` when Redis failed (the failure counted,
+        logged and the circuit opened under `what`) or was skipped (a `CircuitOpenError`). A
+        fallback may raise instead (fail closed). Only Redis failures fall back: redis-py's
+        errors, and `OSError` from a socket that fails beneath them; any other error is a bug
+        and propagates."""
+        if not self.available:
+            return fallback(CircuitOpenError("Redis circuit open"))
+        try:
+            return await operation()
+        except (RedisError, OSError) as error:
+            self._failed(what, error)
+            return fallback(error)
+
+    def _failed(self, what: str, error: Exception) -> None:
+        self.metrics.count_redis_error()
         now = time.monotonic()
         self._open_until = now + self.cooldown
         if now - self._logged_at >= self.log_interval:

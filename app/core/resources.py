@@ -20,6 +20,7 @@ from app.core.cache import Cache, RedisCache
 from app.core.config import Settings
 from app.core.db import SessionFactory, create_engine, create_session_factory
 from app.core.events import EventPublisher, RedisStreamPublisher
+from app.core.metrics import AppMetrics
 from app.core.pagination import CursorCodec
 from app.core.ratelimit import RateLimiter
 from app.core.redis import RedisCircuit, create_redis_client, create_redis_pool
@@ -35,6 +36,7 @@ class Resources:
     with `dataclasses.replace` and override `get_resources` (app/http/deps.py)."""
 
     settings: Settings
+    metrics: AppMetrics  # the app's, so what these resources count shows on its /metrics
     engine: AsyncEngine
     session_factory: SessionFactory
     redis: Redis
@@ -71,17 +73,24 @@ def read_migration_heads(directory: Path = MIGRATIONS_DIR) -> frozenset[str]:
 
 
 @asynccontextmanager
-async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
-    """Create every shared resource; close them in reverse order on exit. Connects lazily."""
+async def open_resources(
+    settings: Settings, metrics: AppMetrics | None = None
+) -> AsyncIterator[Resources]:
+    """Create every shared resource; close them in reverse order on exit. Connects lazily.
+    An app passes its `metrics`; without one (the CLI) they count on a registry of their own
+    that nothing scrapes."""
+    metrics = metrics or AppMetrics()
     engine = create_engine(settings.database, hide_parameters=not settings.is_development)
     redis = create_redis_client(create_redis_pool(settings.redis))
     circuit = RedisCircuit(
+        metrics,
         cooldown_seconds=settings.redis.circuit_cooldown_seconds,
         log_interval_seconds=settings.redis.outage_log_interval_seconds,
     )
     try:
         yield Resources(
             settings=settings,
+            metrics=metrics,
             engine=engine,
             session_factory=create_session_factory(engine),
             redis=redis,

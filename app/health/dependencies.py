@@ -12,6 +12,7 @@ async def get_health_service(
     return HealthService(
         session,
         redis,
+        resources.metrics,
         expected_heads=resources.migration_heads,
         timeout_seconds=settings.health.check_timeout_seconds,
     )

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.metrics import record_redis_error
+from app.core.metrics import AppMetrics
 
 CheckStatus = Literal["up", "down", "degraded"]
 T = TypeVar("T")
@@ -44,12 +44,14 @@ class HealthService:
         self,
         session: AsyncSession,
         redis: Redis,
+        metrics: AppMetrics,
         *,
         expected_heads: frozenset[str],
         timeout_seconds: float,
     ) -> None:
         self.session = session
         self.redis = redis
+        self.metrics = metrics
         self.expected_heads = expected_heads
         self.timeout_seconds = timeout_seconds
 
@@ -59,7 +61,7 @@ class HealthService:
         )
         if redis.status == "down":
             redis.status = "degraded"
-            record_redis_error()
+            self.metrics.count_redis_error()
         return Readiness(
             checks={
                 "database": database,

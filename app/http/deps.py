@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import transaction
-from app.core.metrics import record_rate_limit_rejection
 from app.core.ratelimit import RateLimitedError
 from app.core.resources import Resources
 from app.http.problems import keep_on_error_responses
@@ -109,7 +108,7 @@ def rate_limit(
             period_seconds=configured.period_seconds,
         )
         if not state.allowed:
-            record_rate_limit_rejection(rule)
+            resources.metrics.count_rate_limit_rejection(rule)
             raise RateLimitedError("Too many attempts; retry later.", headers=state.headers())
         response.headers.update(state.headers())  # on the endpoint's response
         keep_on_error_responses(request, state.headers())  # on a problem response instead

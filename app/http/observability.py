@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import OperationsSettings
 from app.core.context import tenant_id_var, user_id_var
-from app.core.metrics import AppMetrics, bind_metrics, method_label, unbind_metrics
+from app.core.metrics import AppMetrics, method_label
 from app.http.deps import SettingsDep
 from app.http.schemas import Text
 
@@ -123,11 +123,9 @@ class ObservabilityMiddleware:
                 exchange.responded = time.perf_counter()
 
         self.metrics.in_progress.started(id(scope), lambda: (method, self.routes.template(scope)))
-        token = bind_metrics(self.metrics)
         try:
             await self.app(scope, receive, send_observed)
         finally:
-            unbind_metrics(token)
             ended = exchange.responded
             if ended is None:  # no complete response (an exception, a disconnect): now
                 ended = time.perf_counter()

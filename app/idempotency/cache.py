@@ -11,14 +11,11 @@ PostgreSQL. Every Redis failure here is skipped (through the circuit), never an 
 import base64
 import enum
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from app.core.redis import RedisCircuit
+from app.core.redis import RedisCircuit, skipped
 
 # How long a key's first request counts as still running: the Redis marker's lifetime, and the
 # age below which a claim row without a response answers "in flight" rather than "not recorded".
@@ -61,15 +58,19 @@ class IdempotencyCache:
     async def reserve(self, key: str, fingerprint: str) -> Reservation | CachedRecord:
         """Set the pending marker for `key`, or return the record another request left."""
         pending = json.dumps({"state": "pending", "fingerprint": fingerprint})
-        reserved = await self._soft(
-            "reserve", lambda: self.redis.set(key, pending, nx=True, ex=PENDING_LEASE_SECONDS)
+        reserved = await self.circuit.call(
+            "idempotency reserve",
+            lambda: self.redis.set(key, pending, nx=True, ex=PENDING_LEASE_SECONDS),
+            fallback=_unknown,
         )
-        if reserved is _SKIPPED:
+        if reserved is Reservation.UNKNOWN:
             return Reservation.UNKNOWN
         if reserved:
             return Reservation.RESERVED
-        raw = await self._soft("read", lambda: self.redis.get(key))
-        if raw is _SKIPPED or raw is None:  # expired between the two calls
+        raw = await self.circuit.call(
+            "idempotency read", lambda: self.redis.get(key), fallback=skipped
+        )
+        if raw is None:  # expired between the two calls, or Redis failed
             return Reservation.UNKNOWN
         return _decode(raw)
 
@@ -84,24 +85,22 @@ class IdempotencyCache:
             "body": base64.b64encode(response.body).decode(),
         }
         payload = json.dumps(record)
-        await self._soft("store", lambda: self.redis.set(key, payload, ex=self.ttl))
+        await self.circuit.call(
+            "idempotency store",
+            lambda: self.redis.set(key, payload, ex=self.ttl),
+            fallback=skipped,
+        )
 
     async def forget(self, key: str) -> None:
         """Drop this request's pending marker (its write did not commit, or PostgreSQL already
         knew the key), so the next duplicate asks PostgreSQL instead of waiting out the lease."""
-        await self._soft("release", lambda: self.redis.delete(key))
-
-    async def _soft(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
-        if not self.circuit.available:
-            return _SKIPPED
-        try:
-            return await call()
-        except (RedisError, OSError) as error:
-            self.circuit.failed(f"idempotency {what}", error)
-            return _SKIPPED
+        await self.circuit.call(
+            "idempotency release", lambda: self.redis.delete(key), fallback=skipped
+        )
 
 
-_SKIPPED = object()
+def _unknown(_: Exception) -> Reservation:
+    return Reservation.UNKNOWN
 
 
 def _decode(raw: str | bytes) -> CachedRecord:

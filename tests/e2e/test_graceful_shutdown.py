@@ -21,6 +21,7 @@ import pytest
 
 import app.main
 from app.core.config import Settings
+from app.core.metrics import AppMetrics
 from app.main import create_app
 from tests.e2e.slow_app import SLOW_SECONDS, STARTED_EVENT, STARTUP_WARNING
 from tests.fixtures.ports import unused_port
@@ -174,7 +175,9 @@ class TestClosingThePoolsIsBounded:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         @asynccontextmanager
-        async def resources_that_never_close(settings: Settings) -> AsyncIterator[object]:
+        async def resources_that_never_close(
+            settings: Settings, metrics: AppMetrics
+        ) -> AsyncIterator[object]:
             yield SimpleNamespace(engine=None)
             await asyncio.sleep(60)  # a server that never answers the close
 

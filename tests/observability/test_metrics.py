@@ -7,14 +7,17 @@ import uuid
 import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import SecretStr, ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from app.core.config import OperationsSettings, RedisSettings
-from app.core.metrics import AppMetrics, record_rate_limit_rejection, record_redis_error
-from app.core.redis import create_redis_client, create_redis_pool
-from tests.fixtures.app import use_redis
+from app.core.config import OperationsSettings, RateLimitRule, RateLimitSettings, RedisSettings
+from app.core.metrics import AppMetrics
+from app.core.redis import create_redis_client, create_redis_pool, skipped
+from app.http.deps import ResourcesDep
+from tests.fixtures.app import use_redis, use_resources
 from tests.observability.conftest import METRICS_TOKEN, AppFactory, client_for, sample, samples
 
 PROBE = "/api/v1/probe/things/{thing_id}"
+TOKEN = "/api/v1/auth/token"
 
 
 def add_probe_routes(app: FastAPI, gate: asyncio.Event | None = None) -> None:
@@ -28,9 +31,12 @@ def add_probe_routes(app: FastAPI, gate: asyncio.Event | None = None) -> None:
         return {"id": str(thing_id)}
 
     @things.get("/{thing_id}/side-effects")
-    async def side_effects(thing_id: uuid.UUID) -> None:
-        record_redis_error()
-        record_rate_limit_rejection("login_per_account")
+    async def side_effects(thing_id: uuid.UUID, resources: ResourcesDep) -> None:
+        async def failing() -> None:
+            raise RedisConnectionError("probe")
+
+        await resources.redis_circuit.call("probe", failing, fallback=skipped)
+        resources.metrics.count_rate_limit_rejection("login_per_account")
 
     outer = APIRouter(prefix="/api/v1/probe")
     outer.include_router(things)
@@ -140,25 +146,44 @@ class TestDatabasePool:
 
 
 class TestCountersOthersCall:
-    async def test_record_helpers_count_on_the_app_serving_the_request(
+    async def test_they_count_on_the_app_whose_resources_met_the_failure(
         self, make_app: AppFactory
     ) -> None:
-        app = await make_app()
+        app, other = await make_app(), await make_app()
         add_probe_routes(app)
         async with client_for(app) as client:
             before = (await client.get("/metrics")).text
             await client.get(f"/api/v1/probe/things/{uuid.uuid4()}/side-effects")
             await client.get(f"/api/v1/probe/things/{uuid.uuid4()}/side-effects")
             after = (await client.get("/metrics")).text
+        async with client_for(other) as client:
+            elsewhere = (await client.get("/metrics")).text
 
         assert sample(before, "redis_errors_total") == 0
         assert sample(after, "redis_errors_total") == 2
         name = {"name": "login_per_account"}
         assert sample(after, "rate_limit_rejections_total", **name) == 2
+        assert sample(elsewhere, "redis_errors_total") == 0
+        assert sample(elsewhere, "rate_limit_rejections_total", **name) is None
 
-    def test_outside_a_request_they_do_nothing(self) -> None:
-        record_redis_error()
-        record_rate_limit_rejection("anything")
+    async def test_the_rate_limit_guard_counts_its_rejections(self, make_app: AppFactory) -> None:
+        app = await make_app()
+        one_per_minute = RateLimitSettings(
+            login_per_address=RateLimitRule(limit=1, period_seconds=60)
+        )
+        settings = app.state.resources.settings
+        use_resources(app, settings=settings.model_copy(update={"rate_limit": one_per_minute}))
+        form = {"username": "someone@example.com", "password": "not a real password"}
+        async with client_for(app) as client:
+            statuses = [
+                (await client.post(TOKEN, data=form, headers={"X-Tenant": "nobody"})).status_code
+                for _ in range(3)
+            ]
+            exposition = (await client.get("/metrics")).text
+
+        assert statuses[1:] == [429, 429]
+        name = {"name": "login_per_address"}
+        assert sample(exposition, "rate_limit_rejections_total", **name) == 2
 
     async def test_readiness_counts_redis_down(
         self, make_app: AppFactory, unused_tcp_port: int
