@@ -101,6 +101,9 @@ class Authenticator:
     async def authenticate(self, token: str | None) -> Caller:
         """The caller behind a valid, unrevoked token: an active user of an active tenant."""
         claims = await self._decode(token)
+        # Read-through by hand, not `get_or_load` (app/core/cache.py): that reads one entry per
+        # round trip, and the principal, the tenant and the denylist come back together in one
+        # (`_snapshot`); what PostgreSQL answered is then filled in one more, not one per entry.
         snapshot = await self._snapshot(claims, with_caches=True)
         await self._refuse_if_denied(claims, snapshot)
         fills: list[Fill] = []

@@ -8,10 +8,13 @@ Two kinds of entry:
   role, the tenant's active flag). Each entry records the generation of its subject at the time
   the database was read; `invalidate` increments that generation, so an entry filled from a
   read that raced with a change is never served, however late it is written.
+
+Readers go through `get_or_load`, for either kind. The one exception is the request context
+(`app.auth.context`), which reads its entries in the same round trip as the token denylist.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -21,6 +24,7 @@ from redis.asyncio import Redis
 from app.core.redis import RedisCircuit, skipped
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+LoadedT = TypeVar("LoadedT", bound=BaseModel | None)
 
 PREFIX = "cache:"
 # A generation outlives every entry tagged with it (entry TTLs are capped well below this).
@@ -82,6 +86,41 @@ class Cache(Protocol):
         """Move each subject's generation on: versioned entries filled from reads made before
         this call are never served again (they expire on their own)."""
         ...
+
+
+async def get_or_load(
+    cache: Cache,
+    key: str,
+    model: type[ModelT],
+    load: Callable[[], Awaitable[LoadedT]],
+    *,
+    ttl_seconds: int,
+    subject: str | None = None,
+) -> ModelT | LoadedT:
+    """Read-through: the entry at `key`, or else what `load` reads from the database, cached for
+    `ttl_seconds` (None, nothing found, is not cached; a TTL of 0 turns caching off). With a
+    `subject` the entry is versioned: the subject's generation comes back with the entry, before
+    `load` runs, and the fill is tagged with it.
+
+    A function over `Cache`, not a method of it: it reads and fills only through the interface,
+    so every implementation and wrapper (a test that holds a fill to stage a race) takes part
+    without implementing it again."""
+    if ttl_seconds <= 0:
+        return await load()
+    if subject is None:
+        if (cached := await cache.get(key, model)) is not None:
+            return cached
+        loaded = await load()
+        if loaded is not None:
+            await cache.set(key, loaded, ttl_seconds=ttl_seconds)
+        return loaded
+    fresh, generation = await cache.get_fresh(key, subject, model)
+    if fresh is not None:
+        return fresh
+    loaded = await load()
+    if loaded is not None:
+        await cache.fill([Fill(key, loaded, generation, ttl_seconds)])
+    return loaded
 
 
 class RedisCache:

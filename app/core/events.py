@@ -58,7 +58,7 @@ class RedisStreamPublisher:
             "events",
             lambda: self.redis.xadd(
                 f"events:{event.tenant_id}",
-                event.fields(),  # type: ignore[arg-type]
+                event.fields(),  # type: ignore[arg-type]  # dict is invariant; str is a FieldT
                 maxlen=self.max_length,
                 approximate=True,
             ),

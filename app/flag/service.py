@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Sequence
 
-from app.core.cache import Cache
+from app.core.cache import Cache, get_or_load
 from app.flag.models import FeatureFlag
 from app.flag.repository import FlagRepository
 from app.flag.schemas import FlagSet
@@ -24,11 +24,13 @@ class FlagService:
         return await self.flags.list()
 
     async def is_enabled(self, key: str) -> bool:
+        async def load() -> FlagSet:
+            return FlagSet(flags={f.key: f.enabled for f in await self.flags.list()})
+
         cache_key = flags_key(self.flags.tenant_id)
-        flag_set = await self.cache.get(cache_key, FlagSet)
-        if flag_set is None:
-            flag_set = FlagSet(flags={f.key: f.enabled for f in await self.flags.list()})
-            await self.cache.set(cache_key, flag_set, ttl_seconds=CACHE_TTL_SECONDS)
+        flag_set = await get_or_load(
+            self.cache, cache_key, FlagSet, load, ttl_seconds=CACHE_TTL_SECONDS
+        )
         return flag_set.flags.get(key, False)
 
     async def set(self, key: str, *, enabled: bool) -> FeatureFlag:

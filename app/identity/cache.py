@@ -6,8 +6,9 @@ subject whose generation `UserService` bumps when the user's role, state or exis
 """
 
 import uuid
+from collections.abc import Awaitable, Callable
 
-from app.core.cache import Cache, Fill
+from app.core.cache import Cache, get_or_load
 from app.identity.models import Tenant
 from app.identity.repository import TenantRepository
 from app.identity.schemas import TenantRead
@@ -45,23 +46,19 @@ class TenantDirectory:
 
     async def by_slug(self, slug: str) -> TenantRead | None:
         key = tenant_slug_key(slug)
-        cached, generation = await self.cache.get_fresh(key, DIRECTORY, TenantRead)
-        if cached is not None:
-            return cached
-        return await self._remember(key, await self.tenants.get_by_slug(slug), generation)
+        return await self._read_through(key, lambda: self.tenants.get_by_slug(slug))
 
     async def by_id(self, tenant_id: uuid.UUID) -> TenantRead | None:
         key = tenant_id_key(tenant_id)
-        cached, generation = await self.cache.get_fresh(key, DIRECTORY, TenantRead)
-        if cached is not None:
-            return cached
-        return await self._remember(key, await self.tenants.get(tenant_id), generation)
+        return await self._read_through(key, lambda: self.tenants.get(tenant_id))
 
-    async def _remember(
-        self, key: str, row: Tenant | None, generation: object
+    async def _read_through(
+        self, key: str, query: Callable[[], Awaitable[Tenant | None]]
     ) -> TenantRead | None:
-        if row is None:
-            return None
-        tenant = TenantRead.model_validate(row)
-        await self.cache.fill([Fill(key, tenant, generation, self.ttl)])
-        return tenant
+        async def load() -> TenantRead | None:
+            row = await query()
+            return TenantRead.model_validate(row) if row is not None else None
+
+        return await get_or_load(
+            self.cache, key, TenantRead, load, ttl_seconds=self.ttl, subject=DIRECTORY
+        )

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from app.core.cache import Cache
+from app.core.cache import Cache, get_or_load
 from app.core.concurrency import check_version
 from app.core.events import DomainEvent, EventPublisher
 from app.core.pagination import PageRequest
@@ -43,14 +43,12 @@ class ProjectService:
 
     async def read(self, project_id: uuid.UUID) -> ProjectRead:
         """One project as readers see it, from the cache when it is there (and it is on)."""
-        if not self.cache_ttl:
+
+        async def load() -> ProjectRead:
             return ProjectRead.model_validate(await self.get(project_id))
+
         key = project_key(self.actor.tenant_id, project_id)
-        if (cached := await self.cache.get(key, ProjectRead)) is not None:
-            return cached
-        project = ProjectRead.model_validate(await self.get(project_id))
-        await self.cache.set(key, project, ttl_seconds=self.cache_ttl)
-        return project
+        return await get_or_load(self.cache, key, ProjectRead, load, ttl_seconds=self.cache_ttl)
 
     async def get(self, project_id: uuid.UUID) -> Project:
         """The row itself, from PostgreSQL (for writes)."""
