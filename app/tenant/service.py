@@ -3,7 +3,8 @@ directory that resolves a tenant on every request is `app.identity.cache.TenantD
 
 from dataclasses import dataclass
 
-from app.core.security import PasswordHasher, require_password_length
+from app.core.security import PasswordHasher
+from app.identity.accounts import new_user
 from app.identity.exceptions import TenantSlugTakenError
 from app.identity.models import Role, Tenant, User
 from app.identity.repository import TenantRepository
@@ -33,19 +34,20 @@ class TenantService:
     async def sign_up(
         self, *, name: str, slug: str, email: str, password: str, full_name: str
     ) -> SignUp:
-        require_password_length(password, self.password_min_length)
+        # Before anything is looked up or written: a refused password is the answer, whatever
+        # the slug.
+        owner = await new_user(
+            self.hasher,
+            password_min_length=self.password_min_length,
+            email=email,
+            password=password,
+            full_name=full_name,
+            role=Role.OWNER,
+        )
         # A friendly early answer; the unique constraint still settles a race (see the repository).
         if await self.tenants.slug_exists(slug):
             raise TenantSlugTakenError(f"The slug {slug!r} is already taken.")
         tenant = await self.tenants.add(Tenant(name=name, slug=slug))
         # The owner row is tenant-owned: the transaction now acts for the new tenant.
         inside = await self.wall.enter(tenant.id)
-        owner = await inside.users.add(
-            User(
-                email=email.lower(),
-                password_hash=await self.hasher.hash(password),
-                full_name=full_name,
-                role=Role.OWNER,
-            )
-        )
-        return SignUp(tenant=tenant, owner=owner)
+        return SignUp(tenant=tenant, owner=await inside.users.add(owner))

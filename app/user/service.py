@@ -5,7 +5,8 @@ import uuid
 from collections.abc import Sequence
 
 from app.core.cache import Cache
-from app.core.security import PasswordHasher, require_password_length
+from app.core.security import PasswordHasher
+from app.identity.accounts import new_user
 from app.identity.cache import user_subject
 from app.identity.models import Role, User
 from app.identity.repository import UserRepository
@@ -42,10 +43,11 @@ class UserService:
 
     async def create(self, *, email: str, password: str, full_name: str, role: Role) -> User:
         self._require_owner_for(role)
-        require_password_length(password, self.password_min_length)
-        user = User(
-            email=email.lower(),
-            password_hash=await self.hasher.hash(password),
+        user = await new_user(
+            self.hasher,
+            password_min_length=self.password_min_length,
+            email=email,
+            password=password,
             full_name=full_name,
             role=role,
         )

@@ -1,10 +1,12 @@
 """/api/v1/users: who may read, add, change and remove whom."""
 
 import pytest
+from fastapi import FastAPI
 from httpx import AsyncClient
 
 from app.core.db import SessionFactory
 from app.identity.models import Role
+from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
 from tests.fixtures.factories import create_user
 from tests.fixtures.paths import USERS
@@ -90,6 +92,19 @@ class TestCreate:
         email = globex.member.user.email
         response = await client.post(USERS, json=new_user(email=email), headers=acme.admin.headers)
         assert response.status_code == 201
+
+    async def test_the_password_rule_of_the_settings_applies(
+        self, app: FastAPI, client: AsyncClient, acme: Org
+    ) -> None:
+        settings = app.state.resources.settings
+        strict = settings.auth.model_copy(update={"password_min_length": 30})
+        use_resources(app, settings=settings.model_copy(update={"auth": strict}))
+
+        response = await client.post(USERS, json=new_user(), headers=acme.admin.headers)
+
+        assert assert_problem(response, 422)["type"].endswith("weak-password")
+        assert "30 characters" in response.json()["detail"]
+        assert len((await client.get(USERS, headers=acme.admin.headers)).json()) == 4
 
     async def test_tenant_cannot_be_smuggled_in(
         self, client: AsyncClient, acme: Org, globex: Org
