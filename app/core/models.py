@@ -56,9 +56,10 @@ class Timestamps(CreatedAt):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
-class CreatedInOrder:
-    """For keyset-paginated tables: `clock_timestamp()` advances per row, where `now()` is the
-    transaction's start, so rows created together still list in the order they were made."""
+class OrderedTimestamps:
+    """`Timestamps` for keyset-paginated tables: `clock_timestamp()` advances per row, where
+    `now()` is the transaction's start, so rows created together still list in the order they
+    were made. A table takes this or `Timestamps`, never both."""
 
     created_at: Mapped[datetime] = mapped_column(server_default=func.clock_timestamp())
     updated_at: Mapped[datetime] = mapped_column(

@@ -5,10 +5,10 @@ import uuid
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.models import CreatedInOrder, TenantOwned, Timestamps, Versioned
+from app.core.models import OrderedTimestamps, TenantOwned, Versioned
 
 
-class Project(CreatedInOrder, Versioned, Timestamps, TenantOwned):
+class Project(OrderedTimestamps, Versioned, TenantOwned):
     __tablename__ = "projects"
     __table_args__ = (
         UniqueConstraint("tenant_id", "name"),

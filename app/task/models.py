@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.models import CreatedInOrder, TenantOwned, Timestamps, Versioned
+from app.core.models import OrderedTimestamps, TenantOwned, Versioned
 
 
 class TaskStatus(enum.StrEnum):
@@ -16,7 +16,7 @@ class TaskStatus(enum.StrEnum):
     DONE = "done"
 
 
-class Task(CreatedInOrder, Versioned, Timestamps, TenantOwned):
+class Task(OrderedTimestamps, Versioned, TenantOwned):
     __tablename__ = "tasks"
     __table_args__ = (
         # Keyset pagination within a project, unfiltered and with each list filter.
