@@ -4,7 +4,7 @@ directory that resolves a tenant on every request is `app.identity.cache.TenantD
 from dataclasses import dataclass
 
 from app.core.security import PasswordHasher
-from app.identity.accounts import new_user
+from app.identity.accounts import NewUser
 from app.identity.exceptions import TenantSlugTakenError
 from app.identity.models import Role, Tenant, User
 from app.identity.repository import TenantRepository
@@ -34,11 +34,8 @@ class TenantService:
     async def sign_up(
         self, *, name: str, slug: str, email: str, password: str, full_name: str
     ) -> SignUp:
-        # Before anything is looked up or written: a refused password is the answer, whatever
-        # the slug.
-        owner = await new_user(
-            self.hasher,
-            password_min_length=self.password_min_length,
+        owner = NewUser.under_rule(
+            self.password_min_length,
             email=email,
             password=password,
             full_name=full_name,
@@ -50,4 +47,4 @@ class TenantService:
         tenant = await self.tenants.add(Tenant(name=name, slug=slug))
         # The owner row is tenant-owned: the transaction now acts for the new tenant.
         inside = await self.wall.enter(tenant.id)
-        return SignUp(tenant=tenant, owner=await inside.users.add(owner))
+        return SignUp(tenant=tenant, owner=await inside.users.add(await owner.build(self.hasher)))

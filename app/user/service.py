@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from app.core.cache import Cache
 from app.core.security import PasswordHasher
-from app.identity.accounts import new_user
+from app.identity.accounts import NewUser
 from app.identity.cache import user_subject
 from app.identity.models import Role, User
 from app.identity.repository import UserRepository
@@ -43,15 +43,14 @@ class UserService:
 
     async def create(self, *, email: str, password: str, full_name: str, role: Role) -> User:
         self._require_owner_for(role)
-        user = await new_user(
-            self.hasher,
-            password_min_length=self.password_min_length,
+        new = NewUser.under_rule(
+            self.password_min_length,
             email=email,
             password=password,
             full_name=full_name,
             role=role,
         )
-        return await self.users.add(user)
+        return await self.users.add(await new.build(self.hasher))
 
     async def update(
         self, user_id: uuid.UUID, *, role: Role | None, is_active: bool | None
