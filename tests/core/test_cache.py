@@ -43,7 +43,9 @@ def cache(redis: Redis) -> RedisCache:
 
 @pytest.mark.parametrize("subject", [None, "things"])
 class TestReadThrough:
-    async def test_a_miss_loads_once_and_fills(self, cache: RedisCache, subject: str | None):
+    async def test_a_miss_loads_once_and_fills(
+        self, cache: RedisCache, subject: str | None
+    ) -> None:
         database = Database(Row(name="first"))
 
         first = await get_or_load(cache, "k", Row, database.load, ttl_seconds=60, subject=subject)
@@ -53,7 +55,9 @@ class TestReadThrough:
         assert (first, second) == (Row(name="first"), Row(name="first"))
         assert database.reads == 1
 
-    async def test_nothing_found_is_not_cached(self, cache: RedisCache, subject: str | None):
+    async def test_nothing_found_is_not_cached(
+        self, cache: RedisCache, subject: str | None
+    ) -> None:
         database = Database(None)
 
         for _ in range(2):
@@ -66,7 +70,7 @@ class TestReadThrough:
 
     async def test_a_ttl_of_zero_turns_caching_off(
         self, cache: RedisCache, redis: Redis, subject: str | None
-    ):
+    ) -> None:
         database = Database(Row(name="fresh"))
 
         for _ in range(2):
@@ -77,7 +81,7 @@ class TestReadThrough:
 
     async def test_the_entry_lives_for_the_ttl(
         self, cache: RedisCache, redis: Redis, subject: str | None
-    ):
+    ) -> None:
         database = Database(Row(name="x"))
         await get_or_load(cache, "k", Row, database.load, ttl_seconds=42, subject=subject)
         assert 0 < await redis.ttl("cache:k") <= 42
@@ -85,7 +89,7 @@ class TestReadThrough:
 
 async def test_a_versioned_fill_from_a_read_that_raced_a_change_is_never_served(
     cache: RedisCache,
-):
+) -> None:
     database = Database(Row(name="before the change"))
     # The change commits and invalidates while the first reader is reading the old row.
     database.during_read.append(cache.invalidate("things"))

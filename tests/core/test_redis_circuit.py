@@ -39,7 +39,7 @@ def told(error: Exception) -> Exception:
     return error
 
 
-async def test_an_answer_passes_through_untouched():
+async def test_an_answer_passes_through_untouched() -> None:
     breaker = circuit()
     assert await breaker.call("probe", Probe(), fallback=told) == "pong"
     assert errors_counted(breaker) == 0
@@ -49,7 +49,9 @@ async def test_an_answer_passes_through_untouched():
     "error",
     [RedisConnectionError("refused"), RedisTimeoutError("timed out"), OSError("unreachable")],
 )
-async def test_a_redis_failure_falls_back_is_counted_and_opens_the_circuit(error: Exception):
+async def test_a_redis_failure_falls_back_is_counted_and_opens_the_circuit(
+    error: Exception,
+) -> None:
     breaker = circuit()
     failing = Probe(error)
 
@@ -61,7 +63,7 @@ async def test_a_redis_failure_falls_back_is_counted_and_opens_the_circuit(error
     assert errors_counted(breaker) == 1
 
 
-async def test_after_the_cooldown_redis_is_tried_again():
+async def test_after_the_cooldown_redis_is_tried_again() -> None:
     breaker = circuit(cooldown=0.0)
     failing = Probe(RedisConnectionError("refused"))
 
@@ -72,7 +74,7 @@ async def test_after_the_cooldown_redis_is_tried_again():
     assert errors_counted(breaker) == 2
 
 
-async def test_any_other_error_is_a_bug_and_propagates():
+async def test_any_other_error_is_a_bug_and_propagates() -> None:
     breaker = circuit()
 
     with pytest.raises(ValueError, match="a bug"):
@@ -82,7 +84,7 @@ async def test_any_other_error_is_a_bug_and_propagates():
     assert errors_counted(breaker) == 0
 
 
-async def test_a_fallback_may_refuse_instead():
+async def test_a_fallback_may_refuse_instead() -> None:
     class RefusedError(Exception):
         pass
 
@@ -93,7 +95,7 @@ async def test_a_fallback_may_refuse_instead():
         await circuit().call("probe", Probe(OSError("unreachable")), fallback=fail_closed)
 
 
-async def test_the_outage_is_logged_once_per_interval(caplog: pytest.LogCaptureFixture):
+async def test_the_outage_is_logged_once_per_interval(caplog: pytest.LogCaptureFixture) -> None:
     breaker = circuit(cooldown=0.0, log_interval=60.0)
     with caplog.at_level(logging.WARNING, logger="app.redis"):
         for _ in range(3):
@@ -104,7 +106,7 @@ async def test_the_outage_is_logged_once_per_interval(caplog: pytest.LogCaptureF
     assert errors_counted(breaker) == 3
 
 
-async def test_each_circuit_counts_on_its_own_metrics():
+async def test_each_circuit_counts_on_its_own_metrics() -> None:
     one, other = circuit(), circuit()
     await one.call("probe", Probe(OSError("unreachable")), fallback=told)
     assert (errors_counted(one), errors_counted(other)) == (1, 0)

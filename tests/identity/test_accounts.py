@@ -6,30 +6,14 @@ import pytest
 from app.core.security import WeakPasswordError
 from app.identity.accounts import NewUser
 from app.identity.models import Role
+from tests.fixtures.fake_identity import PlainHasher
 
 
-class CountingHasher:
-    def __init__(self) -> None:
-        self.hashed: list[str] = []
-
-    async def hash(self, password: str) -> str:
-        self.hashed.append(password)
-        return f"hashed:{password}"
-
-    async def verify_and_update(
-        self, password: str, password_hash: str | None
-    ) -> tuple[bool, None]:
-        raise AssertionError("making a user verifies nothing")
-
-
-async def test_a_user_under_the_rule_is_built_with_the_hash_and_a_lower_case_email():
-    hasher = CountingHasher()
-
+async def test_a_user_under_the_rule_is_built_with_the_hash_and_a_lower_case_email() -> None:
     new = NewUser.under_rule(
         12, email="New.Person@Example.COM", password="x" * 12, full_name="New", role=Role.VIEWER
     )
-    assert hasher.hashed == []  # not until it is built
-    user = await new.build(hasher)
+    user = await new.build(PlainHasher())
 
     assert (user.email, user.password_hash, user.full_name, user.role) == (
         "new.person@example.com",
@@ -41,7 +25,7 @@ async def test_a_user_under_the_rule_is_built_with_the_hash_and_a_lower_case_ema
     assert "x" * 12 not in repr(new)
 
 
-def test_a_password_shorter_than_the_rule_is_refused():
+def test_a_password_shorter_than_the_rule_is_refused() -> None:
     with pytest.raises(WeakPasswordError, match="at least 20 characters"):
         NewUser.under_rule(
             20, email="a@b.example", password="x" * 19, full_name="A", role=Role.MEMBER

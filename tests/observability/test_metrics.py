@@ -14,10 +14,10 @@ from app.core.metrics import AppMetrics
 from app.core.redis import create_redis_client, create_redis_pool, skipped
 from app.http.deps import ResourcesDep
 from tests.fixtures.app import use_redis, use_resources
+from tests.fixtures.paths import TOKEN
 from tests.observability.conftest import METRICS_TOKEN, AppFactory, client_for, sample, samples
 
 PROBE = "/api/v1/probe/things/{thing_id}"
-TOKEN = "/api/v1/auth/token"
 
 
 def add_probe_routes(app: FastAPI, gate: asyncio.Event | None = None) -> None:
