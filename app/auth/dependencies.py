@@ -21,11 +21,17 @@ from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
 from app.auth.context import Authenticator, RequestContext
-from app.auth.exceptions import InsufficientRoleError, TenantMismatchError
+from app.auth.exceptions import (
+    InsufficientRoleError,
+    InvalidTokenError,
+    MissingTokenError,
+    TenantMismatchError,
+)
 from app.auth.service import AuthService, Revocations
 from app.core.config import Settings
 from app.core.context import tenant_id_var, user_id_var
 from app.core.db import transaction
+from app.core.errors import raises
 from app.core.security import AccessClaims
 from app.http.deps import ResourcesDep, SessionDep, rate_limit
 from app.http.schemas import Text
@@ -81,6 +87,7 @@ def named_tenant_slug(request: Request, settings: Settings, x_tenant: str | None
 # --- the authenticated request ----------------------------------------------------------------
 
 
+@raises(MissingTokenError, InvalidTokenError, TenantNotFoundError, TenantMismatchError)
 async def get_request_context(
     resources: ResourcesDep,
     request: Request,
@@ -121,6 +128,7 @@ def require_role(minimum: Role) -> RoleGuard:
     scope would be resolved again, with its queries, wherever it is also used plainly.
     """
 
+    @raises(InsufficientRoleError)
     async def guard(
         context: RequestContextDep,
         _bearer: Annotated[str | None, Security(bearer, scopes=[minimum.value])],
@@ -141,6 +149,7 @@ AdminDep = Annotated[Principal, Depends(require_role(Role.ADMIN))]
 # --- public flows: login, refresh, logout -----------------------------------------------------
 
 
+@raises(MissingTokenError, InvalidTokenError)
 async def get_token_claims(
     resources: ResourcesDep,
     session: SessionDep,
@@ -164,6 +173,7 @@ async def get_tenant_slug(
 TenantSlugDep = Annotated[str | None, Depends(get_tenant_slug)]
 
 
+@raises(TenantNotFoundError)
 async def resolve_tenant(
     slug: TenantSlugDep, session: SessionDep, resources: ResourcesDep
 ) -> TenantRead | None:

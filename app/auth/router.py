@@ -7,18 +7,21 @@ from app.auth.dependencies import (
     TokenClaimsDep,
     login_rate_limits,
 )
+from app.auth.exceptions import (
+    InvalidCredentialsError,
+    InvalidTokenError,
+    ReusedRefreshTokenError,
+)
 from app.auth.schemas import RefreshRequest, TokenPair
-from app.http.problems import problem_responses
+from app.core.errors import raises
+from app.http.routing import ProblemRoute
 from app.identity.exceptions import TenantRequiredError
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=ProblemRoute)
 
 
-@router.post(
-    "/token",
-    dependencies=login_rate_limits,
-    responses=problem_responses(401, 404, 422, 429),
-)
+@router.post("/token", dependencies=login_rate_limits)
+@raises(TenantRequiredError, InvalidCredentialsError)
 async def issue_token(
     form: LoginFormDep,
     tenant: NamedTenantDep,
@@ -30,14 +33,15 @@ async def issue_token(
     return await service.login(tenant=tenant, email=form.username, password=form.password)
 
 
-@router.post("/refresh", responses=problem_responses(401, 422))
+@router.post("/refresh")
+@raises(InvalidTokenError, ReusedRefreshTokenError)
 async def refresh(body: RefreshRequest, service: AuthServiceDep) -> TokenPair:
     """Trade a refresh token for a new pair; the old one is spent. Reusing a spent one revokes
     its whole session (every token of its family)."""
     return await service.refresh(body.refresh_token)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401))
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(claims: TokenClaimsDep, service: AuthServiceDep) -> None:
     """End this session: its refresh tokens are revoked and its access tokens denied. Needs only
     a valid, unrevoked token (no role, no active tenant), so a session can always be ended."""

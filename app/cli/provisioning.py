@@ -87,13 +87,7 @@ async def create_tenant(settings: Settings, resources: Resources, request: SignU
         tenant_service(session, resources) as service,
     ):
         try:
-            return await service.sign_up(
-                name=request.name,
-                slug=request.slug,
-                email=request.email,
-                password=request.password.get_secret_value(),
-                full_name=request.full_name,
-            )
+            return await service.sign_up(request)
         except TenantSlugTakenError:
             raise CommandError(f"tenant slug {request.slug!r} is taken") from None
 
@@ -114,12 +108,7 @@ async def create_user(
         context = await owner_context(session, resources, tenant)
         async with provided(get_user_service, context) as service:
             try:
-                user = await service.create(
-                    email=request.email,
-                    password=request.password.get_secret_value(),
-                    full_name=request.full_name,
-                    role=request.role,
-                )
+                user = await service.create(request)
             except EmailTakenError:
                 raise CommandError(
                     f"{request.email.lower()!r} is already a user of tenant {tenant.slug!r}"

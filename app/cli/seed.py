@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Protocol
 
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,9 +34,12 @@ from app.identity.repository import UserRepository
 from app.identity.schemas import TenantRead
 from app.project.dependencies import get_project_service
 from app.project.models import Project
+from app.project.schemas import ProjectCreate
 from app.task.models import Task, TaskStatus
 from app.task.repository import TaskRepository
+from app.tenant.schemas import SignUpRequest
 from app.user.dependencies import get_user_service
+from app.user.schemas import UserCreate
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo"
@@ -152,11 +156,13 @@ async def _demo_tenant(
         if await service.tenants.slug_exists(DEMO_SLUG):
             return await active_tenant(session, DEMO_SLUG)
         signup = await service.sign_up(
-            name=DEMO_NAME,
-            slug=DEMO_SLUG,
-            email=owner.email,
-            password=owner.password,
-            full_name=owner.full_name,
+            SignUpRequest(
+                name=DEMO_NAME,
+                slug=DEMO_SLUG,
+                email=owner.email,
+                password=SecretStr(owner.password),
+                full_name=owner.full_name,
+            )
         )
     report.created["tenant"] += 1
     report.created["users"] += 1
@@ -171,12 +177,18 @@ async def _demo_users(
         for demo in DEMO_USERS:
             user = await users.get_by_email(demo.email)
             if user is None:
-                user = await service.create(
-                    email=demo.email,
-                    password=demo.password,
-                    full_name=demo.full_name,
-                    role=demo.role,
-                )
+                if demo.role is Role.OWNER:  # as in the API, only signup makes an owner
+                    raise CommandError(
+                        f"{demo.email} is no longer a user of tenant {DEMO_SLUG!r}; "
+                        "delete the tenant to seed it afresh"
+                    )
+                fields = {
+                    "email": demo.email,
+                    "password": demo.password,
+                    "full_name": demo.full_name,
+                }
+                new = UserCreate.model_validate({**fields, "role": demo.role})
+                user = await service.create(new)
                 report.created["users"] += 1
             people[demo.role] = user
             progress.advance(1, f"user {demo.email}")
@@ -206,7 +218,8 @@ async def seed_demo(
         async with provided(get_project_service, context) as projects:
             for name, description in DEMO_PROJECTS:
                 if name not in existing:
-                    existing[name] = await projects.create(name=name, description=description)
+                    new = ProjectCreate(name=name, description=description)
+                    existing[name] = await projects.create(new)
                     report.created["projects"] += 1
                 progress.advance(1, f"project {name}")
         ordered = [existing[name] for name, _ in DEMO_PROJECTS]

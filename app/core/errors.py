@@ -1,12 +1,17 @@
 """Domain errors. Services and repositories raise these; `app/http/problems.py` alone turns them
-into HTTP responses (RFC 9457 problem+json), so nothing below the router knows about HTTP."""
+into HTTP responses (RFC 9457 problem+json), so nothing below the router knows about HTTP.
 
-from collections.abc import Mapping
-from typing import ClassVar
+`raises` declares which of them reach a caller through a dependency or an endpoint, so the
+OpenAPI document can list every route's problems from its dependency tree (app/http/routing.py).
+"""
+
+from collections.abc import Callable, Mapping
+from typing import ClassVar, TypeVar
 
 
 class AppError(Exception):
-    """Base of every expected failure. `code` names the problem type; `status` its HTTP status."""
+    """Base of every expected failure. `code` names the problem type; `status` its HTTP status.
+    An empty `code` is the problem type `about:blank` (RFC 9457: nothing beyond the status)."""
 
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal-error"
@@ -70,3 +75,26 @@ class ServiceUnavailableError(AppError):
     status = 503
     code = "service-unavailable"
     title = "Service unavailable"
+
+
+CallableT = TypeVar("CallableT", bound=Callable[..., object])
+_DECLARED = "__raises__"
+
+
+def raises(*errors: type[AppError]) -> Callable[[CallableT], CallableT]:
+    """Declare the domain errors that reach the caller through the decorated dependency or
+    endpoint: those it raises and those of the services it calls. Written once, beside the
+    code; each route documents the union over its dependency tree. The callable itself is
+    returned unchanged (FastAPI reads its signature as before)."""
+
+    def declare(function: CallableT) -> CallableT:
+        setattr(function, _DECLARED, (*declared_errors(function), *errors))
+        return function
+
+    return declare
+
+
+def declared_errors(function: object) -> tuple[type[AppError], ...]:
+    """What `raises` declared on `function` (nothing, if it was not declared)."""
+    declared: tuple[type[AppError], ...] = getattr(function, _DECLARED, ())
+    return declared

@@ -1,4 +1,5 @@
-"""The one base every repository builds on: it holds the session, flushes (never commits), and
+"""The one base every repository builds on: it holds the session, flushes (never commits), loads
+a row by id or raises the domain error the subclass names for a missing one (`get_or_raise`), and
 turns a violated unique or foreign-key constraint into the domain error the subclass names for it.
 
 Every unique and foreign-key constraint of a repository's table is declared in one place, the
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -53,6 +54,8 @@ def violated_constraint(error: IntegrityError) -> str | None:
 
 class Repository(Generic[ModelT]):
     model: type[ModelT]
+    # What a request naming an id that is not there (or not this tenant's) gets: `get_or_raise`.
+    not_found: ClassVar[type[AppError]] = NotFoundError
     # Unique or foreign-key constraint name -> the domain error a request violating it gets.
     constraint_errors: ClassVar[Mapping[str, ErrorFactory]] = {}
     # Constraint name -> why no request can violate it (the primary key is declared here already).
@@ -83,6 +86,15 @@ class Repository(Generic[ModelT]):
 
     async def get(self, id_: uuid.UUID) -> ModelT | None:
         return await self.session.scalar(self._select().where(self.model.id == id_))
+
+    async def get_or_raise(self, id_: uuid.UUID, *criteria: ColumnElement[bool]) -> ModelT:
+        """The row with this id (and matching `criteria`, for a subclass that narrows it), or the
+        class's `not_found` error: the one load-or-404 every service uses."""
+        statement = self._select().where(self.model.id == id_, *criteria)
+        row = await self.session.scalar(statement)
+        if row is None:
+            raise self.not_found
+        return row
 
     async def add(self, obj: ModelT) -> ModelT:
         self.session.add(obj)

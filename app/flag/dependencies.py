@@ -2,9 +2,11 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends
 
 from app.auth.dependencies import RequestContextDep
+from app.core.errors import raises
+from app.flag.exceptions import FeatureOffError
 from app.flag.repository import FlagRepository
 from app.flag.service import FlagService
 
@@ -21,10 +23,10 @@ def require_feature(key: str) -> Callable[..., Awaitable[None]]:
     """A guard: the route answers 404 (as if it did not exist) unless flag `key` is on for the
     caller's tenant. Memoised, so `require_feature("x")` is one overridable object."""
 
+    @raises(FeatureOffError)
     async def feature_guard(flags: FlagServiceDep) -> None:
         if not await flags.is_enabled(key):
-            # The very answer an unknown path gets: nothing tells the route exists.
-            raise HTTPException(status.HTTP_404_NOT_FOUND)
+            raise FeatureOffError
 
     feature_guard.__name__ = feature_guard.__qualname__ = f"require_feature_{key}"
     return feature_guard

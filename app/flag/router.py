@@ -5,9 +5,9 @@ from fastapi import APIRouter, Path
 from app.auth.dependencies import AdminDep, ViewerDep
 from app.flag.dependencies import FlagServiceDep
 from app.flag.schemas import FLAG_KEY, FlagRead, FlagUpdate
-from app.http.problems import problem_responses
+from app.http.routing import ProblemRoute
 
-router = APIRouter(prefix="/flags", tags=["flags"], responses=problem_responses(401, 403))
+router = APIRouter(prefix="/flags", tags=["flags"], route_class=ProblemRoute)
 
 
 @router.get("")
@@ -16,7 +16,7 @@ async def list_flags(_: ViewerDep, service: FlagServiceDep) -> list[FlagRead]:
     return [FlagRead.model_validate(flag) for flag in await service.list()]
 
 
-@router.put("/{key}", responses=problem_responses(422))
+@router.put("/{key}")
 async def set_flag(
     key: Annotated[str, Path(pattern=FLAG_KEY)],
     body: FlagUpdate,
@@ -24,4 +24,4 @@ async def set_flag(
     service: FlagServiceDep,
 ) -> FlagRead:
     """Turn a flag on or off for the tenant (admins and owners)."""
-    return FlagRead.model_validate(await service.set(key, enabled=body.enabled))
+    return FlagRead.model_validate(await service.set(key, body))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from app.core.cache import Cache, get_or_load
 from app.flag.models import FeatureFlag
 from app.flag.repository import FlagRepository
-from app.flag.schemas import FlagSet
+from app.flag.schemas import FlagSet, FlagUpdate
 
 CACHE_TTL_SECONDS = 60
 
@@ -33,8 +33,8 @@ class FlagService:
         )
         return flag_set.flags.get(key, False)
 
-    async def set(self, key: str, *, enabled: bool) -> FeatureFlag:
-        flag = await self.flags.put(key, enabled=enabled)
+    async def set(self, key: str, changes: FlagUpdate) -> FeatureFlag:
+        flag = await self.flags.put(key, enabled=changes.enabled)
         cache_key = flags_key(self.flags.tenant_id)
         self.flags.after_commit(lambda: self.cache.delete(cache_key))
         return flag

@@ -3,8 +3,9 @@ from fastapi.responses import JSONResponse
 
 from app.health.dependencies import HealthServiceDep
 from app.health.schemas import LivenessRead, ReadinessRead
+from app.http.routing import ProblemRoute
 
-router = APIRouter(prefix="/health", tags=["health"])
+router = APIRouter(prefix="/health", tags=["health"], route_class=ProblemRoute)
 
 
 @router.get("/live")

@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import transaction
-from app.core.ratelimit import RateLimitedError
+from app.core.errors import raises
+from app.core.ratelimit import RateLimitedError, RateLimitUnavailableError
 from app.core.resources import Resources
 from app.http.problems import keep_on_error_responses
 
@@ -91,6 +92,7 @@ def rate_limit(
     Memoised, so `rate_limit("signup_per_address")` is one overridable object.
     """
 
+    @raises(RateLimitedError, RateLimitUnavailableError)
     async def limit(
         subject: Annotated[str, Depends(key)],
         request: Request,

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header
 
-from app.core.errors import PreconditionFailedError
+from app.core.errors import PreconditionFailedError, raises
 from app.http.schemas import Text
 
 # Strong tags only: If-Match uses the strong comparison (RFC 9110 13.1.1), so a weak tag
@@ -18,6 +18,7 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+@raises(PreconditionFailedError)
 async def get_expected_version(
     if_match: Annotated[
         Text | None,

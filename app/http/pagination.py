@@ -9,7 +9,8 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel, TypeAdapter
 
-from app.core.pagination import CursorCodec, PageRequest, Position, split_page
+from app.core.errors import raises
+from app.core.pagination import CursorCodec, InvalidCursorError, PageRequest, Position, split_page
 from app.http.deps import ResourcesDep
 from app.http.schemas import Text
 
@@ -43,6 +44,7 @@ def _list_of(schema: type[ItemT]) -> TypeAdapter[list[ItemT]]:
     return TypeAdapter(list[schema])  # type: ignore[valid-type]
 
 
+@raises(InvalidCursorError)
 async def get_pagination(
     resources: ResourcesDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Items per page (1-100).")] = 20,

@@ -5,7 +5,7 @@ all leave the service through here, with the same shape and the request id.
 """
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -21,6 +21,7 @@ logger = logging.getLogger("app.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:problem:dependable:"
+VALIDATION_FAILED = "Request validation failed"
 
 
 class FieldError(BaseModel):
@@ -135,7 +136,7 @@ async def validation_error_handler(request: Request, exc: Exception) -> ProblemR
     return problem(
         status=422,
         code="validation-error",
-        title="Request validation failed",
+        title=VALIDATION_FAILED,
         detail=f"{len(errors)} field(s) failed validation.",
         instance=request.url.path,
         request_id=_request_id(request),
@@ -162,13 +163,23 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries so the spec lists the problems a route can answer."""
+def problem_responses(
+    titles_by_status: Mapping[int, Iterable[str]],
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the problems a route can answer: per status, the problem
+    schema, and the titles of the problem types it stands for as its description. Computed for
+    every route by `app.http.routing.ProblemRoute`, from the errors its dependencies declare."""
     return {
         status: {
             "model": Problem,
-            "description": HTTPStatus(status).phrase,
+            "description": _description(status, titles),
             "content": {PROBLEM_MEDIA_TYPE: {}},
         }
-        for status in statuses
+        for status, titles in sorted(titles_by_status.items())
     }
+
+
+def _description(status: int, titles: Iterable[str]) -> str:
+    phrase = HTTPStatus(status).phrase
+    named = sorted(set(titles) - {phrase})
+    return f"{phrase}: {'; '.join(named)}." if named else phrase

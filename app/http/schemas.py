@@ -1,8 +1,10 @@
-"""Base schemas shared by every domain, and `Text`, the string type of every request input."""
+"""Base schemas shared by every domain; `Text`, the string type of every request input; and the
+constrained field types the domains share (`Name`, `Title`, `Description`, `Email`, `Password`),
+defined once so that the same kind of field has the same limits everywhere."""
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, SecretStr
 
 # PostgreSQL refuses U+0000 in text: a NUL that reaches it is a 500 (and an error log). Every
 # string a request carries is therefore `Text` (body, form, query and header fields alike), so a
@@ -24,6 +26,20 @@ def _refuse_nul_secret(value: SecretStr) -> SecretStr:
 
 # Passwords: SecretStr takes no pattern, so the same rule as a validator.
 SecretText = Annotated[SecretStr, AfterValidator(_refuse_nul_secret)]
+
+# The lengths match the columns (String(200), String(320), Text), so a valid request always fits.
+Name = Annotated[Text, Field(min_length=1, max_length=200)]  # a tenant's, a project's, a person's
+Title = Name  # a task's: a name by another word
+Description = Annotated[Text, Field(max_length=10_000)]
+Email = Annotated[EmailStr, Field(max_length=320)]
+Password = Annotated[
+    SecretText,
+    Field(
+        min_length=12,
+        max_length=1024,
+        description="At least 12 characters (the server may require more).",
+    ),
+]
 
 
 class Schema(BaseModel):

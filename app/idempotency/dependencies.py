@@ -18,8 +18,14 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.dependencies import RequestContextDep
+from app.core.errors import raises
 from app.http.schemas import Text
 from app.idempotency.cache import IdempotencyCache, StoredResponse
+from app.idempotency.exceptions import (
+    IdempotencyInFlightError,
+    IdempotencyKeyReusedError,
+    IdempotencyResponseNotRecordedError,
+)
 from app.idempotency.repository import IdempotencyKeyRepository
 from app.idempotency.service import Claim, IdempotencyStore
 
@@ -56,6 +62,7 @@ async def get_idempotency_store(context: RequestContextDep) -> IdempotencyStore:
 IdempotencyStoreDep = Annotated[IdempotencyStore, Depends(get_idempotency_store)]
 
 
+@raises(IdempotencyKeyReusedError, IdempotencyInFlightError, IdempotencyResponseNotRecordedError)
 async def idempotency(
     request: Request,
     store: IdempotencyStoreDep,

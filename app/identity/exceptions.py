@@ -1,4 +1,4 @@
-"""The errors of looking up who exists: unknown tenants, taken slugs and emails."""
+"""The errors of looking up who exists: unknown tenants and users, taken slugs and emails."""
 
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -16,6 +16,11 @@ class TenantNotFoundError(NotFoundError):
 class TenantRequiredError(InvalidInputError):
     code = "tenant-required"
     title = "Tenant not named"
+
+
+class UserNotFoundError(NotFoundError):
+    code = "user-not-found"
+    title = "User not found"
 
 
 class EmailTakenError(ConflictError):

@@ -6,7 +6,12 @@ from collections.abc import Sequence
 from sqlalchemy import exists, func, select
 
 from app.core.repository import Repository, TenantOwnedRepository
-from app.identity.exceptions import EmailTakenError, TenantSlugTakenError
+from app.identity.exceptions import (
+    EmailTakenError,
+    TenantNotFoundError,
+    TenantSlugTakenError,
+    UserNotFoundError,
+)
 from app.identity.models import Role, Tenant, User
 
 
@@ -15,6 +20,7 @@ class TenantRepository(Repository[Tenant]):
     the `tenants` table has no row-level security (a tenant is looked up before it is known)."""
 
     model = Tenant
+    not_found = TenantNotFoundError
     constraint_errors = {"uq_tenants_slug": TenantSlugTakenError}
 
     async def slug_exists(self, slug: str) -> bool:
@@ -26,6 +32,7 @@ class TenantRepository(Repository[Tenant]):
 
 class UserRepository(TenantOwnedRepository[User]):
     model = User
+    not_found = UserNotFoundError
     constraint_errors = {"uq_users_tenant_id_email": EmailTakenError}
 
     async def get_by_email(self, email: str) -> User | None:

@@ -1,9 +1,17 @@
+"""The project services and the project named in the path, in two forms that say what they are
+for: `ProjectDep` the read model (`ProjectRead`, cached: reads, and the task routes that only
+need the project to exist) and `ProjectForChangeDep` the row loaded for a write. Tasks follow the
+same pattern (app/task/dependencies.py), users too (app/user/dependencies.py)."""
+
 import uuid
 from typing import Annotated
 
 from fastapi import Depends
 
 from app.auth.dependencies import RequestContextDep
+from app.core.errors import raises
+from app.project.exceptions import ProjectNotFoundError
+from app.project.models import Project
 from app.project.repository import ProjectRepository
 from app.project.schemas import ProjectRead
 from app.project.service import ProjectService
@@ -25,9 +33,19 @@ async def get_project_service(context: RequestContextDep) -> ProjectService:
 ProjectServiceDep = Annotated[ProjectService, Depends(get_project_service)]
 
 
+@raises(ProjectNotFoundError)
 async def valid_project(project_id: uuid.UUID, service: ProjectServiceDep) -> ProjectRead:
-    """The project named in the path, in the caller's tenant, or 404 (cached read)."""
+    """The project named in the path, in the caller's tenant, as readers see it (cached)."""
     return await service.read(project_id)
 
 
 ProjectDep = Annotated[ProjectRead, Depends(valid_project)]
+
+
+@raises(ProjectNotFoundError)
+async def project_for_change(project_id: uuid.UUID, service: ProjectServiceDep) -> Project:
+    """The project named in the path, in the caller's tenant: the row, for a write."""
+    return await service.load_for_change(project_id)
+
+
+ProjectForChangeDep = Annotated[Project, Depends(project_for_change)]

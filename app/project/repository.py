@@ -7,12 +7,13 @@ from sqlalchemy import Row
 from app.auth.exceptions import USER_GONE, InvalidTokenError
 from app.core.pagination import PageRequest, keyset
 from app.core.repository import TenantOwnedRepository
-from app.project.exceptions import ProjectNameTakenError
+from app.project.exceptions import ProjectNameTakenError, ProjectNotFoundError
 from app.project.models import Project
 
 
 class ProjectRepository(TenantOwnedRepository[Project]):
     model = Project
+    not_found = ProjectNotFoundError
     constraint_errors = {
         "uq_projects_tenant_id_name": ProjectNameTakenError,
         # The creator was deleted while creating it: their token is no longer valid.

@@ -1,17 +1,20 @@
 from fastapi import APIRouter, Depends, Response, status
 
 from app.auth.dependencies import MemberDep, ViewerDep
+from app.core.concurrency import StaleVersionError
+from app.core.errors import raises
 from app.http.etag import ExpectedVersionDep, etag
 from app.http.pagination import Page, PaginationDep
-from app.http.problems import problem_responses
+from app.http.routing import ProblemRoute
 from app.idempotency.dependencies import idempotency
-from app.project.dependencies import ProjectDep, ProjectServiceDep
+from app.project.dependencies import ProjectDep, ProjectForChangeDep, ProjectServiceDep
+from app.project.exceptions import ProjectNameTakenError
 from app.project.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 
-router = APIRouter(prefix="/projects", tags=["projects"], responses=problem_responses(401, 403))
+router = APIRouter(prefix="/projects", tags=["projects"], route_class=ProblemRoute)
 
 
-@router.get("", responses=problem_responses(422))
+@router.get("")
 async def list_projects(
     _: ViewerDep, pagination: PaginationDep, service: ProjectServiceDep
 ) -> Page[ProjectRead]:
@@ -19,50 +22,47 @@ async def list_projects(
     return pagination.page(await service.list(pagination.request), ProjectRead)
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(idempotency)],
-    responses=problem_responses(409, 422),
-)
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Depends(idempotency)])
+@raises(ProjectNameTakenError)
 async def create_project(
     _: MemberDep, body: ProjectCreate, service: ProjectServiceDep, response: Response
 ) -> ProjectRead:
     """Create a project (members and above). Accepts `Idempotency-Key`."""
-    project = await service.create(name=body.name, description=body.description)
+    project = await service.create(body)
     response.headers["ETag"] = etag(project.version)
     return ProjectRead.model_validate(project)
 
 
-@router.get("/{project_id}", responses=problem_responses(404))
+@router.get("/{project_id}")
 async def read_project(_: ViewerDep, project: ProjectDep, response: Response) -> ProjectRead:
     """One project, with its version as `ETag`."""
     response.headers["ETag"] = etag(project.version)
     return project
 
 
-@router.patch("/{project_id}", responses=problem_responses(404, 409, 412, 422))
+@router.patch("/{project_id}")
+@raises(ProjectNameTakenError, StaleVersionError)
 async def update_project(
     _: MemberDep,
     body: ProjectUpdate,
-    project: ProjectDep,
+    project: ProjectForChangeDep,
     expected: ExpectedVersionDep,
     service: ProjectServiceDep,
     response: Response,
 ) -> ProjectRead:
     """Change a project. Send `If-Match` with the ETag you read to refuse lost updates (412)."""
-    updated = await service.update(
-        project.id, expected_version=expected, changes=body.model_dump(exclude_unset=True)
-    )
+    updated = await service.update(project, body, expected_version=expected)
     response.headers["ETag"] = etag(updated.version)
     return ProjectRead.model_validate(updated)
 
 
-@router.delete(
-    "/{project_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 412)
-)
+@router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
+@raises(StaleVersionError)
 async def delete_project(
-    _: MemberDep, project: ProjectDep, expected: ExpectedVersionDep, service: ProjectServiceDep
+    _: MemberDep,
+    project: ProjectForChangeDep,
+    expected: ExpectedVersionDep,
+    service: ProjectServiceDep,
 ) -> None:
     """Delete a project and all its tasks (`If-Match` honoured)."""
-    await service.delete(project.id, expected_version=expected)
+    await service.delete(project, expected_version=expected)

@@ -1,13 +1,9 @@
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import field_validator
 
-from app.http.schemas import RequestBody, Schema, Text, reject_null
-
-Name = Annotated[Text, Field(min_length=1, max_length=200)]
-Description = Annotated[Text, Field(max_length=10_000)]
+from app.http.schemas import Description, Name, RequestBody, Schema, reject_null
 
 
 class ProjectCreate(RequestBody):

@@ -1,5 +1,10 @@
-"""Projects: a tenant's containers of tasks. Reads are cached (cache-aside, per tenant);
-writes invalidate the cache and publish events only after the transaction commits."""
+"""Projects: a tenant's containers of tasks.
+
+Two ways to fetch one project, named for what they give: `read` the read model (`ProjectRead`,
+cache-aside per tenant: `GET /projects/{id}` and every task route are served from Redis), and
+`load_for_change` the row itself, from PostgreSQL in the request's transaction, for `update` and
+`delete`, which take that row. Writes invalidate the cache and publish events only after the
+transaction commits."""
 
 import uuid
 from collections.abc import Sequence
@@ -12,10 +17,9 @@ from app.core.concurrency import check_version
 from app.core.events import DomainEvent, EventPublisher
 from app.core.pagination import PageRequest
 from app.identity.schemas import Principal
-from app.project.exceptions import ProjectNotFoundError
 from app.project.models import Project
 from app.project.repository import ProjectRepository
-from app.project.schemas import ProjectRead
+from app.project.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 
 
 def project_key(tenant_id: uuid.UUID, project_id: uuid.UUID) -> str:
@@ -42,48 +46,44 @@ class ProjectService:
         return await self.projects.list(page)
 
     async def read(self, project_id: uuid.UUID) -> ProjectRead:
-        """One project as readers see it, from the cache when it is there (and it is on)."""
+        """The read model, from the cache when it is there (and it is on); 404 if no such
+        project. Never a row: nothing read this way can be changed by mistake."""
 
         async def load() -> ProjectRead:
-            return ProjectRead.model_validate(await self.get(project_id))
+            return ProjectRead.model_validate(await self.projects.get_or_raise(project_id))
 
         key = project_key(self.actor.tenant_id, project_id)
         return await get_or_load(self.cache, key, ProjectRead, load, ttl_seconds=self.cache_ttl)
 
-    async def get(self, project_id: uuid.UUID) -> Project:
-        """The row itself, from PostgreSQL (for writes)."""
-        project = await self.projects.get(project_id)
-        if project is None:
-            raise ProjectNotFoundError
-        return project
+    async def load_for_change(self, project_id: uuid.UUID) -> Project:
+        """The row itself, from PostgreSQL in this request's transaction (never the cache: its
+        version is the one `If-Match` is checked against); 404 if no such project."""
+        return await self.projects.get_or_raise(project_id)
 
-    async def create(self, *, name: str, description: str) -> Project:
+    async def create(self, fields: ProjectCreate) -> Project:
         project = await self.projects.add(
-            Project(name=name, description=description, created_by=self.actor.id)
+            Project(name=fields.name, description=fields.description, created_by=self.actor.id)
         )
         self._announce("project.created", project)
         return project
 
     async def update(
         self,
-        project_id: uuid.UUID,
+        project: Project,
+        changes: ProjectUpdate,
         *,
         expected_version: frozenset[int] | None,
-        changes: dict[str, object],
     ) -> Project:
-        project = await self.get(project_id)
+        """`project` as `load_for_change` gave it; only the fields `changes` carries change."""
         check_version(project.version, expected_version)
-        for field, value in changes.items():
+        for field, value in changes.model_dump(exclude_unset=True).items():
             setattr(project, field, value)
         await self.projects.flush()
         self._forget(project)
         self._announce("project.updated", project)
         return project
 
-    async def delete(
-        self, project_id: uuid.UUID, *, expected_version: frozenset[int] | None
-    ) -> None:
-        project = await self.get(project_id)
+    async def delete(self, project: Project, *, expected_version: frozenset[int] | None) -> None:
         check_version(project.version, expected_version)
         await self.projects.delete(project)  # its tasks go with it (ON DELETE CASCADE)
         self._forget(project)

@@ -1,12 +1,20 @@
+"""The task services and the task named in the path, in the two forms projects have
+(app/project/dependencies.py): `TaskDep` the read model, `TaskForChangeDep` the row for a write.
+Either is one query: a task of another project, or of a project that does not exist, is simply
+not found."""
+
 import uuid
 from typing import Annotated
 
 from fastapi import Depends
 
 from app.auth.dependencies import RequestContextDep
+from app.core.errors import raises
 from app.identity.repository import UserRepository
+from app.task.exceptions import TaskNotFoundError
 from app.task.models import Task
 from app.task.repository import TaskRepository
+from app.task.schemas import TaskRead
 from app.task.service import TaskService
 
 
@@ -23,10 +31,23 @@ async def get_task_service(context: RequestContextDep) -> TaskService:
 TaskServiceDep = Annotated[TaskService, Depends(get_task_service)]
 
 
-async def valid_task(project_id: uuid.UUID, task_id: uuid.UUID, service: TaskServiceDep) -> Task:
-    """The task named in the path, inside the project named in the path, or 404. One query:
-    a task of another project, or of a project that does not exist, is simply not found."""
-    return await service.get(project_id, task_id)
+@raises(TaskNotFoundError)
+async def valid_task(
+    project_id: uuid.UUID, task_id: uuid.UUID, service: TaskServiceDep
+) -> TaskRead:
+    """The task named in the path, inside the project named in the path, as readers see it."""
+    return await service.read(project_id, task_id)
 
 
-TaskDep = Annotated[Task, Depends(valid_task)]
+TaskDep = Annotated[TaskRead, Depends(valid_task)]
+
+
+@raises(TaskNotFoundError)
+async def task_for_change(
+    project_id: uuid.UUID, task_id: uuid.UUID, service: TaskServiceDep
+) -> Task:
+    """The task named in the path, inside the project named in the path: the row, for a write."""
+    return await service.load_for_change(project_id, task_id)
+
+
+TaskForChangeDep = Annotated[Task, Depends(task_for_change)]

@@ -7,12 +7,13 @@ from sqlalchemy import Row, Select
 from app.core.pagination import PageRequest, keyset
 from app.core.repository import TenantOwnedRepository
 from app.project.exceptions import ProjectNotFoundError
-from app.task.exceptions import InvalidAssigneeError
+from app.task.exceptions import InvalidAssigneeError, TaskNotFoundError
 from app.task.models import Task, TaskStatus
 
 
 class TaskRepository(TenantOwnedRepository[Task]):
     model = Task
+    not_found = TaskNotFoundError
     constraint_errors = {
         # The project was deleted after the request loaded it (the task would cascade away).
         "fk_tasks_project_id_projects": ProjectNotFoundError,
@@ -20,9 +21,10 @@ class TaskRepository(TenantOwnedRepository[Task]):
         "fk_tasks_assignee_id_users": InvalidAssigneeError,
     }
 
-    async def get_in_project(self, project_id: uuid.UUID, task_id: uuid.UUID) -> Task | None:
-        statement = self._select().where(Task.project_id == project_id, Task.id == task_id)
-        return await self.session.scalar(statement)
+    async def get_in_project(self, project_id: uuid.UUID, task_id: uuid.UUID) -> Task:
+        """The task inside that project, or `TaskNotFoundError`. One query: a task of another
+        project, or of a project that does not exist, is simply not found."""
+        return await self.get_or_raise(task_id, Task.project_id == project_id)
 
     async def list(
         self,

@@ -4,24 +4,23 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.auth.dependencies import MemberDep, ViewerDep
+from app.core.concurrency import StaleVersionError
+from app.core.errors import raises
 from app.flag.dependencies import require_feature
 from app.http.etag import ExpectedVersionDep, etag
 from app.http.pagination import Page, PaginationDep
-from app.http.problems import problem_responses
+from app.http.routing import ProblemRoute
 from app.idempotency.dependencies import idempotency
 from app.project.dependencies import ProjectDep
-from app.task.dependencies import TaskDep, TaskServiceDep
+from app.task.dependencies import TaskDep, TaskForChangeDep, TaskServiceDep
+from app.task.exceptions import InvalidAssigneeError
 from app.task.models import TaskStatus
 from app.task.schemas import BulkTaskCreate, TaskCreate, TaskRead, TaskUpdate
 
-router = APIRouter(
-    prefix="/projects/{project_id}/tasks",
-    tags=["tasks"],
-    responses=problem_responses(401, 403, 404),
-)
+router = APIRouter(prefix="/projects/{project_id}/tasks", tags=["tasks"], route_class=ProblemRoute)
 
 
-@router.get("", responses=problem_responses(422))
+@router.get("")
 async def list_tasks(
     _: ViewerDep,
     project: ProjectDep,
@@ -37,12 +36,8 @@ async def list_tasks(
     return pagination.page(rows, TaskRead)
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(idempotency)],
-    responses=problem_responses(409, 422),
-)
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Depends(idempotency)])
+@raises(InvalidAssigneeError)
 async def create_task(
     _: MemberDep,
     body: TaskCreate,
@@ -51,7 +46,7 @@ async def create_task(
     response: Response,
 ) -> TaskRead:
     """Add a task to the project (members and above). Accepts `Idempotency-Key`."""
-    task = await service.create(project.id, body.model_dump())
+    task = await service.create(project.id, body)
     response.headers["ETag"] = etag(task.version)
     return TaskRead.model_validate(task)
 
@@ -61,13 +56,13 @@ async def create_task(
     ":bulk",
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(require_feature("bulk_tasks")), Depends(idempotency)],
-    responses=problem_responses(409, 422),
 )
+@raises(InvalidAssigneeError)
 async def create_tasks_in_bulk(
     _: MemberDep, body: BulkTaskCreate, project: ProjectDep, service: TaskServiceDep
 ) -> list[TaskRead]:
     """Add up to 100 tasks in one transaction: all or none. Behind the `bulk_tasks` flag."""
-    tasks = await service.create_many(project.id, [t.model_dump() for t in body.tasks])
+    tasks = await service.create_many(project.id, body.tasks)
     return [TaskRead.model_validate(task) for task in tasks]
 
 
@@ -75,31 +70,29 @@ async def create_tasks_in_bulk(
 async def read_task(_: ViewerDep, task: TaskDep, response: Response) -> TaskRead:
     """One task, with its version as `ETag`."""
     response.headers["ETag"] = etag(task.version)
-    return TaskRead.model_validate(task)
+    return task
 
 
-@router.patch("/{task_id}", responses=problem_responses(412, 422))
+@router.patch("/{task_id}")
+@raises(InvalidAssigneeError, StaleVersionError)
 async def update_task(
     _: MemberDep,
     body: TaskUpdate,
-    task: TaskDep,
+    task: TaskForChangeDep,
     expected: ExpectedVersionDep,
     service: TaskServiceDep,
     response: Response,
 ) -> TaskRead:
     """Change a task. Send `If-Match` with the ETag you read to refuse lost updates (412)."""
-    updated = await service.update(
-        task, expected_version=expected, changes=body.model_dump(exclude_unset=True)
-    )
+    updated = await service.update(task, body, expected_version=expected)
     response.headers["ETag"] = etag(updated.version)
     return TaskRead.model_validate(updated)
 
 
-@router.delete(
-    "/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(412)
-)
+@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+@raises(StaleVersionError)
 async def delete_task(
-    _: MemberDep, task: TaskDep, expected: ExpectedVersionDep, service: TaskServiceDep
+    _: MemberDep, task: TaskForChangeDep, expected: ExpectedVersionDep, service: TaskServiceDep
 ) -> None:
     """Delete a task (`If-Match` honoured)."""
     await service.delete(task, expected_version=expected)

@@ -4,11 +4,8 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from app.http.schemas import RequestBody, Schema, Text, reject_null
+from app.http.schemas import Description, RequestBody, Schema, Title, reject_null
 from app.task.models import TaskStatus
-
-Title = Annotated[Text, Field(min_length=1, max_length=200)]
-Description = Annotated[Text, Field(max_length=10_000)]
 
 
 class TaskCreate(RequestBody):

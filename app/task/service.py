@@ -1,5 +1,9 @@
 """Tasks within a project. The assignee must be a user of the same tenant (looked up through
-the tenant-owned user repository, so another tenant's user id is simply not found)."""
+the tenant-owned user repository, so another tenant's user id is simply not found).
+
+Fetching one task works as for projects (`app/project/service.py`): `read` gives the read model
+(`TaskRead`; tasks are not cached, so it is built from the row), `load_for_change` the row that
+`update` and `delete` take."""
 
 import uuid
 from collections.abc import Sequence
@@ -12,9 +16,10 @@ from app.core.events import DomainEvent, EventPublisher
 from app.core.pagination import PageRequest
 from app.identity.repository import UserRepository
 from app.identity.schemas import Principal
-from app.task.exceptions import InvalidAssigneeError, TaskNotFoundError
+from app.task.exceptions import InvalidAssigneeError
 from app.task.models import Task, TaskStatus
 from app.task.repository import TaskRepository
+from app.task.schemas import TaskCreate, TaskRead, TaskUpdate
 
 
 class TaskService:
@@ -41,36 +46,41 @@ class TaskService:
     ) -> Sequence[Row[Any]]:
         return await self.tasks.list(project_id, page, status=status, assignee_id=assignee_id)
 
-    async def get(self, project_id: uuid.UUID, task_id: uuid.UUID) -> Task:
-        task = await self.tasks.get_in_project(project_id, task_id)
-        if task is None:
-            raise TaskNotFoundError
-        return task
+    async def read(self, project_id: uuid.UUID, task_id: uuid.UUID) -> TaskRead:
+        """The read model of the task inside that project; 404 if there is none."""
+        return TaskRead.model_validate(await self.tasks.get_in_project(project_id, task_id))
 
-    async def create(self, project_id: uuid.UUID, fields: dict[str, Any]) -> Task:
+    async def load_for_change(self, project_id: uuid.UUID, task_id: uuid.UUID) -> Task:
+        """The row itself, in this request's transaction; 404 if there is none."""
+        return await self.tasks.get_in_project(project_id, task_id)
+
+    async def create(self, project_id: uuid.UUID, fields: TaskCreate) -> Task:
         [task] = await self.create_many(project_id, [fields])
         return task
 
     async def create_many(
-        self, project_id: uuid.UUID, items: Sequence[dict[str, Any]]
+        self, project_id: uuid.UUID, items: Sequence[TaskCreate]
     ) -> Sequence[Task]:
         """All in the request's one transaction: every task is created, or none."""
         for fields in items:
-            await self._check_assignee(fields.get("assignee_id"))
-        tasks = await self.tasks.add_all([Task(project_id=project_id, **f) for f in items])
+            await self._check_assignee(fields.assignee_id)
+        tasks = await self.tasks.add_all(
+            [Task(project_id=project_id, **fields.model_dump()) for fields in items]
+        )
         for task in tasks:
             self._announce("task.created", task)
         return tasks
 
     async def update(
-        self, task: Task, *, expected_version: frozenset[int] | None, changes: dict[str, Any]
+        self, task: Task, changes: TaskUpdate, *, expected_version: frozenset[int] | None
     ) -> Task:
-        """`task` as `valid_task` loaded it, in this request's session."""
+        """`task` as `load_for_change` gave it; only the fields `changes` carries change
+        (`assignee_id` and `due_date` may be cleared with null)."""
         check_version(task.version, expected_version)
-        if "assignee_id" in changes:
-            await self._check_assignee(changes["assignee_id"])
+        if "assignee_id" in changes.model_fields_set:
+            await self._check_assignee(changes.assignee_id)
         previous_status = task.status
-        for field, value in changes.items():
+        for field, value in changes.model_dump(exclude_unset=True).items():
             setattr(task, field, value)
         await self.tasks.flush()
         if task.status is not previous_status:

@@ -1,26 +1,22 @@
 from fastapi import APIRouter, Depends, status
 
+from app.core.errors import raises
+from app.core.security import WeakPasswordError
 from app.http.deps import rate_limit
-from app.http.problems import problem_responses
+from app.http.routing import ProblemRoute
+from app.identity.exceptions import TenantSlugTakenError
 from app.tenant.dependencies import TenantServiceDep
 from app.tenant.schemas import SignUpRequest, SignUpResponse
 
-router = APIRouter(prefix="/tenants", tags=["tenants"])
+router = APIRouter(prefix="/tenants", tags=["tenants"], route_class=ProblemRoute)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(rate_limit("signup_per_address"))],
-    responses=problem_responses(409, 413, 422, 429),
 )
+@raises(TenantSlugTakenError, WeakPasswordError)
 async def sign_up(body: SignUpRequest, service: TenantServiceDep) -> SignUpResponse:
     """Create a tenant and its owner account."""
-    result = await service.sign_up(
-        name=body.name,
-        slug=body.slug,
-        email=body.email,
-        password=body.password.get_secret_value(),
-        full_name=body.full_name,
-    )
-    return SignUpResponse.model_validate(result)
+    return SignUpResponse.model_validate(await service.sign_up(body))

@@ -2,15 +2,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
-from app.http.schemas import RequestBody, Schema, SecretText, Text
+from app.http.schemas import Email, Name, Password, RequestBody, Schema, Text
 from app.identity.models import SLUG_PATTERN
 from app.user.schemas import UserRead
 
 
 class SignUpRequest(RequestBody):
-    name: Annotated[Text, Field(min_length=1, max_length=200)]
+    name: Name
     slug: Annotated[
         Text,
         Field(
@@ -18,16 +18,9 @@ class SignUpRequest(RequestBody):
             description="3-63 lowercase letters, digits and hyphens; no hyphen at either end.",
         ),
     ]
-    email: Annotated[EmailStr, Field(max_length=320)]
-    password: Annotated[
-        SecretText,
-        Field(
-            min_length=12,
-            max_length=1024,
-            description="At least 12 characters (the server may require more).",
-        ),
-    ]
-    full_name: Annotated[Text, Field(min_length=1, max_length=200)]
+    email: Email
+    password: Password
+    full_name: Name
 
 
 class TenantRead(Schema):

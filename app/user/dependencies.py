@@ -1,8 +1,16 @@
+"""The user services and the user named in the path: `UserForChangeDep`, the row for a write, as
+projects and tasks have it (app/project/dependencies.py). No route reads one user by id, so
+there is no read-model form."""
+
+import uuid
 from typing import Annotated
 
 from fastapi import Depends
 
 from app.auth.dependencies import RequestContextDep
+from app.core.errors import raises
+from app.identity.exceptions import UserNotFoundError
+from app.identity.models import User
 from app.identity.repository import UserRepository
 from app.user.service import UserService
 
@@ -19,3 +27,12 @@ async def get_user_service(context: RequestContextDep) -> UserService:
 
 
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+
+
+@raises(UserNotFoundError)
+async def user_for_change(user_id: uuid.UUID, service: UserServiceDep) -> User:
+    """The user named in the path, in the caller's tenant: the row, for a write."""
+    return await service.load_for_change(user_id)
+
+
+UserForChangeDep = Annotated[User, Depends(user_for_change)]

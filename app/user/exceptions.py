@@ -1,9 +1,4 @@
-from app.core.errors import ConflictError, NotFoundError, PermissionDeniedError
-
-
-class UserNotFoundError(NotFoundError):
-    code = "user-not-found"
-    title = "User not found"
+from app.core.errors import ConflictError, PermissionDeniedError
 
 
 class OwnerRequiredError(PermissionDeniedError):

@@ -1,13 +1,15 @@
-import uuid
-
 from fastapi import APIRouter, status
 
 from app.auth.dependencies import AdminDep, ViewerDep
-from app.http.problems import problem_responses
-from app.user.dependencies import UserServiceDep
+from app.core.errors import raises
+from app.core.security import WeakPasswordError
+from app.http.routing import ProblemRoute
+from app.identity.exceptions import EmailTakenError
+from app.user.dependencies import UserForChangeDep, UserServiceDep
+from app.user.exceptions import LastOwnerError, OwnerRequiredError
 from app.user.schemas import UserCreate, UserRead, UserUpdate
 
-router = APIRouter(prefix="/users", tags=["users"], responses=problem_responses(401, 403))
+router = APIRouter(prefix="/users", tags=["users"], route_class=ProblemRoute)
 
 
 @router.get("/me")
@@ -22,30 +24,24 @@ async def list_users(_: AdminDep, service: UserServiceDep) -> list[UserRead]:
     return [UserRead.model_validate(user) for user in await service.list()]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(409, 422))
+@router.post("", status_code=status.HTTP_201_CREATED)
+@raises(OwnerRequiredError, WeakPasswordError, EmailTakenError)
 async def create_user(body: UserCreate, _: AdminDep, service: UserServiceDep) -> UserRead:
     """Add a member, viewer or (owners only) admin."""
-    user = await service.create(
-        email=body.email,
-        password=body.password.get_secret_value(),
-        full_name=body.full_name,
-        role=body.role,
-    )
-    return UserRead.model_validate(user)
+    return UserRead.model_validate(await service.create(body))
 
 
-@router.patch("/{user_id}", responses=problem_responses(404, 409, 422))
+@router.patch("/{user_id}")
+@raises(OwnerRequiredError, LastOwnerError)
 async def update_user(
-    user_id: uuid.UUID, body: UserUpdate, _: AdminDep, service: UserServiceDep
+    body: UserUpdate, _: AdminDep, user: UserForChangeDep, service: UserServiceDep
 ) -> UserRead:
     """Change a user's role or active flag (admins and owners: owners only)."""
-    user = await service.update(user_id, role=body.role, is_active=body.is_active)
-    return UserRead.model_validate(user)
+    return UserRead.model_validate(await service.update(user, body))
 
 
-@router.delete(
-    "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 409)
-)
-async def delete_user(user_id: uuid.UUID, _: AdminDep, service: UserServiceDep) -> None:
+@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@raises(OwnerRequiredError, LastOwnerError)
+async def delete_user(_: AdminDep, user: UserForChangeDep, service: UserServiceDep) -> None:
     """Remove a user (admins and owners: owners only; never the last owner)."""
-    await service.delete(user_id)
+    await service.delete(user)

@@ -1,10 +1,8 @@
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import EmailStr, Field
-
-from app.http.schemas import RequestBody, Schema, SecretText, Text
+from app.http.schemas import Email, Name, Password, RequestBody, Schema
 from app.identity.models import Role
 
 
@@ -19,9 +17,9 @@ class UserRead(Schema):
 
 
 class UserCreate(RequestBody):
-    email: Annotated[EmailStr, Field(max_length=320)]
-    password: Annotated[SecretText, Field(min_length=12, max_length=1024)]
-    full_name: Annotated[Text, Field(min_length=1, max_length=200)]
+    email: Email
+    password: Password
+    full_name: Name
     role: Literal[Role.ADMIN, Role.MEMBER, Role.VIEWER] = Role.MEMBER
 
 

@@ -11,7 +11,8 @@ from app.identity.cache import user_subject
 from app.identity.models import Role, User
 from app.identity.repository import UserRepository
 from app.identity.schemas import Principal
-from app.user.exceptions import LastOwnerError, OwnerRequiredError, UserNotFoundError
+from app.user.exceptions import LastOwnerError, OwnerRequiredError
+from app.user.schemas import UserCreate, UserUpdate
 
 PRIVILEGED = frozenset({Role.ADMIN, Role.OWNER})
 
@@ -35,27 +36,24 @@ class UserService:
     async def list(self) -> Sequence[User]:
         return await self.users.list_all()
 
-    async def get(self, user_id: uuid.UUID) -> User:
-        user = await self.users.get(user_id)
-        if user is None:
-            raise UserNotFoundError
-        return user
+    async def load_for_change(self, user_id: uuid.UUID) -> User:
+        """The row itself, in this request's transaction; 404 if no such user here."""
+        return await self.users.get_or_raise(user_id)
 
-    async def create(self, *, email: str, password: str, full_name: str, role: Role) -> User:
-        self._require_owner_for(role)
+    async def create(self, fields: UserCreate) -> User:
+        self._require_owner_for(fields.role)
         new = NewUser.under_rule(
             self.password_min_length,
-            email=email,
-            password=password,
-            full_name=full_name,
-            role=role,
+            email=fields.email,
+            password=fields.password.get_secret_value(),
+            full_name=fields.full_name,
+            role=fields.role,
         )
         return await self.users.add(await new.build(self.hasher))
 
-    async def update(
-        self, user_id: uuid.UUID, *, role: Role | None, is_active: bool | None
-    ) -> User:
-        user = await self.get(user_id)
+    async def update(self, user: User, changes: UserUpdate) -> User:
+        """`user` as `load_for_change` gave it. A field left out (or null) stays as it is."""
+        role, is_active = changes.role, changes.is_active
         if role is not None and role != user.role:
             self._require_owner_for(user.role, role)
         if is_active is not None and is_active != user.is_active:
@@ -73,8 +71,7 @@ class UserService:
         self._forget(user)
         return user
 
-    async def delete(self, user_id: uuid.UUID) -> None:
-        user = await self.get(user_id)
+    async def delete(self, user: User) -> None:
         self._require_owner_for(user.role)
         if user.role is Role.OWNER and user.is_active:
             await self._keep_an_owner(user)

@@ -20,6 +20,7 @@ from app.core.config import Settings
 from app.core.db import create_session_factory
 from app.core.tenancy import bind_tenant
 from app.project.repository import ProjectRepository
+from app.project.schemas import ProjectUpdate
 from app.project.service import ProjectService
 from tests.fixtures.auth import Org
 from tests.fixtures.fakes import InMemoryCache, InMemoryPublisher, fake_principal
@@ -84,16 +85,17 @@ async def test_two_sessions_cannot_both_update_one_version(
                     actor=actor,
                 )
             )
-        # Both read version 1 before either writes.
-        assert [(await s.get(project_id)).version for s in services] == [1, 1]
+        # Both load version 1 before either writes.
+        first_row, second_row = [await s.load_for_change(project_id) for s in services]
+        assert (first_row.version, second_row.version) == (1, 1)
 
         await services[0].update(
-            project_id, expected_version=frozenset({1}), changes={"name": "First"}
+            first_row, ProjectUpdate(name="First"), expected_version=frozenset({1})
         )
         # The second UPDATE blocks on the first's row lock until the first commits...
         racing = asyncio.create_task(
             services[1].update(
-                project_id, expected_version=frozenset({1}), changes={"name": "Second"}
+                second_row, ProjectUpdate(name="Second"), expected_version=frozenset({1})
             )
         )
         await asyncio.sleep(0.2)

@@ -17,6 +17,7 @@ from app.core.pagination import PageRequest
 from app.identity.models import Role
 from app.identity.schemas import Principal, TenantRead
 from app.project.dependencies import get_project_service
+from app.project.exceptions import ProjectNotFoundError
 from app.project.models import Project
 from app.project.service import ProjectService, project_key
 from tests.fixtures.fakes import (
@@ -34,6 +35,7 @@ from tests.fixtures.problems import assert_problem
 
 class InMemoryProjects(InMemoryRepository[Project]):
     fields = ("name", "description")
+    not_found = ProjectNotFoundError
 
     async def list(self, page: PageRequest) -> Sequence[Project]:
         rows = sorted(self.rows.values(), key=lambda p: (p.created_at, p.id))

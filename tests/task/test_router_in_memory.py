@@ -21,6 +21,7 @@ from app.project.dependencies import valid_project
 from app.project.exceptions import ProjectNotFoundError
 from app.project.schemas import ProjectRead
 from app.task.dependencies import get_task_service
+from app.task.exceptions import TaskNotFoundError
 from app.task.models import Task, TaskStatus
 from app.task.service import TaskService
 from tests.fixtures.app import provide
@@ -38,10 +39,13 @@ from tests.fixtures.problems import INVALID_ASSIGNEE, assert_problem
 
 class InMemoryTasks(InMemoryRepository[Task]):
     fields = ("title", "description", "status", "assignee_id", "due_date")
+    not_found = TaskNotFoundError
 
-    async def get_in_project(self, project_id: uuid.UUID, task_id: uuid.UUID) -> Task | None:
-        task = self.rows.get(task_id)
-        return task if task is not None and task.project_id == project_id else None
+    async def get_in_project(self, project_id: uuid.UUID, task_id: uuid.UUID) -> Task:
+        task = await self.get_or_raise(task_id)
+        if task.project_id != project_id:
+            raise TaskNotFoundError
+        return task
 
     async def list(
         self,

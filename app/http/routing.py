@@ -1,0 +1,78 @@
+"""`ProblemRoute`, the route class of every API router: the problems a route documents in OpenAPI
+are derived from its dependency tree, never written by hand (hand-written lists drift).
+
+Every callable in the tree (the endpoint, its dependencies and theirs, `dependencies=[...]`
+entries) declares with `@raises(...)` (app/core/errors.py) the domain errors that reach the
+caller through it, beside its code; an error class carries its status. Two problems come from
+the framework instead: 422 when the route has any parameter or body to validate, and 413 when it
+takes a body (the size limit of app/http/middleware.py). A route's own `responses=` entries win.
+tests/api/test_problem_responses.py checks every route of the app against its tree.
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import params
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_dependant, get_parameterless_sub_dependant
+from fastapi.routing import APIRoute
+
+from app.core.errors import AppError, declared_errors
+from app.http.problems import VALIDATION_FAILED, problem_responses
+
+
+def _nodes(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _nodes(sub)
+
+
+def route_errors(dependant: Dependant) -> set[type[AppError]]:
+    """The domain errors declared anywhere in a route's dependency tree."""
+    return {error for node in _nodes(dependant) for error in declared_errors(node.call)}
+
+
+def route_problems(dependant: Dependant) -> dict[int, set[str]]:
+    """Every status a route can answer with a problem, with the titles of its problem types."""
+    problems: dict[int, set[str]] = {}
+    for error in route_errors(dependant):
+        problems.setdefault(error.status, set()).add(error.title)
+    nodes = list(_nodes(dependant))
+    if any(n.path_params or n.query_params or n.header_params or n.cookie_params for n in nodes):
+        problems.setdefault(422, set()).add(VALIDATION_FAILED)
+    if any(node.body_params for node in nodes):
+        problems.setdefault(422, set()).add(VALIDATION_FAILED)
+        problems.setdefault(413, set()).add(HTTPStatus(413).phrase)
+    return problems
+
+
+class ProblemRoute(APIRoute):
+    """An `APIRoute` whose `responses` also list every problem its dependency tree declares.
+
+    The tree is read here, before FastAPI builds the route, as FastAPI will build it: the
+    endpoint's parameters, after the route's (and its router's) `dependencies=[...]`.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        dependencies: Sequence[params.Depends] | None = None,
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        **options: Any,
+    ) -> None:
+        tree = get_dependant(path=path, call=endpoint)
+        tree.dependencies[:0] = [
+            get_parameterless_sub_dependant(depends=depends, path=path)
+            for depends in dependencies or ()
+        ]
+        derived = problem_responses(route_problems(tree))
+        super().__init__(
+            path,
+            endpoint,
+            dependencies=dependencies,
+            responses={**derived, **(responses or {})},
+            **options,
+        )
