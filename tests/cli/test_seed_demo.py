@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.cli import running
@@ -141,6 +142,30 @@ async def test_more_tasks_later_adds_only_the_missing_ones(
     assert after["tasks"] == after["titles"] == 150
     assert after["users"] == before["users"]
     assert set(after["projects"]) == set(before["projects"])
+
+
+async def test_a_removed_demo_owner_is_not_made_again(
+    no_demo: None, cli: RunCli, owner: AsyncEngine, published: InMemoryPublisher
+):
+    """Owners come only from signup, in the seed as in the API: a demo owner removed later (with
+    another owner left to act as) is reported, not recreated around the API's rules."""
+    await cli("seed-demo", "--tasks", "10")
+    demo_owner, demo_admin = DEMO_USERS[0].email, DEMO_USERS[1].email
+    of_demo = "AND tenant_id = (SELECT id FROM tenants WHERE slug = 'demo')"
+    async with owner.begin() as connection:
+        promote = "UPDATE users SET role = 'owner' WHERE email = :email " + of_demo
+        await connection.execute(text(promote), {"email": demo_admin})
+        remove = "DELETE FROM users WHERE email = :email " + of_demo
+        await connection.execute(text(remove), {"email": demo_owner})
+    before = await snapshot(owner)
+
+    outcome = await cli("seed-demo", "--tasks", "10")
+
+    assert outcome.error_line == (
+        f"error: {demo_owner} is no longer a user of tenant 'demo'; "
+        "delete the tenant to seed it afresh"
+    )
+    assert await snapshot(owner) == before
 
 
 async def test_refuses_to_publish_passwords_outside_development(

@@ -188,6 +188,27 @@ class TestProjectEvents:
         assert (project.name, project.version) == ("First", 2)
         assert unit.projects.rollbacks == 2
 
+    async def test_a_write_checks_the_row_not_the_cached_read(self, unit: Unit) -> None:
+        """Reads are served from the cache; a write loads the row (`ProjectForChangeDep`), so
+        its `If-Match` is checked against the version stored now, not the one cached."""
+        project = await unit.seed()
+        await unit.client.get(f"{PROJECTS}/{project.id}")  # caches version 1
+        project.description = "changed elsewhere"  # another process: version 2, cache untouched
+        await unit.projects.flush()
+        cached = await unit.client.get(f"{PROJECTS}/{project.id}")
+
+        stale = await unit.client.patch(
+            f"{PROJECTS}/{project.id}", json={"name": "Lost"}, headers={"If-Match": '"1"'}
+        )
+        current = await unit.client.patch(
+            f"{PROJECTS}/{project.id}", json={"name": "Kept"}, headers={"If-Match": '"2"'}
+        )
+
+        assert cached.headers["etag"] == '"1"'
+        assert assert_problem(stale, 412)["type"].endswith("stale-version")
+        assert (current.status_code, current.headers["etag"]) == (200, '"3"')
+        assert (project.name, project.description) == ("Kept", "changed elsewhere")
+
     async def test_unknown_project_is_404_with_no_event(self, unit: Unit) -> None:
         response = await unit.client.patch(f"{PROJECTS}/{uuid.uuid4()}", json={"name": "x"})
         assert assert_problem(response, 404)["type"].endswith("project-not-found")
