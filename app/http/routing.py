@@ -18,7 +18,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_dependant, get_parameterless_sub_dependant
 from fastapi.routing import APIRoute
 
-from app.core.errors import AppError, declared_errors
+from app.core.errors import declared_errors
 from app.http.problems import VALIDATION_FAILED, problem_responses
 
 
@@ -28,23 +28,28 @@ def _nodes(dependant: Dependant) -> Iterator[Dependant]:
         yield from _nodes(sub)
 
 
-def route_errors(dependant: Dependant) -> set[type[AppError]]:
-    """The domain errors declared anywhere in a route's dependency tree."""
-    return {error for node in _nodes(dependant) for error in declared_errors(node.call)}
-
-
 def route_problems(dependant: Dependant) -> dict[int, set[str]]:
-    """Every status a route can answer with a problem, with the titles of its problem types."""
-    problems: dict[int, set[str]] = {}
-    for error in route_errors(dependant):
-        problems.setdefault(error.status, set()).add(error.title)
+    """Every status a route can answer with a problem, with the titles of its problem types:
+    the errors declared anywhere in its tree, and the framework's own."""
     nodes = list(_nodes(dependant))
-    if any(n.path_params or n.query_params or n.header_params or n.cookie_params for n in nodes):
+    problems: dict[int, set[str]] = {}
+    for error in {error for node in nodes for error in declared_errors(node.call)}:
+        problems.setdefault(error.status, set()).add(error.title)
+    if any(_takes_input(node) for node in nodes):
         problems.setdefault(422, set()).add(VALIDATION_FAILED)
     if any(node.body_params for node in nodes):
-        problems.setdefault(422, set()).add(VALIDATION_FAILED)
         problems.setdefault(413, set()).add(HTTPStatus(413).phrase)
     return problems
+
+
+def _takes_input(node: Dependant) -> bool:
+    return bool(
+        node.path_params
+        or node.query_params
+        or node.header_params
+        or node.cookie_params
+        or node.body_params
+    )
 
 
 class ProblemRoute(APIRoute):
