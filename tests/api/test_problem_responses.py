@@ -50,7 +50,7 @@ def drift(app: FastAPI) -> list[str]:
         assert dependant is not None
         declared = declared_statuses(dependant)
         accounted = declared | framework_statuses(dependant)
-        for method in sorted(context.methods):
+        for method in sorted(context.methods or ()):
             label = f"{method} {context.path_format}"
             responses = spec["paths"][context.path_format][method.lower()]["responses"]
             problems = {

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import pytest
 from fastapi import Depends, FastAPI, Header, Request
+from pydantic import SecretStr
 
 from app.auth.dependencies import get_request_context
 from app.core.resources import Resources
@@ -15,8 +16,10 @@ from app.http.deps import get_resources, get_session
 from app.http.outside_request import OutsideRequestError, resolved
 from app.identity.models import Role
 from app.tenant.dependencies import get_tenant_service
+from app.tenant.schemas import SignUpRequest
 from app.tenant.service import TenantService
 from app.user.dependencies import get_user_service
+from app.user.schemas import UserCreate
 from app.user.service import UserService
 
 
@@ -161,11 +164,13 @@ async def test_the_apps_own_providers_resolve_from_the_resources(resources: Reso
     async with resolved(get_tenant_service, given={get_resources: resources}) as tenants:
         assert isinstance(tenants, TenantService)
         signup = await tenants.sign_up(
-            name="Outside",
-            slug="outside-request",
-            email="owner@outside.example",
-            password="a long enough password",
-            full_name="Owner",
+            SignUpRequest(
+                name="Outside",
+                slug="outside-request",
+                email="owner@outside.example",
+                password=SecretStr("a long enough password"),
+                full_name="Owner",
+            )
         )
 
     async with resolved(get_session, given={get_resources: resources}) as session:
@@ -182,11 +187,13 @@ async def test_a_request_context_given_resolves_the_domain_providers(resources: 
 
     async with resolved(get_tenant_service, given={get_resources: resources}) as tenants:
         signup = await tenants.sign_up(
-            name="Acting",
-            slug="acting-outside",
-            email="owner@acting.example",
-            password="a long enough password",
-            full_name="Owner",
+            SignUpRequest(
+                name="Acting",
+                slug="acting-outside",
+                email="owner@acting.example",
+                password=SecretStr("a long enough password"),
+                full_name="Owner",
+            )
         )
     async with resolved(get_session, given={get_resources: resources}) as session:
         context = await acting_as(
@@ -198,9 +205,11 @@ async def test_a_request_context_given_resolves_the_domain_providers(resources: 
         async with resolved(get_user_service, given={get_request_context: context}) as users:
             assert isinstance(users, UserService)
             created = await users.create(
-                email="member@acting.example",
-                password="another long password",
-                full_name="Member",
-                role=Role.MEMBER,
+                UserCreate(
+                    email="member@acting.example",
+                    password=SecretStr("another long password"),
+                    full_name="Member",
+                    role=Role.MEMBER,
+                )
             )
     assert created.tenant_id == signup.tenant.id
