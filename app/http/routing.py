@@ -6,7 +6,7 @@ entries) declares with `@raises(...)` (app/core/errors.py) the domain errors tha
 caller through it, beside its code; an error class carries its status. Two problems come from
 the framework instead: 422 when the route has any parameter or body to validate, and 413 when it
 takes a body (the size limit of app/http/middleware.py). A route's own `responses=` entries win.
-tests/api/test_problem_responses.py checks every route of the app against its tree.
+tests/http/test_routing.py checks every route of the app against its tree.
 """
 
 from collections.abc import Callable, Iterator, Sequence

@@ -146,7 +146,7 @@ async def test_more_tasks_later_adds_only_the_missing_ones(
 
 async def test_a_removed_demo_owner_is_not_made_again(
     no_demo: None, cli: RunCli, owner: AsyncEngine, published: InMemoryPublisher
-):
+) -> None:
     """Owners come only from signup, in the seed as in the API: a demo owner removed later (with
     another owner left to act as) is reported, not recreated around the API's rules."""
     await cli("seed-demo", "--tasks", "10")

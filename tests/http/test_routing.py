@@ -64,11 +64,13 @@ def drift(app: FastAPI) -> list[str]:
     return found
 
 
-def test_every_route_documents_exactly_the_problems_its_tree_declares(app_instance: FastAPI):
+def test_every_route_documents_exactly_the_problems_its_tree_declares(
+    app_instance: FastAPI,
+) -> None:
     assert drift(app_instance) == []
 
 
-def test_create_task_documents_the_409_of_its_idempotency_dependency(app_instance: FastAPI):
+def test_create_task_documents_the_409_of_its_idempotency_dependency(app_instance: FastAPI) -> None:
     spec = app_instance.openapi()
     conflict = spec["paths"]["/api/v1/projects/{project_id}/tasks"]["post"]["responses"]["409"]
 
@@ -96,7 +98,7 @@ class TestTheCheckCanFail:
         app.include_router(router)
         return app
 
-    def test_a_plain_router_documents_nothing_and_is_caught(self):
+    def test_a_plain_router_documents_nothing_and_is_caught(self) -> None:
         app = self.app_with(APIRouter())
 
         assert drift(app) == [
@@ -104,14 +106,14 @@ class TestTheCheckCanFail:
             "POST /things: declares 409, documents no problem",
         ]
 
-    def test_a_problem_route_documents_the_dependency_and_the_endpoint(self):
+    def test_a_problem_route_documents_the_dependency_and_the_endpoint(self) -> None:
         app = self.app_with(APIRouter(route_class=ProblemRoute))
 
         assert drift(app) == []
         responses = app.openapi()["paths"]["/things"]["post"]["responses"]
         assert {"404", "409"} <= set(responses)
 
-    def test_a_hand_written_status_nothing_declares_is_caught(self):
+    def test_a_hand_written_status_nothing_declares_is_caught(self) -> None:
         router = APIRouter(route_class=ProblemRoute)
 
         @router.get("/things", responses={412: {"content": {"application/problem+json": {}}}})
