@@ -1,11 +1,10 @@
-import uuid
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field
 
 from app.http.schemas import Email, Name, Password, RequestBody, Schema, Text
 from app.identity.models import SLUG_PATTERN
+from app.identity.schemas import TenantRead
 from app.user.schemas import UserRead
 
 
@@ -21,14 +20,6 @@ class SignUpRequest(RequestBody):
     email: Email
     password: Password
     full_name: Name
-
-
-class TenantRead(Schema):
-    id: uuid.UUID
-    slug: str
-    name: str
-    is_active: bool
-    created_at: datetime
 
 
 class SignUpResponse(Schema):
