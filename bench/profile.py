@@ -135,7 +135,7 @@ async def profile(spec: Spec) -> dict[str, Any]:
 
 
 def summarise(stats: pstats.Stats, wall: float, requests: int) -> dict[str, Any]:
-    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]  # untyped in typeshed
     total = sum(entry[2] for entry in raw.values())  # own time of every frame
     wait = sum(entry[2] for (_, _, name), entry in raw.items() if name == WAIT_FRAME)
     by_package: dict[str, float] = defaultdict(float)

@@ -34,14 +34,15 @@ class Pagination:
         items, last = split_page(list(rows), self.request)
         next_cursor = self.codec.encode(Position(last.created_at, last.id)) if last else None
         validated = _list_of(schema).validate_python(items, from_attributes=True)
-        return Page[schema].model_construct(  # type: ignore[valid-type]
+        # mypy cannot subscript a generic with a runtime type variable; pydantic can.
+        return Page[schema].model_construct(  # type: ignore[valid-type]  # a runtime type
             items=validated, next_cursor=next_cursor
         )
 
 
 @functools.cache
 def _list_of(schema: type[ItemT]) -> TypeAdapter[list[ItemT]]:
-    return TypeAdapter(list[schema])  # type: ignore[valid-type]
+    return TypeAdapter(list[schema])  # type: ignore[valid-type]  # a runtime type, as above
 
 
 @raises(InvalidCursorError)

@@ -4,7 +4,7 @@ directory that resolves a tenant on every request is `app.identity.cache.TenantD
 from dataclasses import dataclass
 
 from app.core.security import PasswordHasher
-from app.identity.accounts import NewUser
+from app.identity.new_user import NewUser
 from app.identity.exceptions import TenantSlugTakenError
 from app.identity.models import Role, Tenant, User
 from app.identity.repository import TenantRepository

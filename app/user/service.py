@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from app.core.cache import Cache
 from app.core.security import PasswordHasher
-from app.identity.accounts import NewUser
+from app.identity.new_user import NewUser
 from app.identity.cache import user_subject
 from app.identity.models import Role, User
 from app.identity.repository import UserRepository

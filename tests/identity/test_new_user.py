@@ -1,10 +1,10 @@
-"""`NewUser` (app/identity/accounts.py), the one way signup and user management make a user:
+"""`NewUser` (app/identity/new_user.py), the one way signup and user management make a user:
 the password rule when it is made, the hash when it is built; the email kept lower-case."""
 
 import pytest
 
 from app.core.security import WeakPasswordError
-from app.identity.accounts import NewUser
+from app.identity.new_user import NewUser
 from app.identity.models import Role
 from tests.fixtures.fake_identity import PlainHasher
 
