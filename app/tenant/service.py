@@ -4,9 +4,9 @@ directory that resolves a tenant on every request is `app.identity.cache.TenantD
 from dataclasses import dataclass
 
 from app.core.security import PasswordHasher
-from app.identity.new_user import NewUser
 from app.identity.exceptions import TenantSlugTakenError
 from app.identity.models import Role, Tenant, User
+from app.identity.new_user import NewUser
 from app.identity.repository import TenantRepository
 from app.identity.wall import TenantWall
 from app.tenant.schemas import SignUpRequest

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from app.core.cache import Cache
 from app.core.security import PasswordHasher
-from app.identity.new_user import NewUser
 from app.identity.cache import user_subject
 from app.identity.models import Role, User
+from app.identity.new_user import NewUser
 from app.identity.repository import UserRepository
 from app.identity.schemas import Principal
 from app.user.exceptions import LastOwnerError, OwnerRequiredError

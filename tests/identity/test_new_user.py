@@ -4,8 +4,8 @@ the password rule when it is made, the hash when it is built; the email kept low
 import pytest
 
 from app.core.security import WeakPasswordError
-from app.identity.new_user import NewUser
 from app.identity.models import Role
+from app.identity.new_user import NewUser
 from tests.fixtures.fake_identity import PlainHasher
 
 
