@@ -1,24 +1,8 @@
-import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from app.http.schemas import RequestBody, Schema, Text
-from app.identity.models import Role
-
-
-class Principal(Schema):
-    """Who is calling: loaded from PostgreSQL (the token's role may be stale), cached in Redis.
-    It carries every field of `UserRead`, so `GET /users/me` needs no query of its own."""
-
-    id: uuid.UUID
-    tenant_id: uuid.UUID
-    email: str
-    full_name: str
-    role: Role
-    is_active: bool
-    created_at: datetime
 
 
 class TokenPair(Schema):
