@@ -1,12 +1,15 @@
-"""Credentials: password hashing (argon2id through pwdlib, off the event loop), access tokens
-(JWT through python-jose) and opaque refresh tokens. Framework-free."""
+"""Credentials: the password policy, password hashing (argon2id through pwdlib, off the event
+loop), access tokens (JWT through python-jose) and opaque refresh tokens. Framework-free."""
 
 import hashlib
 import secrets
+import string
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
 from typing import Protocol
 
 import anyio.to_thread
@@ -24,11 +27,44 @@ class WeakPasswordError(InvalidInputError):
     title = "Password too weak"
 
 
-def require_password_length(password: str, min_length: int) -> None:
-    """The one password policy, applied wherever a password is set (signup, new users). The
-    request schemas' floor of 12 shows in OpenAPI; settings may demand more."""
+class CommonPasswordError(WeakPasswordError):
+    code = "common-password"
+    title = "Password too common"
+
+
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
+# What people add to a common password to get past a length rule: "password1234", "dragon!!!!".
+ADDED_AT_THE_END = string.digits + string.punctuation + string.whitespace
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The 10,000 most common passwords, lower-cased (common_passwords.txt says where they come
+    from). Read once, at the first password set, not at import."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
+def is_common_password(password: str) -> bool:
+    """In the list, ignoring case, as it is or once the digits and symbols at its end are
+    removed. Most entries are shorter than the 12-character minimum: padded, they are what a
+    length rule gets instead of a better password."""
+    lowered = password.lower()
+    common = common_passwords()
+    return lowered in common or lowered.rstrip(ADDED_AT_THE_END) in common
+
+
+def require_long_uncommon_password(password: str, min_length: int) -> None:
+    """The one password policy, applied wherever a password is set (signup, new users, the
+    CLI): at least `min_length` characters, and not a common password. The request schemas'
+    floor of 12 shows in OpenAPI; settings may demand more."""
     if len(password) < min_length:
         raise WeakPasswordError(f"The password must be at least {min_length} characters long.")
+    if is_common_password(password):
+        raise CommonPasswordError(
+            "The password is one of the most common passwords, or one with digits or symbols "
+            "added at its end: attackers try those first. Choose another."
+        )
 
 
 class PasswordHasher(Protocol):

@@ -3,7 +3,7 @@
 
 from dataclasses import dataclass, field
 
-from app.core.security import PasswordHasher, require_password_length
+from app.core.security import PasswordHasher, require_long_uncommon_password
 from app.identity.models import Role, User
 
 
@@ -23,7 +23,7 @@ class NewUser:
     def under_rule(
         cls, password_min_length: int, *, email: str, password: str, full_name: str, role: Role
     ) -> "NewUser":
-        require_password_length(password, password_min_length)
+        require_long_uncommon_password(password, password_min_length)
         return cls(email=email.lower(), password=password, full_name=full_name, role=role)
 
     async def build(self, hasher: PasswordHasher) -> User:
