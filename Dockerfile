@@ -90,6 +90,14 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
 # environment; its default is 127.0.0.1). The app writes the access log itself (one JSON line per
 # request, with the route template), hence --no-access-log. On SIGTERM uvicorn stops accepting,
 # lets requests in flight finish for up to 20 s, then runs the lifespan shutdown: keep the
-# orchestrator's grace period above that (docs/operations.md).
+# orchestrator's grace period above that. Limits (docs/operations.md, "Server limits"; the same in
+# docker-compose.yml and `make run`, checked by tests/e2e/test_server_limits.py):
+#   --http h11 --h11-max-incomplete-event-size 16384: a request head (request line and headers)
+#     still incomplete past 16 KiB is refused (400). Only the h11 parser has this limit; httptools,
+#     which uvicorn would pick otherwise, buffers headers of any size.
+#   --limit-concurrency 200: past 200 open connections or requests in flight, answer 503 at once
+#     instead of queueing without bound.
+#   --timeout-keep-alive 5: close a keep-alive connection idle for 5 s.
 CMD ["uvicorn", "--factory", "app.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", \
-     "--no-access-log", "--timeout-graceful-shutdown", "20"]
+     "--no-access-log", "--timeout-graceful-shutdown", "20", "--http", "h11", \
+     "--h11-max-incomplete-event-size", "16384", "--limit-concurrency", "200", "--timeout-keep-alive", "5"]

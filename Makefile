@@ -17,8 +17,8 @@ install: ## Create .venv from uv.lock (runtime and dev dependencies)
 dev: ## Run the API with auto-reload (APP_ENV=development unless set)
 	APP_ENV=$${APP_ENV:-development} $(UV) run uvicorn --factory app.main:create_app --reload --host $(HOST) --port $(PORT) --no-access-log
 
-run: ## Run the API as production would (no reload)
-	$(UV) run uvicorn --factory app.main:create_app --host $(HOST) --port $(PORT) --proxy-headers --no-access-log --timeout-graceful-shutdown 20
+run: ## Run the API as production would (no reload; the Dockerfile's flags and limits)
+	$(UV) run uvicorn --factory app.main:create_app --host $(HOST) --port $(PORT) --proxy-headers --no-access-log --timeout-graceful-shutdown 20 --http h11 --h11-max-incomplete-event-size 16384 --limit-concurrency 200 --timeout-keep-alive 5
 
 test: ## Run the test suite against real PostgreSQL and Redis (checked first)
 	@bash scripts/check-services.sh
