@@ -14,10 +14,17 @@ from app.core.db import verify_database_role
 from app.core.logging import configure_logging
 from app.core.resources import open_resources
 from app.health.router import router as health_router
+from app.http.cors import install_cors
+from app.http.hosts import HostCheckMiddleware
 from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.http.observability import ObservabilityMiddleware, install_metrics
 from app.http.problems import install_problem_handlers
+from app.http.security_headers import SecurityHeadersMiddleware
 from app.idempotency.dependencies import install_idempotency
+
+# Answered whatever the Host: probes and scrapes name the container by address, and these answers
+# do not depend on the name (app/http/hosts.py).
+PROBE_PATHS = ("/health/live", "/health/ready", "/metrics")
 
 
 class DebugOutsideDevelopmentError(RuntimeError):
@@ -79,12 +86,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     install_idempotency(app)  # its recorder is the innermost middleware
     metrics = install_metrics(app, settings.operations)
-    # Added last = outermost: the request id exists before anything else runs. The access log
-    # and the HTTP metrics come next, so they see every request with its id: 413s included, and
-    # the 500 RequestContextMiddleware renders for an exception that escaped.
+    # Added last = outermost. The security headers wrap everything, so every answer has them,
+    # the last-resort 500 included. Then the request id exists before anything else runs. The
+    # access log and the HTTP metrics come next, so they see every request with its id: refused
+    # hosts, CORS preflights and 413s included, and the 500 RequestContextMiddleware renders for
+    # an exception that escaped. CORS wraps the body limit, so a browser can read a 413.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api.max_body_bytes)
+    install_cors(app, settings.http.cors_origins)
+    app.add_middleware(
+        HostCheckMiddleware,
+        allowed_hosts=settings.http.resolved_allowed_hosts(settings.app_env),
+        unchecked_paths=PROBE_PATHS,
+    )
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, hsts_max_age_seconds=settings.http.hsts_max_age())
     app.include_router(health_router)
     include_api(app)
     if docs:

@@ -12,12 +12,19 @@ remembered in the browser's localStorage), and a `requestInterceptor` adds its v
 to the token request Authorize sends. Swagger then sends the bearer token on every call it makes.
 See docs/operations.md, "Interactive docs".
 
+Each page sends its own Content-Security-Policy (`page_policy`), allowing exactly what it needs;
+everything else the service answers has the API's, which allows nothing
+(app/http/security_headers.py). docs/security.md, "HTTP hardening", lists them.
+
 `create_app` calls `install_docs` only when `API__DOCS_ENABLED` (resolved per APP_ENV) is on; with
 it off, /docs, /redoc, /docs-static and /openapi.json are all 404.
 """
 
+import base64
+import hashlib
 import html
 import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,7 +68,7 @@ def password_token_paths(openapi: dict[str, Any]) -> list[str]:
 
 
 TENANT_BAR = """
-<form class="dependable-tenant" onsubmit="return false">
+<form class="dependable-tenant" id="dependable-tenant-form">
   <label for="dependable-tenant">Tenant</label>
   <input id="dependable-tenant" name="tenant" placeholder="acme" autocomplete="off"
          spellcheck="false">
@@ -100,6 +107,9 @@ SWAGGER_SCRIPT = """
   const tenantPaths = %(tenant_paths)s;
   const storageKey = %(storage_key)s;
   const input = document.getElementById("dependable-tenant");
+  const form = document.getElementById("dependable-tenant-form");
+  // Enter in the box must not submit the form (and reload the page).
+  if (form) form.addEventListener("submit", function (event) { event.preventDefault(); });
   function remember(value) {
     try { window.localStorage.setItem(storageKey, value); } catch (error) { /* private mode */ }
   }
@@ -130,6 +140,32 @@ SWAGGER_SCRIPT = """
   window.ui = SwaggerUIBundle(config);
 })();
 """
+
+
+def source_hash(code: str) -> str:
+    """A CSP source allowing exactly this inline script or style (CSP3 hash source)."""
+    digest = hashlib.sha256(code.encode()).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
+def page_policy(*, script_src: str, style_src: str, worker_src: str | None = None) -> str:
+    """The Content-Security-Policy of a docs page. The API's own policy allows nothing
+    (app/http/security_headers.py); these pages set theirs, which the middleware keeps. Common
+    to all: nothing from other sites (fonts, CDNs, an online validator), requests to this server
+    only, images from it or inline (`data:`: Swagger's icons), no framing, no <base>, no form
+    posted anywhere (the tenant box is never submitted)."""
+    directives = [
+        "default-src 'none'",
+        f"script-src {script_src}",
+        f"style-src {style_src}",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        *([f"worker-src {worker_src}"] if worker_src else []),
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+    return "; ".join(directives)
 
 
 def swagger_page(
@@ -168,13 +204,25 @@ def swagger_page(
 </body>
 </html>
 """
-    return HTMLResponse(page)
+    # The page's one inline script and one inline style, by hash: nothing else inline runs.
+    policy = page_policy(
+        script_src=f"'self' {source_hash(script)}", style_src=f"'self' {source_hash(STYLE)}"
+    )
+    return HTMLResponse(page, headers={"Content-Security-Policy": policy})
+
+
+# ReDoc styles itself with <style> elements it writes at run time (styled-components), which no
+# hash can name: its styles need 'unsafe-inline' (scripts do not). Its search index runs in a
+# Worker built from a blob: URL. The policy also keeps images to this server: ReDoc's bundle shows
+# a logo from its CDN in the sidebar's footer (and hides it when it fails to load), which the
+# browser then never requests.
+REDOC_POLICY = page_policy(
+    script_src="'self'", style_src="'self' 'unsafe-inline'", worker_src="blob:"
+)
 
 
 def redoc_page(app: FastAPI, request: Request, *, openapi_url: str) -> HTMLResponse:
-    """ReDoc, as FastAPI's page has it minus the web fonts. The CSP keeps images to this server:
-    ReDoc's bundle shows a logo from its CDN in the sidebar's footer (and hides it when it fails
-    to load), which the browser then never requests."""
+    """ReDoc, as FastAPI's page has it minus the web fonts, under `REDOC_POLICY`."""
     root = request.scope.get("root_path", "")
     static = f"{root}{STATIC_URL}"
     page = f"""<!DOCTYPE html>
@@ -182,7 +230,6 @@ def redoc_page(app: FastAPI, request: Request, *, openapi_url: str) -> HTMLRespo
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="img-src 'self' data:">
 <title>{html.escape(app.title)} - ReDoc</title>
 <link rel="icon" href="{static}/{FAVICON}">
 <style>body {{ margin: 0; padding: 0; }}</style>
@@ -194,7 +241,17 @@ def redoc_page(app: FastAPI, request: Request, *, openapi_url: str) -> HTMLRespo
 </body>
 </html>
 """
-    return HTMLResponse(page)
+    return HTMLResponse(page, headers={"Content-Security-Policy": REDOC_POLICY})
+
+
+def oauth2_redirect_page() -> HTMLResponse:
+    """FastAPI's OAuth2 redirect page for Swagger (authorization-code flows), with a policy
+    that runs its one inline script."""
+    response = get_swagger_ui_oauth2_redirect_html()
+    [script] = re.findall(r"<script>(.*?)</script>", bytes(response.body).decode(), re.DOTALL)
+    policy = page_policy(script_src=source_hash(script), style_src="'none'")
+    response.headers["Content-Security-Policy"] = policy
+    return response
 
 
 def install_docs(app: FastAPI, settings: Settings) -> None:
@@ -212,7 +269,7 @@ def install_docs(app: FastAPI, settings: Settings) -> None:
         return swagger_page(app, request, openapi_url=openapi_url, tenant_header=tenant_header)
 
     async def swagger_ui_redirect(request: Request) -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return oauth2_redirect_page()
 
     async def redoc(request: Request) -> HTMLResponse:
         return redoc_page(app, request, openapi_url=openapi_url)

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -184,6 +185,89 @@ class ApiSettings(BaseModel):
         return app_env != "production"
 
 
+# Names that only reach this machine: served in every APP_ENV unless HTTP__ALLOWED_HOSTS says
+# otherwise, so a local `make run` or `curl 127.0.0.1:8000` works before any configuration.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+# Plus, with APP_ENV=development|test: subdomains of localhost (browsers resolve them to the
+# loopback: acme.localhost:8000 for the subdomain resolver), the test clients' names (httpx's
+# `http://test`, Starlette's `testserver`) and the `.test` top-level domain, reserved for testing
+# (RFC 2606), so that none of them is ever a real site.
+DEVELOPMENT_HOSTS = (*LOOPBACK_HOSTS, "*.localhost", "test", "*.test", "testserver")
+HSTS_ONE_YEAR = 31_536_000
+
+
+class HttpSettings(BaseModel):
+    """The HTTP edge: which host names the service answers for, which browser origins may call
+    it (CORS), and whether it is reached over HTTPS only (HSTS). See docs/security.md, "HTTP
+    hardening"."""
+
+    allowed_hosts: list[str] | None = Field(
+        default=None,
+        description="Host names served (`*.example.com` for every subdomain, `*` for any), "
+        "others answer 400. Unset: loopback, test and `*.localhost` names with "
+        "APP_ENV=development|test, the loopback names alone otherwise.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API from another site, as the browser "
+        "names them (`https://app.example.com`); empty: no CORS at all.",
+    )
+    https_only: bool = Field(
+        default=False,
+        description="The service is reached over HTTPS only (TLS ends in front of it): send "
+        "Strict-Transport-Security.",
+    )
+    hsts_max_age_seconds: int = Field(default=HSTS_ONE_YEAR, ge=0)
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_patterns(cls, hosts: list[str] | None) -> list[str] | None:
+        if hosts is None:
+            return None
+        for host in hosts:
+            # The check compares the Host without its port, IPv6 addresses in brackets as
+            # the header has them: "example.com:8000", "::1" or a URL would match nothing.
+            bad_wildcard = "*" in host[1:] or (host.startswith("*") and host[:2] not in ("*", "*."))
+            bracketed = host.startswith("[") and host.endswith("]")
+            if not host or "/" in host or (":" in host and not bracketed) or bad_wildcard:
+                msg = (
+                    f"HTTP__ALLOWED_HOSTS: {host!r} is not a host name, an address ('[::1]' "
+                    "for IPv6) or a pattern like '*.example.com' (no scheme, path or port)."
+                )
+                raise ValueError(msg)
+        return [host.lower() for host in hosts]
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            parts = urlsplit(origin)
+            exact = parts.scheme in ("http", "https") and parts.netloc and origin.count("/") == 2
+            if origin != "*" and not (exact and not parts.query and not parts.fragment):
+                # A browser's Origin header never has a path, not even "/": such an entry
+                # would silently match nothing.
+                msg = (
+                    f"HTTP__CORS_ORIGINS: {origin!r} is not an origin like "
+                    "'https://app.example.com' (scheme and host, optional port, no path)."
+                )
+                raise ValueError(msg)
+        return origins
+
+    def resolved_allowed_hosts(self, app_env: AppEnv) -> list[str]:
+        if self.allowed_hosts is not None:
+            return self.allowed_hosts
+        return list(DEVELOPMENT_HOSTS if app_env in ("development", "test") else LOOPBACK_HOSTS)
+
+    def hsts_max_age(self) -> int | None:
+        """The Strict-Transport-Security max-age to send, None for no header."""
+        return self.hsts_max_age_seconds if self.https_only else None
+
+
 class HealthSettings(BaseModel):
     check_timeout_seconds: float = Field(default=1.5, gt=0)
 
@@ -253,6 +337,7 @@ class Settings(BaseSettings):
     events: EventSettings = EventSettings()
     idempotency: IdempotencySettings = IdempotencySettings()
     api: ApiSettings = ApiSettings()
+    http: HttpSettings = HttpSettings()
     health: HealthSettings = HealthSettings()
     operations: OperationsSettings = OperationsSettings()
 

@@ -2,6 +2,8 @@
 the tenant wiring of Swagger's Authorize, and API__DOCS_ENABLED (off by default in production).
 The same pages in a real browser: tests/e2e/test_docs_browser.py."""
 
+import base64
+import hashlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -70,11 +72,11 @@ class TestPagesUseLocalAssetsOnly:
         assert f"{STATIC_URL}/swagger-ui.css" in found
 
     async def test_redoc_loads_its_bundle(self, bare_client: AsyncClient) -> None:
-        page = (await bare_client.get("/redoc")).text
-        assert f"{STATIC_URL}/redoc.standalone.js" in references(page)
-        assert 'spec-url="/openapi.json"' in page
+        response = await bare_client.get("/redoc")
+        assert f"{STATIC_URL}/redoc.standalone.js" in references(response.text)
+        assert 'spec-url="/openapi.json"' in response.text
         # ReDoc's bundle would fetch a logo from its CDN: the page keeps images to this server.
-        assert "content=\"img-src 'self' data:\"" in page
+        assert "img-src 'self' data:" in response.headers["content-security-policy"]
 
     @pytest.mark.parametrize("path", PAGES)
     async def test_every_asset_a_page_references_is_served(
@@ -108,6 +110,79 @@ class TestPagesUseLocalAssetsOnly:
     async def test_assets_outside_the_folder_are_not_served(self, bare_client: AsyncClient) -> None:
         response = await bare_client.get(f"{STATIC_URL}/../core.py")
         assert response.status_code == 404
+
+
+INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)  # <script src=...> excluded
+INLINE_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
+EVENT_HANDLER = re.compile(r"<[^>]*\son[a-z]+\s*=", re.IGNORECASE)  # onclick=, onsubmit=, ...
+
+
+def sha256_source(code: str) -> str:
+    return f"'sha256-{base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()}'"
+
+
+def directives(policy: str) -> dict[str, list[str]]:
+    parsed: dict[str, list[str]] = {}
+    for directive in filter(None, (part.strip() for part in policy.split(";"))):
+        name, *sources = directive.split()
+        parsed[name] = sources
+    return parsed
+
+
+class TestPagesContentSecurityPolicy:
+    """Each page sets its own policy (the API's allows nothing): inline code runs only by its
+    hash, and nothing comes from, goes to or frames the page from elsewhere. The browser test
+    runs the pages under these policies."""
+
+    @pytest.mark.parametrize("path", [*PAGES, "/docs/oauth2-redirect"])
+    async def test_nothing_from_elsewhere(self, bare_client: AsyncClient, path: str):
+        policy = directives((await bare_client.get(path)).headers["content-security-policy"])
+
+        assert policy["default-src"] == ["'none'"]
+        assert policy["frame-ancestors"] == ["'none'"]
+        assert policy["base-uri"] == ["'none'"]
+        assert policy["form-action"] == ["'none'"]
+        assert policy.get("connect-src", ["'self'"]) == ["'self'"]
+        assert policy.get("img-src", ["'self'"]) in (["'self'"], ["'self'", "data:"])
+        sources = [source for values in policy.values() for source in values]
+        assert not [source for source in sources if "://" in source or source == "*"]
+        assert "'unsafe-eval'" not in sources
+        assert "'unsafe-inline'" not in policy["script-src"]
+
+    @pytest.mark.parametrize("root_path", ["", "/svc"])
+    async def test_swagger_runs_its_own_inline_script_and_style_only(
+        self, docs_app: FastAPI, root_path: str
+    ):
+        async with client_for(docs_app, root_path=root_path) as client:
+            response = await client.get(f"{root_path}/docs")
+        policy = directives(response.headers["content-security-policy"])
+        scripts = INLINE_SCRIPT.findall(response.text)
+        styles = INLINE_STYLE.findall(response.text)
+
+        assert scripts
+        assert styles
+        assert policy["script-src"] == ["'self'", *map(sha256_source, scripts)]
+        assert policy["style-src"] == ["'self'", *map(sha256_source, styles)]
+        # An inline handler would need 'unsafe-hashes': the page has none.
+        assert EVENT_HANDLER.search(response.text) is None
+
+    async def test_redoc_runs_no_inline_script(self, bare_client: AsyncClient):
+        response = await bare_client.get("/redoc")
+        policy = directives(response.headers["content-security-policy"])
+
+        assert INLINE_SCRIPT.findall(response.text) == []
+        assert policy["script-src"] == ["'self'"]
+        # What ReDoc needs at run time: the <style> elements it writes, its search worker.
+        assert policy["style-src"] == ["'self'", "'unsafe-inline'"]
+        assert policy["worker-src"] == ["blob:"]
+
+    async def test_the_oauth2_redirect_page_runs_its_script(self, bare_client: AsyncClient):
+        response = await bare_client.get("/docs/oauth2-redirect")
+        policy = directives(response.headers["content-security-policy"])
+
+        assert policy["script-src"] == list(
+            map(sha256_source, INLINE_SCRIPT.findall(response.text))
+        )
 
 
 class TestSwaggerAuthorizeCarriesTheTenant:

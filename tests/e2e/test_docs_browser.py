@@ -1,7 +1,8 @@
 """The interactive docs in a real browser: a real uvicorn process, Debian's Chromium driven by
 Playwright. A user enters the tenant, authorizes through Swagger's dialog, runs
-`GET /api/v1/users/me` with "Try it out" -> "Execute" and sees their own email; the page loads
-nothing from outside this machine.
+`GET /api/v1/users/me` with "Try it out" -> "Execute" and sees their own email; then ReDoc shows
+the same document and searches it. The pages load nothing from outside this machine, and run
+under their own Content-Security-Policy (app/api/docs.py), which blocks nothing they need.
 
 The screenshot of that state goes to the test's tmp_path; with UPDATE_DOCS_SCREENSHOT=1 it
 replaces docs/img/swagger-authorized.png (shown in the README), so that an ordinary test run
@@ -19,6 +20,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -193,6 +195,12 @@ async def collapse_tags_but(page: Page, tag: str) -> None:
     await expect(page.locator(".opblock-tag-section.is-open")).to_have_count(1)
 
 
+async def search_redoc(page: Page, text: str) -> None:
+    """ReDoc's search box, which runs in a Worker of its own: the results list the operation."""
+    await page.locator('input[placeholder="Search..."]').fill(text)
+    await expect(page.locator('[role="search"] li').first).to_be_visible()
+
+
 async def take_screenshot(page: Page, last: Locator, path: Path) -> None:
     """The page from its top down to the bottom of `last`."""
     await page.evaluate("window.scrollTo(0, 0)")
@@ -205,16 +213,36 @@ async def take_screenshot(page: Page, last: Locator, path: Path) -> None:
     await page.screenshot(path=str(path), full_page=True, clip=clip)
 
 
+def script_source(policy: str) -> str:
+    """The script-src directive of a Content-Security-Policy."""
+    [directive] = [part.strip() for part in policy.split(";") if "script-src" in part]
+    return directive
+
+
 def screenshot_path(tmp_path: Path) -> Path:
     if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":
         return DOCS_SCREENSHOT
     return tmp_path / DOCS_SCREENSHOT.name
 
 
+# Every page reports what its Content-Security-Policy blocked, as the browser saw it.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  window.reportViolation(event.effectiveDirective, event.blockedURI);
+});
+"""
+
+
 @asynccontextmanager
-async def chromium(base_url: str, outside: list[str]) -> AsyncIterator[BrowserContext]:
+async def chromium(
+    base_url: str, outside: list[str], blocked: list[tuple[str, str, str]]
+) -> AsyncIterator[BrowserContext]:
     """A fresh context of Debian's Chromium in which every request to anywhere but `base_url` is
-    refused and recorded in `outside`."""
+    refused and recorded in `outside`, and every CSP violation recorded in `blocked` as (page
+    path, directive, blocked URI)."""
+
+    async def report_violation(source: dict[str, Any], directive: str, uri: str) -> None:
+        blocked.append((urlsplit(source["page"].url).path, directive, uri))
 
     async def only_local(route: Route) -> None:
         if route.request.url.startswith(f"{base_url}/"):
@@ -235,6 +263,8 @@ async def chromium(base_url: str, outside: list[str]) -> AsyncIterator[BrowserCo
             context.set_default_timeout(UI_TIMEOUT_MS)
             context.set_default_navigation_timeout(UI_TIMEOUT_MS)
             await context.route("**/*", only_local)
+            await context.expose_binding("reportViolation", report_violation)
+            await context.add_init_script(REPORT_VIOLATIONS)
             yield context
         finally:
             await browser.close()
@@ -246,6 +276,8 @@ async def test_authorize_and_call_users_me_in_swagger(settings: Settings, tmp_pa
     screenshot = screenshot_path(tmp_path)
     log = tmp_path / "uvicorn.log"
     outside: list[str] = []  # requests the pages tried to send anywhere but the server
+    blocked: list[tuple[str, str, str]] = []  # what the pages' CSP stopped
+    policies: dict[str, str] = {}  # page path -> its Content-Security-Policy header
     sent: dict[str, tuple[str, dict[str, str]]] = {}  # path -> (method, headers)
     redoc_title = ""
 
@@ -261,10 +293,12 @@ async def test_authorize_and_call_users_me_in_swagger(settings: Settings, tmp_pa
             uvicorn_serving(settings, unused_port(), log) as base,
         ):
             await sign_up(base, slug, EMAIL)
-            async with chromium(base, outside) as context:
+            async with chromium(base, outside, blocked) as context:
                 page = await context.new_page()
                 page.on("request", record)
-                await page.goto(f"{base}/docs", wait_until="load")
+                loaded = await page.goto(f"{base}/docs", wait_until="load")
+                assert loaded is not None
+                policies["/docs"] = await loaded.header_value("content-security-policy") or ""
                 await expect(page.locator(".auth-wrapper button.authorize")).to_be_visible()
 
                 await collapse_tags_but(page, "users")
@@ -279,9 +313,12 @@ async def test_authorize_and_call_users_me_in_swagger(settings: Settings, tmp_pa
 
                 # ReDoc renders the same document from the same local assets.
                 redoc = await context.new_page()
-                await redoc.goto(f"{base}/redoc", wait_until="load")
+                loaded = await redoc.goto(f"{base}/redoc", wait_until="load")
+                assert loaded is not None
+                policies["/redoc"] = await loaded.header_value("content-security-policy") or ""
                 await expect(redoc.locator("h2", has_text="Read Me").first).to_be_attached()
                 redoc_title = await redoc.locator("h1").first.inner_text()
+                await search_redoc(redoc, "users/me")
     except BaseException:
         if log.exists():
             print("uvicorn output:\n" + log.read_text(errors="replace")[-5000:])
@@ -299,3 +336,14 @@ async def test_authorize_and_call_users_me_in_swagger(settings: Settings, tmp_pa
     assert redoc_title.startswith("Dependable")
     # Nor ReDoc: its bundle's footer logo from its CDN is stopped by the page's CSP (img-src).
     assert outside == []
+    # All of it under the pages' own Content-Security-Policy (app/api/docs.py), which stopped
+    # nothing the pages needed: no inline script but by its hash, and only that logo blocked.
+    for path in ("/docs", "/redoc"):
+        assert "default-src 'none'" in policies[path], path
+        assert "'unsafe-inline'" not in script_source(policies[path]), path
+    unexpected = [
+        (path, directive, uri)
+        for path, directive, uri in blocked
+        if (path, directive) != ("/redoc", "img-src") or uri.startswith(f"{base}/")
+    ]
+    assert unexpected == []
