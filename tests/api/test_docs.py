@@ -135,7 +135,7 @@ class TestPagesContentSecurityPolicy:
     runs the pages under these policies."""
 
     @pytest.mark.parametrize("path", [*PAGES, "/docs/oauth2-redirect"])
-    async def test_nothing_from_elsewhere(self, bare_client: AsyncClient, path: str):
+    async def test_nothing_from_elsewhere(self, bare_client: AsyncClient, path: str) -> None:
         policy = directives((await bare_client.get(path)).headers["content-security-policy"])
 
         assert policy["default-src"] == ["'none'"]
@@ -152,7 +152,7 @@ class TestPagesContentSecurityPolicy:
     @pytest.mark.parametrize("root_path", ["", "/svc"])
     async def test_swagger_runs_its_own_inline_script_and_style_only(
         self, docs_app: FastAPI, root_path: str
-    ):
+    ) -> None:
         async with client_for(docs_app, root_path=root_path) as client:
             response = await client.get(f"{root_path}/docs")
         policy = directives(response.headers["content-security-policy"])
@@ -166,7 +166,7 @@ class TestPagesContentSecurityPolicy:
         # An inline handler would need 'unsafe-hashes': the page has none.
         assert EVENT_HANDLER.search(response.text) is None
 
-    async def test_redoc_runs_no_inline_script(self, bare_client: AsyncClient):
+    async def test_redoc_runs_no_inline_script(self, bare_client: AsyncClient) -> None:
         response = await bare_client.get("/redoc")
         policy = directives(response.headers["content-security-policy"])
 
@@ -176,7 +176,7 @@ class TestPagesContentSecurityPolicy:
         assert policy["style-src"] == ["'self'", "'unsafe-inline'"]
         assert policy["worker-src"] == ["blob:"]
 
-    async def test_the_oauth2_redirect_page_runs_its_script(self, bare_client: AsyncClient):
+    async def test_the_oauth2_redirect_page_runs_its_script(self, bare_client: AsyncClient) -> None:
         response = await bare_client.get("/docs/oauth2-redirect")
         policy = directives(response.headers["content-security-policy"])
 

@@ -8,7 +8,7 @@ from tests.cli.conftest import RunCli, Slugs, scalar
 
 async def test_create_tenant_and_create_user_refuse_a_common_password(
     slugs: Slugs, cli: RunCli, owner: AsyncEngine
-):
+) -> None:
     slug = slugs.new()
     owner_options = ("--name", "Acme", "--full-name", "Olive Owner")
 

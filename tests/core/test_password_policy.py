@@ -17,7 +17,7 @@ from app.core.security import (
 )
 from tests.fixtures.auth import Org
 from tests.fixtures.factories import signup_body
-from tests.problems import assert_problem
+from tests.fixtures.problems import assert_problem
 
 # Common passwords of 12+ characters: the length rule lets them through on its own.
 COMMON_AS_IS = ["qwerty123456", "1qaz2wsx3edc", "QAZWSXEDCRFV", "justinbieber"]
@@ -28,7 +28,7 @@ UNCOMMON = ["correct horse battery staple", "a long enough password", secrets.to
 
 class TestTheRule:
     @pytest.mark.parametrize("password", COMMON_AS_IS + COMMON_PADDED)
-    def test_a_common_password_is_refused(self, password: str):
+    def test_a_common_password_is_refused(self, password: str) -> None:
         with pytest.raises(CommonPasswordError, match="most common passwords") as refused:
             require_long_uncommon_password(password, 12)
 
@@ -37,16 +37,16 @@ class TestTheRule:
         assert refused.value.code == "common-password"
 
     @pytest.mark.parametrize("password", UNCOMMON)
-    def test_an_uncommon_long_password_passes(self, password: str):
+    def test_an_uncommon_long_password_passes(self, password: str) -> None:
         require_long_uncommon_password(password, 12)
 
-    def test_length_is_checked_first(self):
+    def test_length_is_checked_first(self) -> None:
         with pytest.raises(WeakPasswordError, match="at least 12 characters") as refused:
             require_long_uncommon_password("password", 12)
 
         assert type(refused.value) is WeakPasswordError
 
-    def test_the_list_is_the_shipped_file(self):
+    def test_the_list_is_the_shipped_file(self) -> None:
         entries = [
             line
             for line in COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
@@ -59,14 +59,14 @@ class TestTheRule:
 
 
 class TestEveryWayToSetAPassword:
-    async def test_signup_is_a_422_problem(self, client: AsyncClient):
+    async def test_signup_is_a_422_problem(self, client: AsyncClient) -> None:
         response = await client.post("/api/v1/tenants", json=signup_body(password="password1234"))
 
         body = assert_problem(response, 422)
         assert body["type"].endswith("common-password")
         assert "password1234" not in response.text
 
-    async def test_a_new_user_is_a_422_problem(self, client: AsyncClient, acme: Org):
+    async def test_a_new_user_is_a_422_problem(self, client: AsyncClient, acme: Org) -> None:
         new_user = {
             "email": "new@acme.example.com",
             "password": "qwerty123456",

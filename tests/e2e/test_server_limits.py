@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]  # PyYAML has no inline types; no stubs installed
 
 from app.core.config import Settings
 
@@ -51,7 +51,7 @@ def options(argv: list[str]) -> dict[str, str | None]:
 
 def dockerfile_command() -> list[str]:
     text = (ROOT / "Dockerfile").read_text()
-    commands = [
+    commands: list[list[str]] = [
         json.loads(match.replace("\\\n", " "))
         for match in re.findall(r"^CMD (\[.*?\])$", text, re.MULTILINE | re.DOTALL)
     ]
@@ -78,14 +78,14 @@ RUN_COMMANDS = {
 
 class TestEveryProductionRunCommand:
     @pytest.mark.parametrize("where", RUN_COMMANDS)
-    def test_sets_every_limit_as_the_dockerfile_does(self, where: str):
+    def test_sets_every_limit_as_the_dockerfile_does(self, where: str) -> None:
         expected = {flag: options(dockerfile_command()).get(flag) for flag in LIMITS}
         found = {flag: options(RUN_COMMANDS[where]()).get(flag) for flag in LIMITS}
 
         assert None not in expected.values(), expected
         assert found == expected
 
-    def test_compose_runs_exactly_the_image_command(self):
+    def test_compose_runs_exactly_the_image_command(self) -> None:
         assert compose_command() == dockerfile_command()
 
 
@@ -182,7 +182,7 @@ def get(path: str, *extra: bytes) -> bytes:
 
 
 @pytest.mark.usefixtures("engine", "redis")  # migrated database; Redis flushed before and after
-async def test_the_images_limits_hold_in_a_real_uvicorn(settings: Settings):
+async def test_the_images_limits_hold_in_a_real_uvicorn(settings: Settings) -> None:
     head_limit = limit("--h11-max-incomplete-event-size")
     concurrency = limit("--limit-concurrency")
     async with AsyncExitStack() as stack:

@@ -48,7 +48,7 @@ ANSWERS: dict[str, tuple[int, Call]] = {
 
 class TestEveryAnswer:
     @pytest.mark.parametrize("answer", ANSWERS)
-    async def test_carries_the_security_headers(self, client: AsyncClient, answer: str):
+    async def test_carries_the_security_headers(self, client: AsyncClient, answer: str) -> None:
         status, call = ANSWERS[answer]
 
         response = await call(client)
@@ -57,7 +57,9 @@ class TestEveryAnswer:
         assert_security_headers(response)
 
     @pytest.mark.overrides("a service provider that raises: the unexpected-error path")
-    async def test_the_last_resort_500_carries_them(self, app: FastAPI, client: AsyncClient):
+    async def test_the_last_resort_500_carries_them(
+        self, app: FastAPI, client: AsyncClient
+    ) -> None:
         async def broken_service() -> None:
             raise RuntimeError("boom")
 
@@ -68,7 +70,7 @@ class TestEveryAnswer:
         assert response.status_code == 500
         assert_security_headers(response)
 
-    async def test_a_page_that_sets_its_own_policy_keeps_it(self, client: AsyncClient):
+    async def test_a_page_that_sets_its_own_policy_keeps_it(self, client: AsyncClient) -> None:
         response = await client.get("/docs")  # app/api/docs.py sets the docs pages' policies
 
         assert response.headers["content-security-policy"].startswith("default-src 'none'; ")
@@ -80,7 +82,7 @@ class TestStrictTransportSecurity:
     """Built without the lifespan: these answers touch neither PostgreSQL nor Redis."""
 
     @pytest.mark.parametrize("path", ["/health/live", "/no/such/route"])
-    async def test_sent_when_the_service_is_https_only(self, path: str):
+    async def test_sent_when_the_service_is_https_only(self, path: str) -> None:
         app = create_app(make_settings(http=HttpSettings(https_only=True)))
         transport = httpx.ASGITransport(app=app)
         async with AsyncClient(transport=transport, base_url="https://test") as client:
@@ -88,7 +90,7 @@ class TestStrictTransportSecurity:
 
         assert response.headers["strict-transport-security"] == "max-age=31536000"
 
-    async def test_its_max_age_is_a_setting(self):
+    async def test_its_max_age_is_a_setting(self) -> None:
         settings = make_settings(http=HttpSettings(https_only=True, hsts_max_age_seconds=600))
         transport = httpx.ASGITransport(app=create_app(settings))
         async with AsyncClient(transport=transport, base_url="https://test") as client:
