@@ -18,6 +18,7 @@ from app.http.cors import install_cors
 from app.http.hosts import HostCheckMiddleware
 from app.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.http.observability import ObservabilityMiddleware, install_metrics
+from app.http.openapi import install_openapi, operation_id
 from app.http.problems import install_problem_handlers
 from app.http.security_headers import SecurityHeadersMiddleware
 from app.idempotency.dependencies import install_idempotency
@@ -81,8 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
+    install_openapi(app)
     install_problem_handlers(app)
     install_idempotency(app)  # its recorder is the innermost middleware
     metrics = install_metrics(app, settings.operations)

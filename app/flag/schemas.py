@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from app.http.schemas import RequestBody, Schema
+from app.http.schemas import Boolean, RequestBody, Schema
 
 FLAG_KEY = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
@@ -18,4 +18,4 @@ class FlagSet(Schema):
 
 
 class FlagUpdate(RequestBody):
-    enabled: bool
+    enabled: Boolean

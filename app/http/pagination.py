@@ -14,6 +14,10 @@ from app.core.pagination import CursorCodec, InvalidCursorError, PageRequest, Po
 from app.http.deps import ResourcesDep
 from app.http.schemas import Text
 
+# The shape of a cursor, two base64url parts (position, signature), so the document says which
+# strings can be one; only the signature says which are ours.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+
 ItemT = TypeVar("ItemT", bound=BaseModel)
 
 
@@ -50,7 +54,12 @@ async def get_pagination(
     resources: ResourcesDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Items per page (1-100).")] = 20,
     cursor: Annotated[
-        Text | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+        Text | None,
+        Query(
+            max_length=512,
+            json_schema_extra={"pattern": CURSOR_PATTERN},  # documented; the codec decides
+            description="`next_cursor` of the previous page (opaque, signed by the server).",
+        ),
     ] = None,
 ) -> Pagination:
     """`limit` outside 1-100 or a forged/tampered `cursor` is a 422 (never clamped)."""

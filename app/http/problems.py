@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
@@ -40,6 +41,12 @@ class Problem(BaseModel):
     instance: str
     request_id: str | None = None
     errors: list[FieldError] | None = None
+
+
+class ValidationProblem(Problem):
+    """A 422: which fields failed, and why (the rejected input is never echoed)."""
+
+    errors: list[FieldError]
 
 
 class ProblemResponse(JSONResponse):
@@ -110,10 +117,25 @@ async def app_error_handler(request: Request, exc: Exception) -> ProblemResponse
     )
 
 
+# FastAPI's answer to a body it could not decode before validation (bytes that are not UTF-8, a
+# form it could not parse): a 400 that its own 422 would have been for a JSON syntax error.
+BODY_NOT_PARSED = "There was an error parsing the body"
+
+
 async def http_error_handler(request: Request, exc: Exception) -> ProblemResponse:
     if not isinstance(exc, HTTPException):  # registered for HTTPException only
         raise exc
+    if exc.status_code == 400 and exc.detail == BODY_NOT_PARSED and exc.__cause__ is not None:
+        # Undecodable bytes are as invalid as broken JSON: the same documented 422.
+        return _validation_problem(
+            request,
+            [FieldError(loc=["body"], msg="The body could not be decoded.", type="body_invalid")],
+        )
     title = HTTPStatus(exc.status_code).phrase
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route that matched the path; RFC 9110 wants them all.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     return problem(
         status=exc.status_code,
         code=None,
@@ -121,8 +143,19 @@ async def http_error_handler(request: Request, exc: Exception) -> ProblemRespons
         detail=exc.detail if isinstance(exc.detail, str) else title,
         instance=request.url.path,
         request_id=_request_id(request),
-        headers=_headers(request, exc.headers),
+        headers=_headers(request, headers),
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (a 405 means none serves this method).
+    FastAPI's public `iter_route_contexts` gives each route its full path, prefixes included."""
+    path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        if context.methods and context.path_regex.match(path):
+            methods |= context.methods
+    return sorted(methods)
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> ProblemResponse:
@@ -133,6 +166,10 @@ async def validation_error_handler(request: Request, exc: Exception) -> ProblemR
         FieldError(loc=list(error["loc"]), msg=error["msg"], type=error["type"])
         for error in exc.errors()
     ]
+    return _validation_problem(request, errors)
+
+
+def _validation_problem(request: Request, errors: list[FieldError]) -> ProblemResponse:
     return problem(
         status=422,
         code="validation-error",
@@ -171,7 +208,7 @@ def problem_responses(
     every route by `app.http.routing.ProblemRoute`, from the errors its dependencies declare."""
     return {
         status: {
-            "model": Problem,
+            "model": ValidationProblem if status == 422 else Problem,
             "description": _description(status, titles),
             "content": {PROBLEM_MEDIA_TYPE: {}},
         }

@@ -2,9 +2,9 @@
 constrained field types the domains share (`Name`, `Title`, `Description`, `Email`, `Password`),
 defined once so that the same kind of field has the same limits everywhere."""
 
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, SecretStr, StrictBool
 
 # PostgreSQL refuses U+0000 in text: a NUL that reaches it is a 500 (and an error log). Every
 # string a request carries is therefore `Text` (body, form, query and header fields alike), so a
@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Sec
 # so such a pattern must exclude NUL itself; tests/http/test_nul_input.py walks every request
 # field and parameter and fails if any accepts a NUL.
 NO_NUL_PATTERN = r"^[^\x00]*$"
+T = TypeVar("T")
 Text = Annotated[str, Field(pattern=NO_NUL_PATTERN)]
 
 
@@ -24,8 +25,12 @@ def _refuse_nul_secret(value: SecretStr) -> SecretStr:
     return value
 
 
-# Passwords: SecretStr takes no pattern, so the same rule as a validator.
-SecretText = Annotated[SecretStr, AfterValidator(_refuse_nul_secret)]
+# Passwords: SecretStr takes no pattern, so the same rule as a validator, documented as the pattern.
+SecretText = Annotated[
+    SecretStr,
+    AfterValidator(_refuse_nul_secret),
+    Field(json_schema_extra={"pattern": NO_NUL_PATTERN}),
+]
 
 # The lengths match the columns (String(200), String(320), Text), so a valid request always fits.
 Name = Annotated[Text, Field(min_length=1, max_length=200)]  # a tenant's, a project's, a person's
@@ -54,8 +59,25 @@ class RequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def reject_null(value: object) -> object:
-    """For PATCH fields that may be left out but not set to null."""
+def reject_null(value: T) -> T:
     if value is None:
         raise ValueError("may be omitted, but not null")
     return value
+
+
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """The field as its type alone: without the null branch and the null default."""
+    schema.pop("default", None)
+    branches = [branch for branch in schema.pop("anyOf", []) if branch.get("type") != "null"]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    elif branches:
+        schema["anyOf"] = branches
+
+
+# A PATCH field that may be left out but not sent as null: documented as its type alone (not
+# nullable, not required), and a null is refused. (Plain `X | None` would document null.)
+Omittable = Annotated[T | None, AfterValidator(reject_null), Field(json_schema_extra=_not_nullable)]
+
+# JSON booleans only: pydantic's lax mode would take 0, 1, "yes" or "off" for a bool.
+Boolean = StrictBool

@@ -1,9 +1,7 @@
 import uuid
 from datetime import datetime
 
-from pydantic import field_validator
-
-from app.http.schemas import Description, Name, RequestBody, Schema, reject_null
+from app.http.schemas import Description, Name, Omittable, RequestBody, Schema
 
 
 class ProjectCreate(RequestBody):
@@ -14,10 +12,8 @@ class ProjectCreate(RequestBody):
 class ProjectUpdate(RequestBody):
     """Only the fields sent change; `null` is refused (neither may be empty)."""
 
-    name: Name | None = None
-    description: Description | None = None
-
-    _not_null = field_validator("name", "description")(reject_null)
+    name: Omittable[Name] = None
+    description: Omittable[Description] = None
 
 
 class ProjectRead(Schema):

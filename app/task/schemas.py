@@ -2,9 +2,9 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from app.http.schemas import Description, RequestBody, Schema, Title, reject_null
+from app.http.schemas import Description, Omittable, RequestBody, Schema, Title
 from app.task.models import TaskStatus
 
 
@@ -20,13 +20,11 @@ class TaskUpdate(RequestBody):
     """Only the fields sent change. `assignee_id` and `due_date` may be set to null (cleared);
     the others may not."""
 
-    title: Title | None = None
-    description: Description | None = None
-    status: TaskStatus | None = None
+    title: Omittable[Title] = None
+    description: Omittable[Description] = None
+    status: Omittable[TaskStatus] = None
     assignee_id: uuid.UUID | None = None
     due_date: date | None = None
-
-    _not_null = field_validator("title", "description", "status")(reject_null)
 
 
 class BulkTaskCreate(RequestBody):

@@ -31,7 +31,9 @@ async def create_user(body: UserCreate, _: AdminDep, service: UserServiceDep) ->
     return UserRead.model_validate(await service.create(body))
 
 
-@router.patch("/{user_id}")
+# `:uuid` keeps `/users/me` from matching `/users/{user_id}`: `PATCH /users/me` is a 405 (only
+# GET is served there), not a 422 for the id "me". A malformed user id is therefore a 404.
+@router.patch("/{user_id:uuid}")
 @raises(OwnerRequiredError, LastOwnerError)
 async def update_user(
     body: UserUpdate, _: AdminDep, user: UserForChangeDep, service: UserServiceDep
@@ -40,7 +42,7 @@ async def update_user(
     return UserRead.model_validate(await service.update(user, body))
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{user_id:uuid}", status_code=status.HTTP_204_NO_CONTENT)
 @raises(OwnerRequiredError, LastOwnerError)
 async def delete_user(_: AdminDep, user: UserForChangeDep, service: UserServiceDep) -> None:
     """Remove a user (admins and owners: owners only; never the last owner)."""

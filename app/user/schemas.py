@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from app.http.schemas import Email, Name, Password, RequestBody, Schema
+from app.http.schemas import Boolean, Email, Name, Omittable, Password, RequestBody, Schema
 from app.identity.models import Role
 
 
@@ -24,5 +24,7 @@ class UserCreate(RequestBody):
 
 
 class UserUpdate(RequestBody):
-    role: Role | None = None
-    is_active: bool | None = None
+    """Only the fields sent change; `null` is refused."""
+
+    role: Omittable[Role] = None
+    is_active: Omittable[Boolean] = None

@@ -126,7 +126,10 @@ class TestSetFlag:
         ("body", "loc", "error_type"),
         [
             ({}, ["body", "enabled"], "missing"),
-            ({"enabled": "maybe"}, ["body", "enabled"], "bool_parsing"),
+            ({"enabled": "maybe"}, ["body", "enabled"], "bool_type"),
+            # JSON booleans only: lax parsing would have taken these as true and false.
+            ({"enabled": "true"}, ["body", "enabled"], "bool_type"),
+            ({"enabled": 0}, ["body", "enabled"], "bool_type"),
             ({"enabled": None}, ["body", "enabled"], "bool_type"),
             ({"enabled": True, "tenant_id": "x"}, ["body", "tenant_id"], "extra_forbidden"),
         ],

@@ -75,8 +75,9 @@ def test_create_task_documents_the_409_of_its_idempotency_dependency(app_instanc
     conflict = spec["paths"]["/api/v1/projects/{project_id}/tasks"]["post"]["responses"]["409"]
 
     assert IdempotencyInFlightError.title in conflict["description"]
-    assert conflict["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/Problem"
+    # Served as problem+json, documented as problem+json, and nowhere else.
+    assert conflict["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
     }
 
 
