@@ -41,7 +41,6 @@ def links_to(**targets: tuple[str, dict[str, str]]) -> dict[str, Any]:
 
 
 _PROBLEM = "#/components/schemas/Problem"
-_VALIDATION_PROBLEM = "#/components/schemas/ValidationProblem"
 _FASTAPI_422 = "#/components/schemas/HTTPValidationError"
 
 
@@ -54,10 +53,8 @@ def _problems_as_problem_json(document: dict[str, Any]) -> None:
                 content = response.get("content", {})
                 schema = content.get("application/json", {}).get("schema", {})
                 reference = schema.get("$ref")
-                if reference == _FASTAPI_422:
-                    reference = _VALIDATION_PROBLEM
-                if reference in (_PROBLEM, _VALIDATION_PROBLEM):
-                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": reference}}}
+                if reference in (_PROBLEM, _FASTAPI_422):
+                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _PROBLEM}}}
     schemas = document.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)

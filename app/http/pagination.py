@@ -16,7 +16,7 @@ from app.http.schemas import Text
 
 # The shape of a cursor, two base64url parts (position, signature), so the document says which
 # strings can be one; only the signature says which are ours.
-CURSOR_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+CURSOR_PATTERN = r"^([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?$"  # empty: the first page
 
 ItemT = TypeVar("ItemT", bound=BaseModel)
 

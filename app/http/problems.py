@@ -43,12 +43,6 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
 
 
-class ValidationProblem(Problem):
-    """A 422: which fields failed, and why (the rejected input is never echoed)."""
-
-    errors: list[FieldError]
-
-
 class ProblemResponse(JSONResponse):
     media_type = PROBLEM_MEDIA_TYPE
 
@@ -208,7 +202,7 @@ def problem_responses(
     every route by `app.http.routing.ProblemRoute`, from the errors its dependencies declare."""
     return {
         status: {
-            "model": ValidationProblem if status == 422 else Problem,
+            "model": Problem,
             "description": _description(status, titles),
             "content": {PROBLEM_MEDIA_TYPE: {}},
         }

@@ -4,6 +4,7 @@ from app.auth.dependencies import MemberDep, ViewerDep
 from app.core.concurrency import StaleVersionError
 from app.core.errors import raises
 from app.http.etag import ExpectedVersionDep, etag
+from app.http.openapi import links_to
 from app.http.pagination import Page, PaginationDep
 from app.http.routing import ProblemRoute
 from app.idempotency.dependencies import idempotency
@@ -22,7 +23,25 @@ async def list_projects(
     return pagination.page(await service.list(pagination.request), ProjectRead)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Depends(idempotency)])
+# What a client can do next with the created project (OpenAPI links, which generated clients and
+# schemathesis' stateful phase follow).
+_THE_PROJECT = {"project_id": "$response.body#/id"}
+_NEXT = links_to(
+    read=("projects-read_project", _THE_PROJECT),
+    update=("projects-update_project", _THE_PROJECT),
+    delete=("projects-delete_project", _THE_PROJECT),
+    list_tasks=("tasks-list_tasks", _THE_PROJECT),
+    create_task=("tasks-create_task", _THE_PROJECT),
+    create_tasks_in_bulk=("tasks-create_tasks_in_bulk", _THE_PROJECT),
+)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(idempotency)],
+    responses={201: _NEXT},
+)
 @raises(ProjectNameTakenError)
 async def create_project(
     _: MemberDep, body: ProjectCreate, service: ProjectServiceDep, response: Response
