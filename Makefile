@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev run test lint fmt typecheck migrate migration check-migrations containers-check
+.PHONY: help install dev run test fuzz lint fmt typecheck migrate migration check-migrations containers-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -23,6 +23,10 @@ run: ## Run the API as production would (no reload; the Dockerfile's flags and l
 test: ## Run the test suite against real PostgreSQL and Redis (checked first)
 	@bash scripts/check-services.sh
 	$(UV) run pytest $(PYTEST_ARGS)
+
+fuzz: ## The OpenAPI contract with a larger schemathesis budget (make test runs 15 per operation)
+	@bash scripts/check-services.sh
+	CONTRACT_MAX_EXAMPLES=$${CONTRACT_MAX_EXAMPLES:-200} $(UV) run pytest tests/contract/test_schemathesis.py -q
 
 lint: ## ruff (lint and format check), the import contracts (lint-imports) and mypy --strict (app and tests)
 	$(UV) run ruff check .

@@ -82,3 +82,17 @@ async def test_a_null_for_an_omittable_field_is_refused(client: AsyncClient, acm
     )
     body = assert_problem(response, 422)
     assert body["errors"][0]["loc"] == ["body", "role"]
+
+
+async def test_an_empty_cursor_is_the_first_page(client: AsyncClient, acme: Org) -> None:
+    """The documented cursor pattern allows the empty string; the service agrees."""
+    response = await client.get("/api/v1/projects?cursor=", headers=acme.owner.headers)
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json()["items"]] == [str(acme.project.id)]
+
+
+def test_a_created_project_links_to_what_takes_its_id(document: dict[str, Any]) -> None:
+    links = document["paths"]["/api/v1/projects"]["post"]["responses"]["201"]["links"]
+    ids = {operation["operationId"] for _, _, operation in operations(document)}
+    assert {link["operationId"] for link in links.values()} <= ids
+    assert links["create_tasks_in_bulk"]["parameters"] == {"project_id": "$response.body#/id"}
