@@ -188,9 +188,8 @@ async def verify_database_role(engine: AsyncEngine, *, refuse: bool, wait_second
     logger.warning(message)
 
 
-async def create_database_if_missing(url: str) -> None:
-    """Create the database `url` names, connecting as its user to `postgres` (admin tooling:
-    the test harness and the benchmark data generator; the app itself never creates one)."""
+async def _maintenance_connection(url: str) -> tuple[asyncpg.Connection, str]:
+    """A connection to `postgres` as the user `url` names, and the database `url` names."""
     target = make_url(url)
     admin = await asyncpg.connect(
         host=target.host,
@@ -199,11 +198,25 @@ async def create_database_if_missing(url: str) -> None:
         password=target.password,
         database="postgres",
     )
+    return admin, str(target.database)
+
+
+async def create_database_if_missing(url: str) -> None:
+    """Create the database `url` names, connecting as its user to `postgres` (admin tooling:
+    the test harness and the benchmark data generator; the app itself never creates one)."""
+    admin, database = await _maintenance_connection(url)
     try:
-        exists = await admin.fetchval(
-            "SELECT 1 FROM pg_database WHERE datname = $1", target.database
-        )
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if not exists:
-            await admin.execute(f'CREATE DATABASE "{target.database}"')
+            await admin.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await admin.close()
+
+
+async def drop_database_if_exists(url: str) -> None:
+    """Drop the database `url` names, ending its sessions (admin tooling, as above)."""
+    admin, database = await _maintenance_connection(url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     finally:
         await admin.close()

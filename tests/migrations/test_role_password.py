@@ -20,7 +20,7 @@ from alembic import command
 from sqlalchemy.engine import make_url
 
 from app.core.config import DatabaseSettings, Settings
-from app.core.db import create_database_if_missing
+from app.core.db import create_database_if_missing, drop_database_if_exists
 from migrations.security import APP_ROLE
 from tests.fixtures.database import alembic_config
 from tests.fixtures.settings import make_settings
@@ -67,11 +67,7 @@ async def scratch(settings: Settings) -> AsyncIterator[tuple[str, str]]:
     owner_url = f"{base}/{name}_role_password"
     await create_database_if_missing(owner_url)
     yield owner_url, f"{name}_pw"
-    admin = await owner_connection(f"{base}/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}_role_password" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await drop_database_if_exists(owner_url)
 
 
 @pytest.mark.parametrize("password", HOSTILE_PASSWORDS)
