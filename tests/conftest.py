@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.settings",
     "tests.fixtures.database",
     "tests.fixtures.redis",
+    "tests.fixtures.redis_server",
     "tests.fixtures.app",
     "tests.fixtures.auth",
     "tests.fixtures.orgs",

@@ -10,6 +10,7 @@ from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.maint_notifications import MaintNotificationsConfig
 
 from app.core.config import RedisSettings
 from app.core.metrics import AppMetrics
@@ -23,6 +24,12 @@ from app.core.metrics import AppMetrics
 # reconnects. And a retried INCR or XADD whose first attempt did reach the server would count or
 # publish twice. Proof: tests/core/test_redis_retries.py.
 NO_RETRY = Retry(NoBackoff(), retries=0)
+# The pool checks each connection it hands out and reconnects one the server has closed (Redis
+# restarted), so a restart costs no failed call. redis-py 8 skips that check whenever maintenance
+# notifications (a Redis Enterprise/Cloud feature) are enabled, and its default, "auto", counts as
+# enabled: every connection pooled before a restart then failed its first call and reopened the
+# circuit. Proof: tests/faults/test_redis_crash.py.
+NO_MAINTENANCE_NOTIFICATIONS = MaintNotificationsConfig(enabled=False)
 
 
 def create_redis_pool(settings: RedisSettings) -> ConnectionPool:
@@ -33,6 +40,7 @@ def create_redis_pool(settings: RedisSettings) -> ConnectionPool:
         socket_connect_timeout=settings.socket_timeout_seconds,
         decode_responses=True,
         retry=NO_RETRY,
+        maint_notifications_config=NO_MAINTENANCE_NOTIFICATIONS,
     )
 
 
