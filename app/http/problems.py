@@ -1,7 +1,8 @@
 """The one place that turns errors into HTTP responses: RFC 9457 `application/problem+json`.
 
-Domain errors (`AppError`), `HTTPException`, request validation errors and unexpected exceptions
-all leave the service through here, with the same shape and the request id.
+Domain errors (`AppError`), `HTTPException`, request validation errors, the database being
+unavailable and unexpected exceptions all leave the service through here, with the same shape and
+the request id.
 """
 
 import logging
@@ -14,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
 from app.core.errors import AppError
@@ -176,6 +179,52 @@ def _validation_problem(request: Request, errors: list[FieldError]) -> ProblemRe
     )
 
 
+# SQLSTATEs (or their class, by prefix) that say PostgreSQL cannot serve the request now, not
+# that the request or the code is wrong: 08 connection exception, 53 insufficient resources
+# (53300: too many connections), 57014 query canceled (DATABASE__STATEMENT_TIMEOUT_MS), 57P01-03
+# and 57P05 shutdown, crash, starting up, idle session timeout, 55P03 lock not available.
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57014", "57P01", "57P02", "57P03", "57P05", "55P03")
+DATABASE_RETRY_AFTER_SECONDS = 1
+
+
+def database_unavailable(error: Exception) -> bool:
+    """Whether `error` means the database could not answer in time (503) rather than a bug
+    (500): no free pooled connection within DATABASE__POOL_TIMEOUT_SECONDS, a connection the
+    server closed (SQLAlchemy invalidated it, so the pool connects afresh for the next request),
+    no connection at all, or a SQLSTATE above."""
+    if isinstance(error, PoolTimeoutError | ConnectionError | TimeoutError):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    return error.connection_invalidated or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+
+
+async def database_error_handler(request: Request, exc: Exception) -> ProblemResponse:
+    """503 with `Retry-After` when the database is unavailable; anything else is a bug, left to
+    `RequestContextMiddleware`'s logged 500. The transaction was rolled back, except when the
+    connection died during COMMIT: then the write may be stored, which is why writes accept
+    `Idempotency-Key` (a retry with the same key never writes twice)."""
+    if not database_unavailable(exc):
+        raise exc
+    logger.warning(
+        "Database unavailable on %s %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        extra={"error": str(exc).splitlines()[0]},
+    )
+    return problem(
+        status=503,
+        code="database-unavailable",
+        title="Database unavailable",
+        detail="The database could not answer in time. Retry shortly.",
+        instance=request.url.path,
+        request_id=_request_id(request),
+        headers=_headers(request, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}),
+    )
+
+
 def unexpected_error_response(path: str, request_id: str | None) -> ProblemResponse:
     """A 500 that reveals nothing about the failure; the traceback goes to the log instead."""
     return problem(
@@ -192,6 +241,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error_handler)
     app.add_exception_handler(HTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    for unavailable in (DBAPIError, PoolTimeoutError, ConnectionError, TimeoutError):
+        app.add_exception_handler(unavailable, database_error_handler)
 
 
 def problem_responses(
