@@ -247,15 +247,6 @@ async def test_a_burst_with_errors_and_hang_ups_leaves_no_connection_or_memory_b
     assert 0 < len(clients) <= CONCURRENCY, len(clients)
     assert rss_after - rss_before < RSS_GROWTH_BOUND, (rss_before, rss_after)
     lines = output.lines()
-    print(
-        "LEVELS",
-        Counter((l["level"], l["logger"]) for l in lines),
-        [
-            l["event"][:200]
-            for l in lines
-            if l["level"] == "warning" and l["logger"] != "app.errors"
-        ][:3],
-    )
     access = [line for line in lines if line["logger"] == "app.access"]
     assert {line["request_id"] for line in access} >= set(mix.hung_up)  # their handlers ended
     assert 500 not in {line["status"] for line in access}

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.core.config import DatabaseSettings, Settings
 from tests.faults.conftest import running
 from tests.fixtures.committed import CommittedOrg, Holder
+from tests.fixtures.processes import free_port
 from tests.fixtures.settings import TEST_DATABASE_OWNER_URL, TEST_DATABASE_URL, make_settings
 from tests.problems import assert_problem
 
@@ -242,6 +243,20 @@ class TestNoConnection:
 
         assert_unavailable(refused)
         assert served.status_code == 200
+
+    async def test_an_unreachable_server_is_503(self, committed_org: CommittedOrg):
+        """Nothing listens where DATABASE__URL points (PostgreSQL down, a wrong host): the
+        refused connection is a 503 too, not a 500."""
+        closed = make_url(TEST_DATABASE_URL).set(port=free_port())
+        headers = committed_org.member.headers
+        async with running(database(url=closed.render_as_string(hide_password=False))) as (
+            _,
+            client,
+        ):
+            async with asyncio.timeout(BOUND_SECONDS):
+                refused = await client.get(PROJECTS, headers=headers)
+
+        assert_unavailable(refused)
 
 
 @pytest.fixture
