@@ -4,17 +4,12 @@ within the graceful-shutdown timeout. Also: the lifespan's closing of the pools 
 OPERATIONS__SHUTDOWN_TIMEOUT_SECONDS (app/main.py)."""
 
 import asyncio
-import json
 import logging
-import os
 import signal
-import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import httpx
 import pytest
@@ -25,106 +20,28 @@ from app.core.metrics import AppMetrics
 from app.main import create_app
 from tests.e2e.slow_app import SLOW_SECONDS, STARTED_EVENT, STARTUP_WARNING
 from tests.fixtures.ports import unused_port
+from tests.fixtures.server import (
+    ProcessOutput,
+    server_environment,
+    uvicorn_process,
+    wait_until_ready,
+)
 from tests.fixtures.settings import make_settings
 
-ROOT = Path(__file__).resolve().parents[2]
 GRACE_SECONDS = 10  # uvicorn --timeout-graceful-shutdown
-STARTUP_SECONDS = 60  # importing the app takes seconds on a loaded machine
-
-Line = dict[str, Any]
-
-
-class ProcessOutput:
-    """Reads the process's output line by line as it comes (so its pipe never fills up), and
-    lets the test wait for a given line."""
-
-    def __init__(self, stream: asyncio.StreamReader) -> None:
-        self.raw: list[str] = []
-        self._changed = asyncio.Condition()
-        self._task = asyncio.create_task(self._read(stream))
-
-    async def _read(self, stream: asyncio.StreamReader) -> None:
-        while line := await stream.readline():
-            async with self._changed:
-                self.raw.append(line.decode().rstrip("\n"))
-                self._changed.notify_all()
-
-    def lines(self) -> list[Line]:
-        """Every line, parsed: a line that is not a JSON object fails the test."""
-        return [json.loads(line) for line in self.raw if line.strip()]
-
-    async def wait_for(self, predicate: Callable[[Line], bool]) -> Line:
-        def found() -> Line | None:
-            matching = [line for line in self.lines() if predicate(line)]
-            return matching[0] if matching else None
-
-        async with self._changed:
-            await self._changed.wait_for(lambda: found() is not None)
-            line = found()
-            assert line is not None
-            return line
-
-    async def finish(self) -> None:
-        await asyncio.wait_for(self._task, 5)
-
-
-def server_environment(settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "APP_ENV": "test",
-        "DATABASE__URL": settings.database.url,
-        "DATABASE__MIGRATION_URL": settings.database.owner_url,
-        "REDIS__URL": settings.redis.url,
-        "OPERATIONS__LOG_FORMAT": "json",
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-@asynccontextmanager
-async def uvicorn_serving(
-    settings: Settings, port: int
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "tests.e2e.slow_app:create",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--timeout-graceful-shutdown",
-        str(GRACE_SECONDS),
-        cwd=ROOT,
-        env=server_environment(settings),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
-async def wait_until_ready(client: httpx.AsyncClient) -> None:
-    async with asyncio.timeout(STARTUP_SECONDS):
-        while True:
-            try:
-                if (await client.get("/health/ready")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
 
 
 @pytest.mark.usefixtures("engine")  # the database is migrated: /health/ready can answer 200
 async def test_sigterm_lets_the_request_in_flight_finish(settings: Settings) -> None:
     port = unused_port()
-    async with uvicorn_serving(settings, port) as process:
+    serving = uvicorn_process(
+        "tests.e2e.slow_app:create",
+        port,
+        server_environment(settings),
+        "--timeout-graceful-shutdown",
+        str(GRACE_SECONDS),
+    )
+    async with serving as process:
         assert process.stdout is not None
         output = ProcessOutput(process.stdout)
         base_url = f"http://127.0.0.1:{port}"

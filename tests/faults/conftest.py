@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient, Response
+from jose import jwt
 from sqlalchemy import NullPool, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.core.config import Settings
 from app.main import create_app
+from tests.fixtures.auth import bearer
 from tests.fixtures.factories import signup_body
 
 PASSWORD = "correct horse battery staple"
@@ -90,13 +92,25 @@ async def log_in(client: AsyncClient, account: Account) -> Response:
     )
 
 
-async def new_session(client: AsyncClient, account: Account) -> dict[str, str]:
-    """The tokens of a new session of `account`'s owner."""
+@dataclass
+class Session:
+    """The tokens of one login (one refresh family)."""
+
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.access_token)
+
+    @property
+    def family(self) -> uuid.UUID:
+        return uuid.UUID(jwt.get_unverified_claims(self.access_token)["fam"])
+
+
+async def new_session(client: AsyncClient, account: Account) -> Session:
+    """A new session of `account`'s owner."""
     response = await log_in(client, account)
     assert response.status_code == 200, response.text
-    tokens: dict[str, str] = response.json()
-    return tokens
-
-
-def bearer(tokens: dict[str, str]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
+    tokens = response.json()
+    return Session(tokens["access_token"], tokens["refresh_token"])

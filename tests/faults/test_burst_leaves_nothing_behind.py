@@ -36,14 +36,14 @@ from sqlalchemy import text
 
 from app.core.config import Settings
 from tests.fixtures.committed import CommittedOrg, Holder
-from tests.fixtures.processes import (
+from tests.fixtures.ports import unused_port
+from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.server import (
     ProcessOutput,
-    free_port,
     server_environment,
-    uvicorn_serving,
+    uvicorn_process,
     wait_until_ready,
 )
-from tests.fixtures.redis_server import RedisServer
 
 BURST = 2000
 WARM_UP = 400
@@ -52,6 +52,13 @@ STATEMENT_TIMEOUT_MS = 300
 RSS_GROWTH_BOUND = 16 * 1024 * 1024  # measured: 1-2.5 MiB over the burst
 QUIET_SECONDS = 15  # for the last requests to end once the burst is sent
 PROJECTS = "/api/v1/projects"
+# The Dockerfile's protocol options (tests/e2e/test_server_limits.py holds the image to them),
+# but a keep-alive longer than the test: the server closing an idle connection just as the
+# client reuses it would be a transport error that says nothing about the app.
+SERVER_OPTIONS = (
+    *("--http", "h11", "--h11-max-incomplete-event-size", "16384"),
+    *("--limit-concurrency", "200", "--timeout-keep-alive", "120"),
+)
 
 pytestmark = pytest.mark.load
 
@@ -177,29 +184,28 @@ async def burst(client: httpx.AsyncClient, send: Send, count: int) -> Counter[in
 @pytest.mark.usefixtures("engine")  # the database is migrated: /health/ready can answer 200
 async def test_a_burst_with_errors_and_hang_ups_leaves_no_connection_or_memory_behind(
     settings: Settings, committed_org: CommittedOrg, redis_server: RedisServer
-):
+) -> None:
     locked = uuid.uuid4()
     async with committed_org.owner.begin() as connection:
         await connection.execute(
             text("INSERT INTO projects (id, tenant_id, name) VALUES (:id, :tenant, 'Locked')"),
             {"id": locked, "tenant": committed_org.tenant.id},
         )
-    port = free_port()
+    port = unused_port()
     environment = server_environment(
         settings,
-        REDIS__URL=redis_server.url(),
-        DATABASE__POOL_SIZE="10",  # the shared PostgreSQL has 100 connections for every run
-        DATABASE__MAX_OVERFLOW="5",
-        DATABASE__STATEMENT_TIMEOUT_MS=str(STATEMENT_TIMEOUT_MS),
-        AUTH__SECRET_KEY=settings.auth.secret_key.get_secret_value(),  # the tokens' key
+        {
+            "REDIS__URL": redis_server.url(),
+            # The shared PostgreSQL has 100 connections for every test run on this machine.
+            "DATABASE__POOL_SIZE": "10",
+            "DATABASE__MAX_OVERFLOW": "5",
+            "DATABASE__STATEMENT_TIMEOUT_MS": str(STATEMENT_TIMEOUT_MS),
+            "AUTH__SECRET_KEY": settings.auth.secret_key.get_secret_value(),  # the tokens' key
+        },
     )
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     async with (
-        # Keep-alive longer than the test: the server closing an idle connection just as the
-        # client reuses it would be a transport error that tells nothing about the app.
-        uvicorn_serving(
-            "app.main:create_app", port, environment, "--timeout-keep-alive", "120"
-        ) as process,
+        uvicorn_process("app.main:create_app", port, environment, *SERVER_OPTIONS) as process,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30) as client,
         redis_server.client() as inspect,
     ):

@@ -26,9 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.core.config import DatabaseSettings, Settings
 from tests.faults.conftest import running
 from tests.fixtures.committed import CommittedOrg, Holder
-from tests.fixtures.processes import free_port
+from tests.fixtures.ports import unused_port
+from tests.fixtures.problems import assert_problem
 from tests.fixtures.settings import TEST_DATABASE_OWNER_URL, TEST_DATABASE_URL, make_settings
-from tests.problems import assert_problem
 
 PROJECTS = "/api/v1/projects"
 POOL = 4  # DATABASE__POOL_SIZE of the app under test (no overflow)
@@ -102,7 +102,7 @@ async def until_done(requests: list["asyncio.Task[Response]"], count: int) -> li
 class TestConnectionsKilled:
     async def test_in_flight_requests_answer_503_and_the_waiting_ones_get_fresh_connections(
         self, committed_org: CommittedOrg
-    ):
+    ) -> None:
         """2 x POOL concurrent reads: POOL hold the pool's connections, blocked on a table lock,
         and POOL wait for a connection. The holders' backends are terminated: exactly those
         requests answer 503, the waiting ones get new connections and answer 200."""
@@ -139,7 +139,7 @@ class TestConnectionsKilled:
     )
     async def test_idle_pooled_connections_killed(
         self, committed_org: CommittedOrg, pre_ping: bool, statuses: list[int]
-    ):
+    ) -> None:
         headers = committed_org.member.headers
         async with running(database(pool_pre_ping=pre_ping)) as (app, client):
             used = backends_of(app.state.resources.engine)
@@ -164,7 +164,7 @@ class TestConnectionsKilled:
 class TestStatementTimeout:
     async def test_a_statement_past_the_timeout_is_503_and_its_transaction_rolled_back(
         self, committed_org: CommittedOrg
-    ):
+    ) -> None:
         """A task created with an Idempotency-Key: the key's claim is written, then the task's
         INSERT waits on the project row (its foreign-key check) that another transaction holds
         FOR UPDATE, past DATABASE__STATEMENT_TIMEOUT_MS. The answer is a 503; neither the claim
@@ -206,7 +206,7 @@ class TestStatementTimeout:
 class TestNoConnection:
     async def test_an_exhausted_pool_answers_503_within_its_timeout(
         self, committed_org: CommittedOrg
-    ):
+    ) -> None:
         """Every pooled connection is held by someone else: the request waits
         DATABASE__POOL_TIMEOUT_SECONDS for one, then answers 503 instead of queueing forever."""
         pool_timeout = 0.5
@@ -226,7 +226,7 @@ class TestNoConnection:
 
     async def test_a_server_refusing_connections_is_503_until_it_accepts_again(
         self, committed_org: CommittedOrg, refused_role: str
-    ):
+    ) -> None:
         """PostgreSQL refuses the app's new connections (`too many connections for role`, as
         when max_connections is reached): 503 at once. Once it accepts them again, the same app
         serves, without a restart."""
@@ -244,10 +244,10 @@ class TestNoConnection:
         assert_unavailable(refused)
         assert served.status_code == 200
 
-    async def test_an_unreachable_server_is_503(self, committed_org: CommittedOrg):
+    async def test_an_unreachable_server_is_503(self, committed_org: CommittedOrg) -> None:
         """Nothing listens where DATABASE__URL points (PostgreSQL down, a wrong host): the
         refused connection is a 503 too, not a 500."""
-        closed = make_url(TEST_DATABASE_URL).set(port=free_port())
+        closed = make_url(TEST_DATABASE_URL).set(port=unused_port())
         headers = committed_org.member.headers
         async with running(database(url=closed.render_as_string(hide_password=False))) as (
             _,

@@ -14,17 +14,17 @@ import time
 import uuid
 
 from httpx import AsyncClient, Response
-from jose import jwt
 
 from app.auth.service import denied_family_key
 from app.core.cache import entry_key
 from app.core.config import RateLimitSettings, RedisSettings, Settings
 from app.identity.cache import principal_key
 from app.project.service import project_key
-from tests.faults.conftest import Tenants, bearer, log_in, new_session, running
+from tests.faults.conftest import Tenants, log_in, new_session, running
+from tests.fixtures.auth import bearer
+from tests.fixtures.problems import assert_problem
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.settings import make_settings
-from tests.problems import assert_problem
 
 COOLDOWN = 1.0  # REDIS__CIRCUIT_COOLDOWN_SECONDS of the app under test
 RECOVERY_SECONDS = COOLDOWN + 10  # the circuit lets a call through after the cooldown
@@ -56,11 +56,6 @@ def redis_errors(metrics: Response) -> float:
     return float(match.group(1))
 
 
-def family(tokens: dict[str, str]) -> uuid.UUID:
-    """The session (refresh family) an access token belongs to."""
-    return uuid.UUID(jwt.get_unverified_claims(tokens["access_token"])["fam"])
-
-
 async def reads(client: AsyncClient, path: str, headers: dict[str, str], times: int) -> list[int]:
     """`times` concurrent GETs of `path`: their statuses. Their Redis calls overlap, so the app's
     pool grows to several connections."""
@@ -70,22 +65,22 @@ async def reads(client: AsyncClient, path: str, headers: dict[str, str], times: 
 
 async def test_the_service_degrades_while_redis_is_dead_and_uses_it_again_once_restarted(
     redis_server: RedisServer, tenants: Tenants
-):
+) -> None:
     settings = settings_for(redis_server)
     async with running(settings) as (_, client):
         # Redis up: sessions a and b, a project read through the cache, b logged out, and the
         # app's pool holding several connections (concurrent reads), all about to go stale.
         account = await tenants.sign_up(client)
         a, b = await new_session(client, account), await new_session(client, account)
-        me = (await client.get(ME, headers=bearer(a))).json()
+        me = (await client.get(ME, headers=a.headers)).json()
         tenant_id = uuid.UUID(me["tenant_id"])
         principal = entry_key(principal_key(tenant_id, uuid.UUID(me["id"])))
-        created = (await client.post(PROJECTS, json={"name": "Before"}, headers=bearer(a))).json()
+        created = (await client.post(PROJECTS, json={"name": "Before"}, headers=a.headers)).json()
         project = f"{PROJECTS}/{created['id']}"
         cached_project = entry_key(project_key(tenant_id, uuid.UUID(created["id"])))
-        assert await reads(client, project, bearer(a), CONCURRENCY) == [200] * CONCURRENCY
-        assert (await client.post("/api/v1/auth/logout", headers=bearer(b))).status_code == 204
-        assert_problem(await client.get(ME, headers=bearer(b)), 401)
+        assert await reads(client, project, a.headers, CONCURRENCY) == [200] * CONCURRENCY
+        assert (await client.post("/api/v1/auth/logout", headers=b.headers)).status_code == 204
+        assert_problem(await client.get(ME, headers=b.headers), 401)
         async with redis_server.client() as inspect:
             assert await inspect.exists(principal, cached_project) == 2
             pooled = len(await inspect.client_list()) - 1  # the app's; the last is ours
@@ -96,10 +91,10 @@ async def test_the_service_degrades_while_redis_is_dead_and_uses_it_again_once_r
         # Redis dead: PostgreSQL answers everything, and nothing waits on Redis.
         started = time.monotonic()
         async with asyncio.timeout(OUTAGE_SECONDS):
-            me_a = await client.get(ME, headers=bearer(a))  # the principal from PostgreSQL
-            me_b = await client.get(ME, headers=bearer(b))  # revocation from PostgreSQL
-            read = await client.get(project, headers=bearer(a))  # the cache skipped
-            keyed = {**bearer(a), "Idempotency-Key": "while-redis-is-dead"}
+            me_a = await client.get(ME, headers=a.headers)  # the principal from PostgreSQL
+            me_b = await client.get(ME, headers=b.headers)  # revocation from PostgreSQL
+            read = await client.get(project, headers=a.headers)  # the cache skipped
+            keyed = {**a.headers, "Idempotency-Key": "while-redis-is-dead"}
             written = await client.post(PROJECTS, json={"name": "During"}, headers=keyed)
             replayed = await client.post(PROJECTS, json={"name": "During"}, headers=keyed)
             login = await log_in(client, account)  # its rate limits fail open
@@ -128,20 +123,20 @@ async def test_the_service_degrades_while_redis_is_dead_and_uses_it_again_once_r
             assert await inspect.dbsize() == 0
             async with asyncio.timeout(RECOVERY_SECONDS):
                 while not await inspect.exists(cached_project):
-                    assert (await client.get(project, headers=bearer(a))).status_code == 200
+                    assert (await client.get(project, headers=a.headers)).status_code == 200
                     await asyncio.sleep(0.05)
             recovered_with = redis_errors(await client.get("/metrics"))
-            assert await reads(client, ME, bearer(a), CONCURRENCY) == [200] * CONCURRENCY
+            assert await reads(client, ME, a.headers, CONCURRENCY) == [200] * CONCURRENCY
             assert await inspect.exists(principal) == 1
             login = await log_in(client, account)
             limit = settings.rate_limit.login_per_account.limit
             assert login.headers["ratelimit-remaining"] == str(limit - 1)  # a new window
             assert (await client.get("/health/ready")).json()["status"] == "ok"
-            assert (await client.post("/api/v1/auth/logout", headers=bearer(a))).status_code == 204
-            assert await inspect.exists(denied_family_key(family(a))) == 1
-            assert_problem(await client.get(ME, headers=bearer(a)), 401)
+            assert (await client.post("/api/v1/auth/logout", headers=a.headers)).status_code == 204
+            assert await inspect.exists(denied_family_key(a.family)) == 1
+            assert_problem(await client.get(ME, headers=a.headers), 401)
             after = await client.post(
-                PROJECTS, json={"name": "After"}, headers=bearer(login.json())
+                PROJECTS, json={"name": "After"}, headers=bearer(login.json()["access_token"])
             )
             assert after.status_code == 201
             assert await inspect.xlen(f"events:{tenant_id}") == 1  # published again
@@ -150,7 +145,7 @@ async def test_the_service_degrades_while_redis_is_dead_and_uses_it_again_once_r
 
 async def test_rate_limits_fail_closed_when_so_configured(
     redis_server: RedisServer, tenants: Tenants
-):
+) -> None:
     """RATE_LIMIT__FAIL_OPEN=false: while Redis is dead a rate-limited route answers 503, and
     once it is back the same app counts again."""
     async with running(settings_for(redis_server, fail_open=False)) as (_, client):
