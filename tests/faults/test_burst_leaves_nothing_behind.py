@@ -11,8 +11,9 @@ When it is over, the process is asked, from outside:
   /metrics is 0) and PostgreSQL shows none of the process's sessions `idle in transaction` or
   still active (pg_stat_activity, matched to the process by its sockets' ports);
 - no Redis connection is left borrowed: the process holds no more connections to its Redis
-  (CLIENT LIST of a redis-server of the test's own) than there were requests in flight, every
-  one idle, and no Redis call failed (`redis_errors_total` is 0);
+  (CLIENT LIST of a redis-server of the test's own) than there were requests in flight (a
+  borrowed connection is never reused, so each leak would add one), and no Redis call failed
+  (`redis_errors_total` is 0; a pool emptied by leaks fails its calls);
 - its resident memory grew by less than RSS_GROWTH_BOUND over the burst, measured after a
   warm-up burst of the same mix.
 
@@ -32,7 +33,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from tests.fixtures.committed import CommittedOrg, Holder
@@ -221,23 +225,8 @@ async def test_a_burst_with_errors_and_hang_ups_leaves_no_connection_or_memory_b
             answered = await burst(client, mix.send, BURST)
         metrics = await quiet(client)
         rss_after = resident_bytes(process.pid)
-        database_ports = tcp_peer_ports(process.pid, 5432)
-        redis_ports = tcp_peer_ports(process.pid, redis_server.port)
-        clients = [entry for entry in await inspect.client_list() if port_of(entry) in redis_ports]
-        async with committed_org.owner.connect() as connection:
-            sessions = (
-                (
-                    await connection.execute(
-                        text(
-                            "SELECT state FROM pg_stat_activity "
-                            "WHERE client_port = ANY(:ports) AND datname = current_database()"
-                        ),
-                        {"ports": list(database_ports)},
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        sessions = await sessions_of(committed_org.owner, process.pid, settings)
+        clients = await clients_of(inspect, process.pid, redis_server.port)
         process.terminate()
         await process.wait()
         await output.finish()
@@ -260,9 +249,22 @@ async def test_a_burst_with_errors_and_hang_ups_leaves_no_connection_or_memory_b
     assert errors == [line for line in access if line["status"] == 503]  # nothing else failed
 
 
-def port_of(entry: dict[str, str]) -> int:
-    """The client's port in a CLIENT LIST entry (`addr=127.0.0.1:51234`)."""
-    return int(entry["addr"].rsplit(":", 1)[1])
+async def sessions_of(owner: AsyncEngine, pid: int, settings: Settings) -> list[str]:
+    """The state of each PostgreSQL session of the process `pid`."""
+    ports = tcp_peer_ports(pid, make_url(settings.database.url).port or 5432)
+    statement = text(
+        "SELECT state FROM pg_stat_activity "
+        "WHERE client_port = ANY(:ports) AND datname = current_database()"
+    )
+    async with owner.connect() as connection:
+        return list((await connection.execute(statement, {"ports": list(ports)})).scalars())
+
+
+async def clients_of(inspect: Redis, pid: int, redis_port: int) -> list[dict[str, str]]:
+    """The CLIENT LIST entries of the process `pid` (`addr=127.0.0.1:<its port>`)."""
+    ports = tcp_peer_ports(pid, redis_port)
+    entries: list[dict[str, str]] = await inspect.client_list()
+    return [entry for entry in entries if int(entry["addr"].rsplit(":", 1)[1]) in ports]
 
 
 async def quiet(client: httpx.AsyncClient) -> str:
