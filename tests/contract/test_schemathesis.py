@@ -83,9 +83,11 @@ async def test_the_service_keeps_its_documented_contract(
             "--header",
             f"X-Tenant: {TENANT}",
             "--no-color",
-            cwd=ROOT,
+            # In the test's own folder: schemathesis keeps a cache in its working directory.
+            cwd=tmp_path,
             env={
                 **os.environ,
+                "PYTHONPATH": str(ROOT),  # for the hooks module
                 "SCHEMATHESIS_HOOKS": "tests.contract.hooks",
                 "CONTRACT_BASE_URL": base,
                 "CONTRACT_TENANT": TENANT,
