@@ -303,10 +303,11 @@ class Baseline:
         caller_key = f"baseline:caller:{claims.tenant_id}:{claims.user_id}"
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.exists(f"denylist:jti:{claims.token_id}", f"denylist:family:{claims.family_id}")
+            pipe.get("denylist:since")  # read as Dependable reads it (its check never fails here)
             pipe.get(caller_key)
             if project_id is not None and self.config.project_ttl:
                 pipe.get(self._project_key(claims.tenant_id, project_id))
-            denied, role, *cached = await pipe.execute()
+            denied, _since, role, *cached = await pipe.execute()
         if denied:
             raise ProblemError(401, "Invalid token")
         if role is None:

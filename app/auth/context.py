@@ -10,6 +10,7 @@ tenant, each with its generation (see `app.core.cache`). PostgreSQL is asked onl
 Redis could not answer, in the request's own transaction, already bound to the token's tenant.
 """
 
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.exceptions import InvalidTokenError, MissingTokenError
 from app.auth.repository import RefreshTokenRepository
-from app.auth.service import denied_family_key, denied_token_key
+from app.auth.service import DENYLIST_SINCE, denied_family_key, denied_token_key
 from app.core.cache import Fill, entry_key, generation_key, read_fresh
 from app.core.config import Settings
 from app.core.redis import skipped
@@ -78,6 +79,7 @@ class _Snapshot:
     """What one Redis round trip told: None where Redis had no (fresh) answer."""
 
     denied: bool | None
+    complete: bool = True  # the denylist can be trusted for this token (`_denylist_covers`)
     principal: Principal | None = None
     principal_generation: object = None
     tenant: TenantRead | None = None
@@ -132,6 +134,7 @@ class Authenticator:
         async def ask() -> list[Any]:
             async with self.resources.redis.pipeline(transaction=False) as pipe:
                 pipe.exists(*denylist_keys(claims))
+                pipe.get(DENYLIST_SINCE)
                 if with_caches:
                     pipe.mget(
                         entry_key(principal),
@@ -145,21 +148,38 @@ class Authenticator:
         if replies is None:
             return _Snapshot(denied=None)
         denied = int(replies[0]) > 0
+        complete = await self._denylist_covers(claims, replies[1])
         if not with_caches:
-            return _Snapshot(denied=denied)
-        entry, generation, tenant_entry, tenant_generation = replies[1]
+            return _Snapshot(denied=denied, complete=complete)
+        entry, generation, tenant_entry, tenant_generation = replies[2]
         return _Snapshot(
             denied=denied,
+            complete=complete,
             principal=read_fresh(entry, generation, Principal),
             principal_generation=generation,
             tenant=read_fresh(tenant_entry, tenant_generation, TenantRead),
             tenant_generation=tenant_generation,
         )
 
+    async def _denylist_covers(self, claims: AccessClaims, since: str | None) -> bool:
+        """Whether the denylist has held every denial since before this token was issued. A
+        missing mark means Redis lost its data (or never had any): it is set now (one more round
+        trip, once per Redis lifetime), and tokens issued before it are checked in PostgreSQL."""
+        if since is None:
+            now = str(time.time())
+
+            async def mark() -> object:
+                return await self.resources.redis.set(DENYLIST_SINCE, now, nx=True)
+
+            await self.resources.redis_circuit.call("denylist mark", mark, fallback=skipped)
+            return False
+        return claims.issued_at.timestamp() >= float(since)
+
     async def _refuse_if_denied(self, claims: AccessClaims, snapshot: _Snapshot) -> None:
         denied = snapshot.denied
-        if denied is None:
-            # Redis could not answer: PostgreSQL knows whether the token's session was revoked.
+        if denied is None or (not denied and not snapshot.complete):
+            # Redis could not answer, or may have forgotten a denial (it restarted empty after
+            # this token was issued): PostgreSQL knows whether the token's session was revoked.
             tokens = RefreshTokenRepository(self.bound, claims.tenant_id)
             denied = await tokens.family_revoked(claims.family_id)
         if denied:

@@ -37,6 +37,13 @@ def denied_family_key(family_id: uuid.UUID) -> str:
     return f"denylist:family:{family_id}"
 
 
+# Since when (a Unix time) this Redis has held every denial: set when a request finds it missing,
+# which is how a Redis that restarted empty (no persistence) shows itself. A token issued before
+# it may have been logged out before the restart, so its family is checked in PostgreSQL; such
+# tokens expire within one access TTL of the mark. (`Authenticator._snapshot`.)
+DENYLIST_SINCE = "denylist:since"
+
+
 class Revocations:
     """The access-token denylist in Redis: a token's `jti`, or its whole refresh family, for as
     long as `JWTCodec.decode` would still accept a token it covers. PostgreSQL (revoked refresh

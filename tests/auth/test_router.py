@@ -1,8 +1,10 @@
 """Login, refresh rotation and logout against real PostgreSQL and Redis."""
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient, Response
 from redis.asyncio import Redis
@@ -10,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.models import RefreshToken
+from app.auth.service import DENYLIST_SINCE
 from app.core.config import AuthSettings, RateLimitRule, RateLimitSettings, Settings
 from app.core.db import SessionFactory
 from app.core.resources import Resources
@@ -22,6 +25,7 @@ from tests.fixtures.database import FailingCommitSession, savepoint_factory
 from tests.fixtures.factories import create_tenant, create_user
 from tests.fixtures.paths import LOGOUT, ME, REFRESH, TOKEN
 from tests.fixtures.problems import assert_problem
+from tests.fixtures.wire import on_the_wire
 
 
 async def login(client: AsyncClient, org: Org, email: str, password: str = PASSWORD) -> Response:
@@ -243,6 +247,41 @@ class TestLogout:
             assert (await client.get(ME, headers=acme.viewer.headers)).status_code == 200
         finally:
             await unreachable.aclose()
+
+    async def test_a_logout_survives_a_redis_that_restarted_empty(
+        self, client: AsyncClient, acme: Org, redis: Redis
+    ) -> None:
+        """Redis without persistence restarts empty: the denylist forgot the logout. The
+        missing completeness mark says so, and tokens issued before the mark that replaces it
+        are checked in PostgreSQL, where the session's revocation is kept."""
+        pair = (await login(client, acme, acme.member.user.email)).json()
+        member = bearer(pair["access_token"])
+        assert (await client.post(LOGOUT, headers=member)).status_code == 204
+
+        await redis.flushdb()  # what a restart without persistence leaves
+
+        assert_problem(await client.get(ME, headers=member), 401)
+        assert_problem(await client.get(ME, headers=member), 401)  # the mark is now set
+        assert float(await redis.get(DENYLIST_SINCE) or "nan") > 0
+        # Tokens of live sessions keep working (their families are not revoked).
+        assert (await client.get(ME, headers=acme.viewer.headers)).status_code == 200
+
+    async def test_tokens_issued_after_the_mark_trust_the_denylist(
+        self,
+        client: AsyncClient,
+        acme: Org,
+        redis: Redis,
+        connection: AsyncConnection,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        await redis.set(DENYLIST_SINCE, str(time.time() - 5))
+        pair = (await login(client, acme, acme.member.user.email)).json()
+        member = bearer(pair["access_token"])
+        assert (await client.get(ME, headers=member)).status_code == 200  # fills the caches
+
+        with on_the_wire(connection, monkeypatch) as wire:
+            assert (await client.get(ME, headers=member)).status_code == 200
+        assert wire.statements == []  # no family check in PostgreSQL
 
     async def test_needs_a_token(self, client: AsyncClient) -> None:
         assert_problem(await client.post(LOGOUT), 401)

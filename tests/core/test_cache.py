@@ -77,7 +77,7 @@ class TestReadThrough:
             await get_or_load(cache, "k", Row, database.load, ttl_seconds=0, subject=subject)
 
         assert database.reads == 2
-        assert await redis.keys("*") == []
+        assert await redis.keys("cache:*") == []
 
     async def test_the_entry_lives_for_the_ttl(
         self, cache: RedisCache, redis: Redis, subject: str | None
