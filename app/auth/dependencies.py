@@ -31,7 +31,7 @@ from app.auth.service import AuthService, Revocations
 from app.core.config import Settings
 from app.core.context import tenant_id_var, user_id_var
 from app.core.db import transaction
-from app.core.errors import raises
+from app.core.errors import DatabaseUnavailableError, raises
 from app.core.security import AccessClaims
 from app.http.deps import ResourcesDep, SessionDep, rate_limit
 from app.http.schemas import Text
@@ -87,7 +87,13 @@ def named_tenant_slug(request: Request, settings: Settings, x_tenant: str | None
 # --- the authenticated request ----------------------------------------------------------------
 
 
-@raises(MissingTokenError, InvalidTokenError, TenantNotFoundError, TenantMismatchError)
+@raises(
+    MissingTokenError,
+    InvalidTokenError,
+    TenantNotFoundError,
+    TenantMismatchError,
+    DatabaseUnavailableError,
+)
 async def get_request_context(
     resources: ResourcesDep,
     request: Request,

@@ -77,6 +77,15 @@ class ServiceUnavailableError(AppError):
     title = "Service unavailable"
 
 
+class DatabaseUnavailableError(ServiceUnavailableError):
+    """Not raised: the problem `app/http/problems.py` answers when PostgreSQL cannot answer in
+    time (a lost connection, the statement timeout, no pooled connection free). Declared by the
+    dependencies that own a transaction, so every route that touches the database documents it."""
+
+    code = "database-unavailable"
+    title = "Database unavailable"
+
+
 CallableT = TypeVar("CallableT", bound=Callable[..., object])
 _DECLARED = "__raises__"
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import transaction
-from app.core.errors import raises
+from app.core.errors import DatabaseUnavailableError, raises
 from app.core.ratelimit import RateLimitedError, RateLimitUnavailableError
 from app.core.resources import Resources
 from app.http.problems import keep_on_error_responses
@@ -48,6 +48,7 @@ async def get_settings(resources: ResourcesDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+@raises(DatabaseUnavailableError)
 async def get_session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
     """One transaction per request: commit if the endpoint returned, roll back if anything raised
     (except an error marked `KeepsWrites`, whose writes commit first: `transaction`).

@@ -55,6 +55,8 @@ def _problems_as_problem_json(document: dict[str, Any]) -> None:
                 reference = schema.get("$ref")
                 if reference in (_PROBLEM, _FASTAPI_422):
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _PROBLEM}}}
+                elif PROBLEM_MEDIA_TYPE in content:  # a problem beside the route's own body
+                    content[PROBLEM_MEDIA_TYPE] = {"schema": {"$ref": _PROBLEM}}
     schemas = document.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)

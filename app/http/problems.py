@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
-from app.core.errors import AppError
+from app.core.errors import AppError, DatabaseUnavailableError
 
 logger = logging.getLogger("app.errors")
 
@@ -215,9 +215,9 @@ async def database_error_handler(request: Request, exc: Exception) -> ProblemRes
         extra={"error": str(exc).splitlines()[0]},
     )
     return problem(
-        status=503,
-        code="database-unavailable",
-        title="Database unavailable",
+        status=DatabaseUnavailableError.status,
+        code=DatabaseUnavailableError.code,
+        title=DatabaseUnavailableError.title,
         detail="The database could not answer in time. Retry shortly.",
         instance=request.url.path,
         request_id=_request_id(request),

@@ -78,6 +78,18 @@ class ProblemRoute(APIRoute):
             path,
             endpoint,
             dependencies=dependencies,
-            responses={**derived, **(responses or {})},
+            responses=_merged(derived, responses or {}),
             **options,
         )
+
+
+def _merged(
+    derived: dict[int | str, dict[str, Any]], own: dict[int | str, dict[str, Any]]
+) -> dict[int | str, dict[str, Any]]:
+    """The route's own entries win, but a status both document keeps the problem's media type
+    beside the route's (`/health/ready`'s 503 is its report, or a problem from the session)."""
+    merged = {**derived, **own}
+    for status in derived.keys() & own.keys():
+        content = {**derived[status].get("content", {}), **own[status].get("content", {})}
+        merged[status] = {**derived[status], **own[status], "content": content}
+    return merged
