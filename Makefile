@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev run test fuzz lint fmt typecheck migrate migration check-migrations containers-check
+.PHONY: help install dev run test fuzz lint fmt typecheck migrate migration check-migrations containers-check k8s-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ check-migrations: ## Fail if the models and the migrations disagree
 containers-check: ## Static checks of the Dockerfile and compose files (no engine needed)
 	$(UV) run hadolint Dockerfile
 	$(UV) run docker-compose -f docker-compose.yml config -q
+
+k8s-check: ## Render deploy/kubernetes (kustomize), validate against the API schemas, lint with checkov
+	bash scripts/k8s-check.sh
 
 .PHONY: compose-smoke
 compose-smoke: ## Build the image, start the compose stack under a throwaway name, smoke-test it over HTTP, tear it down
