@@ -48,6 +48,7 @@ class Resources:
     jwt: JWTCodec
     cursor_codec: CursorCodec
     migration_heads: frozenset[str]
+    migration_revisions: frozenset[str]  # every revision the code knows, its heads included
 
     def using_redis(self, redis: Redis) -> "Resources":
         """These resources over another Redis client: the cache, the publisher and the rate
@@ -70,6 +71,11 @@ def _over_redis(redis: Redis, circuit: RedisCircuit, settings: Settings) -> dict
 def read_migration_heads(directory: Path = MIGRATIONS_DIR) -> frozenset[str]:
     """The revisions the code expects the database to be at (read from disk, once)."""
     return frozenset(ScriptDirectory(str(directory)).get_heads())
+
+
+def read_migration_revisions(directory: Path = MIGRATIONS_DIR) -> frozenset[str]:
+    """Every revision the code knows: a database at one it does not know is ahead of it."""
+    return frozenset(script.revision for script in ScriptDirectory(str(directory)).walk_revisions())
 
 
 @asynccontextmanager
@@ -100,6 +106,7 @@ async def open_resources(
             jwt=JWTCodec(settings.auth),
             cursor_codec=CursorCodec(settings.api.cursor_secret.get_secret_value().encode()),
             migration_heads=read_migration_heads(),
+            migration_revisions=read_migration_revisions(),
         )
     finally:
         await redis.aclose(close_connection_pool=True)

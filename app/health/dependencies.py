@@ -14,6 +14,7 @@ async def get_health_service(
         redis,
         resources.metrics,
         expected_heads=resources.migration_heads,
+        known_revisions=resources.migration_revisions,
         timeout_seconds=settings.health.check_timeout_seconds,
     )
 

@@ -112,3 +112,17 @@ async def test_database_behind_the_migration_head_is_503(app: FastAPI, client: A
     migrations = response.json()["checks"]["migrations"]
     assert migrations["status"] == "down"
     assert "a-newer-revision" in migrations["detail"]
+
+
+async def test_database_ahead_of_the_code_is_ready(app: FastAPI, client: AsyncClient) -> None:
+    """A newer release has migrated (expand, then contract): this release still serves, and
+    stays in the Service during a rolling update or after a rollback."""
+    older = frozenset({"an-older-revision"})
+    use_resources(app, migration_heads=older, migration_revisions=older)
+
+    response = await client.get("/health/ready")
+
+    assert response.status_code == 200
+    migrations = response.json()["checks"]["migrations"]
+    assert migrations["status"] == "up"
+    assert "ahead of this code" in migrations["detail"]
