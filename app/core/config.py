@@ -116,6 +116,9 @@ class AuthSettings(BaseModel):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65_536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
+    # Each hash in flight holds `argon2_memory_cost_kib` (64 MiB by default): this bounds what a
+    # burst of logins can take (4 x 64 MiB), the others wait their turn.
+    max_concurrent_hashes: int = Field(default=4, ge=1)
 
 
 class TenancySettings(BaseModel):

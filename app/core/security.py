@@ -6,11 +6,12 @@ import secrets
 import string
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import anyio.to_thread
 from jose import jwt
@@ -78,11 +79,18 @@ class PasswordHasher(Protocol):
         ...
 
 
+T = TypeVar("T")
+
+
 class Argon2PasswordHasher:
     """Argon2id with parameters from settings. Hashing takes tens of milliseconds of CPU, so it
-    runs in a worker thread instead of blocking every other request on the event loop."""
+    runs in a worker thread instead of blocking every other request on the event loop; at most
+    `AUTH__MAX_CONCURRENT_HASHES` at once, since each holds the argon2 memory cost (a burst of
+    logins must not take the process past its memory limit)."""
 
     def __init__(self, settings: AuthSettings) -> None:
+        self._slots_total = settings.max_concurrent_hashes
+        self._slots: anyio.CapacityLimiter | None = None  # made in the event loop, on first use
         self._hash = PasswordHash(
             (
                 Argon2Hasher(
@@ -97,15 +105,20 @@ class Argon2PasswordHasher:
         self._dummy_hash = self._hash.hash(secrets.token_urlsafe(16))
 
     async def hash(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self._hash.hash, password)
+        return await self._in_a_slot(self._hash.hash, password)
 
     async def verify_and_update(
         self, password: str, password_hash: str | None
     ) -> tuple[bool, str | None]:
         if password_hash is None:
-            await anyio.to_thread.run_sync(self._hash.verify, password, self._dummy_hash)
+            await self._in_a_slot(self._hash.verify, password, self._dummy_hash)
             return False, None
-        return await anyio.to_thread.run_sync(self._hash.verify_and_update, password, password_hash)
+        return await self._in_a_slot(self._hash.verify_and_update, password, password_hash)
+
+    async def _in_a_slot(self, work: Callable[..., T], *arguments: object) -> T:
+        if self._slots is None:
+            self._slots = anyio.CapacityLimiter(self._slots_total)
+        return await anyio.to_thread.run_sync(work, *arguments, limiter=self._slots)
 
 
 # --- Access tokens (JWT, python-jose) -------------------------------------------------------
