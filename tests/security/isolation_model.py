@@ -1,0 +1,173 @@
+"""What the tenant-isolation state machine (test_isolation_property.py) believes each tenant
+holds, what it generates for it, and how a tenant's data is read back through the API."""
+
+import dataclasses
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import strategies as st
+
+from app.identity.models import Role
+from app.task.models import TaskStatus
+from tests.fixtures.auth import Org
+from tests.fixtures.paths import FLAGS, PROJECTS, USERS
+
+PRIVILEGED = frozenset({Role.OWNER, Role.ADMIN})
+# A tenant's users write its slug into every name, title and description, and the suffix
+# alphabet cannot spell the other slug: one tenant's values never occur in the other's data, so a
+# leak is a plain substring match.
+SUFFIX = st.text(alphabet="0123456789 ·ßé漢", max_size=6)
+# Shared by both tenants on purpose: project names and emails are unique per tenant, not across
+# tenants (a global constraint would answer 409 and so confirm the other tenant's value).
+SHARED_NAME = "Shared roadmap"
+EMAILS = ("ann@people.example", "Ann@people.example", "bob@people.example", "cy@people.example")
+
+
+def tagged(tag: str) -> st.SearchStrategy[str]:
+    return SUFFIX.map(lambda suffix: f"{tag} {suffix}")
+
+
+def project_names(tag: str) -> st.SearchStrategy[str]:
+    return st.one_of(tagged(tag), st.just(SHARED_NAME))
+
+
+def descriptions(tag: str) -> st.SearchStrategy[str]:
+    return st.one_of(st.just(""), tagged(tag))
+
+
+@dataclasses.dataclass(frozen=True)
+class UserRow:
+    email: str
+    full_name: str
+    role: Role
+    is_active: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectRow:
+    name: str
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskRow:
+    project_id: uuid.UUID
+    title: str
+    description: str
+    status: TaskStatus
+    assignee_id: uuid.UUID | None
+
+
+@dataclasses.dataclass
+class State:
+    """A tenant's data, as its owner reads it through the API."""
+
+    users: dict[uuid.UUID, UserRow]
+    projects: dict[uuid.UUID, ProjectRow]
+    tasks: dict[uuid.UUID, TaskRow]
+    flags: dict[str, bool]
+
+    def copy(self) -> "State":
+        return State(dict(self.users), dict(self.projects), dict(self.tasks), dict(self.flags))
+
+
+@dataclasses.dataclass
+class Side:
+    """One tenant as the machine models it."""
+
+    org: Org
+    state: State
+    # Every id the tenant ever had, in creation order (deleted ones too: they stay 404). Creation
+    # order, not sorted ids: Hypothesis replays and shrinks choices by position.
+    projects_ever: list[uuid.UUID]
+    tasks_ever: dict[uuid.UUID, uuid.UUID]  # task -> its project
+    users_ever: list[uuid.UUID]
+    # The users its admins created, the only ones they change: the fixture's four keep their
+    # roles, so every role can act in every step.
+    created_users: list[uuid.UUID]
+    # Every id and value the tenant ever held, deleted ones too: none may reach the other tenant.
+    secrets: set[str]
+    # (role, route, key) -> (fingerprint, status, body) of a write run under an Idempotency-Key.
+    replays: dict[tuple[Role, str, str], tuple[str, int, Any]]
+
+    @property
+    def tag(self) -> str:
+        return self.org.tenant.slug
+
+    def keep(self, *values: object) -> None:
+        self.secrets.update(str(v) for v in values if v is not None and str(v).strip())
+
+    def name_taken(self, name: str) -> bool:
+        return name.strip() in {project.name for project in self.state.projects.values()}
+
+    def task_found(self, task_id: uuid.UUID, project_id: uuid.UUID) -> bool:
+        task = self.state.tasks.get(task_id)
+        return task is not None and task.project_id == project_id
+
+    def assignable(self, assignee: str | None) -> bool:
+        return assignee is None or uuid.UUID(assignee) in self.state.users
+
+
+def start(org: Org, state: State) -> Side:
+    """The tenant at the start of an example: `state`, as read when the test began."""
+    side = Side(
+        org=org,
+        state=state.copy(),
+        projects_ever=list(state.projects),
+        tasks_ever={task_id: task.project_id for task_id, task in state.tasks.items()},
+        users_ever=list(state.users),
+        created_users=[],
+        secrets=set(),
+        replays={},
+    )
+    side.keep(org.tenant.id, org.tenant.slug, org.tenant.name)
+    for user_id, user in state.users.items():
+        side.keep(user_id, user.email, user.full_name)
+    for project_id, project in state.projects.items():
+        side.keep(project_id, project.name, project.description)
+    for task_id, task in state.tasks.items():
+        side.keep(task_id, task.title, task.description)
+    return side
+
+
+def user_change_needs_owner(target: UserRow, role: Role | None, active: bool | None) -> bool:
+    """Admins manage members and viewers; only owners touch admins and owners."""
+    new_role = role is not None and role != target.role and bool(PRIVILEGED & {target.role, role})
+    new_active = active is not None and active != target.is_active and target.role in PRIVILEGED
+    return new_role or new_active
+
+
+def task_row(body: dict[str, Any]) -> TaskRow:
+    assignee = body["assignee_id"]
+    return TaskRow(
+        uuid.UUID(body["project_id"]),
+        body["title"],
+        body["description"],
+        TaskStatus(body["status"]),
+        uuid.UUID(assignee) if assignee else None,
+    )
+
+
+def user_row(body: dict[str, Any]) -> UserRow:
+    return UserRow(body["email"], body["full_name"], Role(body["role"]), body["is_active"])
+
+
+Getter = Callable[[str, dict[str, str]], Any]  # path, query -> the JSON of a 200
+
+
+def read_state(get: Getter) -> State:
+    """Everything of a tenant's, read through the API by its owner."""
+    projects_page = get(PROJECTS, {"limit": "100"})
+    assert projects_page["next_cursor"] is None
+    projects = {
+        uuid.UUID(p["id"]): ProjectRow(p["name"], p["description"]) for p in projects_page["items"]
+    }
+    tasks: dict[uuid.UUID, TaskRow] = {}
+    for project_id in projects:
+        page = get(f"{PROJECTS}/{project_id}/tasks", {"limit": "100"})
+        assert page["next_cursor"] is None
+        tasks.update({uuid.UUID(t["id"]): task_row(t) for t in page["items"]})
+    users = {uuid.UUID(u["id"]): user_row(u) for u in get(USERS, {})}
+    flags = {f["key"]: f["enabled"] for f in get(FLAGS, {})}
+    return State(users, projects, tasks, flags)
