@@ -72,6 +72,15 @@ class State:
         return State(dict(self.users), dict(self.projects), dict(self.tasks), dict(self.flags))
 
 
+@dataclasses.dataclass(frozen=True)
+class Write:
+    """A POST that ran (201) under an Idempotency-Key: what was sent, and the body to replay."""
+
+    path: str
+    body: Any
+    response: Any
+
+
 @dataclasses.dataclass
 class Side:
     """One tenant as the machine models it."""
@@ -83,13 +92,13 @@ class Side:
     projects_ever: list[uuid.UUID]
     tasks_ever: dict[uuid.UUID, uuid.UUID]  # task -> its project
     users_ever: list[uuid.UUID]
-    # The users its admins created, the only ones they change: the fixture's four keep their
-    # roles, so every role can act in every step.
-    created_users: list[uuid.UUID]
+    # The users its admins may change and delete: every one but the four that act, which keep
+    # their roles so that every role can act in every step.
+    changeable_users: list[uuid.UUID]
     # Every id and value the tenant ever held, deleted ones too: none may reach the other tenant.
     secrets: set[str]
-    # (role, route, key) -> (fingerprint, status, body) of a write run under an Idempotency-Key.
-    replays: dict[tuple[Role, str, str], tuple[str, int, Any]]
+    # (role, route, Idempotency-Key) -> the write that ran under it, to be replayed.
+    replays: dict[tuple[Role, str, str], Write]
 
     @property
     def tag(self) -> str:
@@ -111,13 +120,14 @@ class Side:
 
 def start(org: Org, state: State) -> Side:
     """The tenant at the start of an example: `state`, as read when the test began."""
+    actors = {actor.user.id for actor in org.actors.values()}
     side = Side(
         org=org,
         state=state.copy(),
         projects_ever=list(state.projects),
         tasks_ever={task_id: task.project_id for task_id, task in state.tasks.items()},
         users_ever=list(state.users),
-        created_users=[],
+        changeable_users=[u for u in state.users if u not in actors],
         secrets=set(),
         replays={},
     )

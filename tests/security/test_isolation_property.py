@@ -19,8 +19,8 @@ Hypothesis machines are synchronous; the app runs on the test's event loop with 
 fixtures (its real lifespan, the rolled-back connection, the test's Redis database). So the
 machine runs in a worker thread and hands each request to the loop (`LoopBridge`). Each example
 is a savepoint, rolled back (and Redis flushed) at teardown: every example starts from the same
-two tenants, acme and globex, each with a user of every role, a project and a task (and the
-`bulk_tasks` flag on for acme only).
+two tenants, acme and globex, each with a user of every role, a fifth user, a project and a task
+(and the `bulk_tasks` flag on for acme only).
 """
 
 import asyncio
@@ -34,7 +34,13 @@ from typing import Any, ClassVar, TypeVar
 from httpx import AsyncClient, Response
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
@@ -52,6 +58,7 @@ from tests.security.isolation_model import (
     State,
     TaskRow,
     UserRow,
+    Write,
     descriptions,
     project_names,
     read_state,
@@ -73,7 +80,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 FLAG_KEYS = ("bulk_tasks", "beta")
-IDEMPOTENCY_KEYS = (None, "k1", "k2")
+IDEMPOTENCY_KEYS = (None, "k1")
 WHO = st.tuples(st.sampled_from((0, 1)), st.sampled_from(tuple(Role)))  # (tenant, role)
 
 
@@ -269,20 +276,19 @@ class TenantIsolation(RuleBasedStateMachine):
     def draw_target(
         self, data: st.DataObject, mine: list[uuid.UUID], theirs: list[uuid.UUID], label: str
     ) -> tuple[uuid.UUID, bool]:
-        """An id to aim at, and whether it is the other tenant's: one of the caller's tenant's
-        (live or deleted), or one of the other's."""
-        choices = [(id_, False) for id_ in mine] + [(id_, True) for id_ in theirs]
-        return data.draw(st.sampled_from(choices), label)
+        """An id to aim at, and whether it is the other tenant's: first whose (each as likely,
+        however many ids either has), then which (the caller's may be deleted ones)."""
+        foreign = data.draw(st.booleans(), f"{label} of the other tenant") if mine else True
+        return data.draw(st.sampled_from(theirs if foreign else mine), label), foreign
 
     def draw_project(self, data: st.DataObject, side: Side) -> tuple[uuid.UUID, bool]:
         other = self.other(side)
         return self.draw_target(data, side.projects_ever, other.projects_ever, "project")
 
     def draw_assignee(self, data: st.DataObject, side: Side) -> tuple[uuid.UUID | None, bool]:
-        choices: list[tuple[uuid.UUID | None, bool]] = [(None, False)]
-        choices += [(user_id, False) for user_id in side.users_ever]
-        choices += [(user_id, True) for user_id in self.other(side).users_ever]
-        return data.draw(st.sampled_from(choices), "assignee")
+        if data.draw(st.booleans(), "no assignee"):
+            return None, False
+        return self.draw_target(data, side.users_ever, self.other(side).users_ever, "assignee")
 
     # --- projects -----------------------------------------------------------------------------
 
@@ -294,7 +300,7 @@ class TenantIsolation(RuleBasedStateMachine):
             "description": data.draw(descriptions(side.tag), "description"),
         }
         key = data.draw(st.sampled_from(IDEMPOTENCY_KEYS), "idempotency key")
-        if self.replay(side, role, PROJECTS, PROJECTS, body, key):
+        if self.key_reused(side, role, PROJECTS, PROJECTS, body, key):
             return
         if not role.at_least(Role.MEMBER):
             status = 403
@@ -309,7 +315,7 @@ class TenantIsolation(RuleBasedStateMachine):
             side.state.projects[project_id] = row
             side.projects_ever.append(project_id)
             side.keep(project_id, row.name, row.description)
-            self.remember(side, role, PROJECTS, PROJECTS, body, key, response)
+            self.remember(side, role, PROJECTS, key, Write(PROJECTS, body, created))
 
     @rule(who=WHO)
     def list_projects(self, who: tuple[int, Role]) -> None:
@@ -385,13 +391,13 @@ class TenantIsolation(RuleBasedStateMachine):
         """A task, the project to address it under (mostly the task's own, sometimes another
         of either tenant), and those of the two that are the other tenant's."""
         other = self.other(side)
-        tasks = [(t, p, False) for t, p in side.tasks_ever.items()]
-        tasks += [(t, p, True) for t, p in other.tasks_ever.items()]
-        task_id, its_project, foreign = data.draw(st.sampled_from(tasks), "task")
-        projects = [(its_project, foreign)]
-        projects += [(p, False) for p in side.projects_ever if p != its_project]
-        projects += [(p, True) for p in other.projects_ever if p != its_project]
-        project_id, foreign_project = data.draw(st.sampled_from(projects), "under project")
+        task_id, foreign = self.draw_target(
+            data, list(side.tasks_ever), list(other.tasks_ever), "task"
+        )
+        its_project = (other if foreign else side).tasks_ever[task_id]
+        project_id, foreign_project = its_project, foreign
+        if data.draw(st.integers(0, 3), "under another project") == 0:
+            project_id, foreign_project = self.draw_project(data, side)
         return task_id, project_id, ids(foreign, task_id) + ids(foreign_project, project_id)
 
     def add_task(self, side: Side, body: dict[str, Any], created: dict[str, Any]) -> None:
@@ -417,7 +423,8 @@ class TenantIsolation(RuleBasedStateMachine):
         key = data.draw(st.sampled_from(IDEMPOTENCY_KEYS), "idempotency key")
         route = PROJECTS + "/{project_id}/tasks"
         path = f"{PROJECTS}/{project_id}/tasks"
-        if self.replay(side, role, route, path, body, key):
+        foreign = ids(foreign_project, project_id) + ids(foreign_assignee, body["assignee_id"])
+        if self.key_reused(side, role, route, path, body, key, foreign):
             return
         if not role.at_least(Role.MEMBER):
             status = 403
@@ -425,13 +432,12 @@ class TenantIsolation(RuleBasedStateMachine):
             status = 404
         else:
             status = 201 if side.assignable(body["assignee_id"]) else 422
-        foreign = ids(foreign_project, project_id) + ids(foreign_assignee, body["assignee_id"])
         response = self.expect(
             side, role, "POST", path, status, body=body, headers=idem(key), foreign=foreign
         )
         if status == 201:
             self.add_task(side, body, response.json())
-            self.remember(side, role, route, path, body, key, response)
+            self.remember(side, role, route, key, Write(path, body, response.json()))
 
     @rule(who=WHO, data=st.data())
     def create_tasks_in_bulk(self, who: tuple[int, Role], data: st.DataObject) -> None:
@@ -559,14 +565,14 @@ class TenantIsolation(RuleBasedStateMachine):
             assert user_row(response.json()) == row
             side.state.users[user_id] = row
             side.users_ever.append(user_id)
-            side.created_users.append(user_id)
+            side.changeable_users.append(user_id)
             side.keep(user_id, row.email, row.full_name)
 
     @rule(who=WHO, data=st.data())
     def update_user(self, who: tuple[int, Role], data: st.DataObject) -> None:
         side, role = self.who(who)
         other = self.other(side)
-        user_id, foreign = self.draw_target(data, side.created_users, other.users_ever, "user")
+        user_id, foreign = self.draw_target(data, side.changeable_users, other.users_ever, "user")
         new_role = data.draw(st.sampled_from((None, *Role)), "new role")
         active = data.draw(st.sampled_from((None, True, False)), "is_active")
         body = {"role": new_role.value if new_role else None, "is_active": active}
@@ -596,7 +602,7 @@ class TenantIsolation(RuleBasedStateMachine):
     def delete_user(self, who: tuple[int, Role], data: st.DataObject) -> None:
         side, role = self.who(who)
         other = self.other(side)
-        user_id, foreign = self.draw_target(data, side.created_users, other.users_ever, "user")
+        user_id, foreign = self.draw_target(data, side.changeable_users, other.users_ever, "user")
         target = side.state.users.get(user_id)
         if not role.at_least(Role.ADMIN):
             status = 403
@@ -643,24 +649,7 @@ class TenantIsolation(RuleBasedStateMachine):
 
     # --- idempotency keys ---------------------------------------------------------------------
 
-    def replay(
-        self, side: Side, role: Role, route: str, path: str, body: Any, key: str | None
-    ) -> bool:
-        """If the caller already ran a POST under `key`: the stored answer for the same
-        request, 422 for another one. Keys belong to the caller, so the other tenant's never
-        replay here (both tenants draw from the same keys)."""
-        if key is None or (role, route, key) not in side.replays:
-            return False
-        fingerprint, status, stored = side.replays[(role, route, key)]
-        if fingerprint != json.dumps([path, body]):
-            self.expect(side, role, "POST", path, 422, body=body, headers=idem(key))
-            return True
-        response = self.expect(side, role, "POST", path, status, body=body, headers=idem(key))
-        assert response.headers["idempotent-replayed"] == "true"
-        assert response.json() == stored
-        return True
-
-    def remember(
+    def key_reused(
         self,
         side: Side,
         role: Role,
@@ -668,11 +657,38 @@ class TenantIsolation(RuleBasedStateMachine):
         path: str,
         body: Any,
         key: str | None,
-        response: Response,
-    ) -> None:
+        foreign: tuple[str, ...] = (),
+    ) -> bool:
+        """If the caller already ran a POST on `route` under `key` and this is another request:
+        422, the key is spent. (Keys belong to their user: the other tenant's users draw the
+        same keys, and theirs never count here.)"""
+        previous = side.replays.get((role, route, key)) if key else None
+        if previous is None or (path, body) == (previous.path, previous.body):
+            return False
+        self.expect(side, role, "POST", path, 422, body=body, headers=idem(key), foreign=foreign)
+        return True
+
+    @precondition(lambda self: any(side.replays for side in self.sides))
+    @rule(data=st.data())
+    def send_a_keyed_write_again(self, data: st.DataObject) -> None:
+        """The same POST under the same Idempotency-Key: the stored answer, marked replayed,
+        and nothing written."""
+        keyed = [
+            (i, role, route, key) for i in (0, 1) for role, route, key in self.sides[i].replays
+        ]
+        index, role, route, key = data.draw(st.sampled_from(keyed), "write")
+        side, role = self.who((index, role))
+        write = side.replays[(role, route, key)]
+        headers = idem(key)
+        response = self.expect(
+            side, role, "POST", write.path, 201, body=write.body, headers=headers
+        )
+        assert response.headers["idempotent-replayed"] == "true"
+        assert response.json() == write.response
+
+    def remember(self, side: Side, role: Role, route: str, key: str | None, write: Write) -> None:
         if key is not None:
-            fingerprint = json.dumps([path, body])
-            side.replays[(role, route, key)] = (fingerprint, response.status_code, response.json())
+            side.replays[(role, route, key)] = write
 
     # --- after every step ---------------------------------------------------------------------
 
@@ -724,6 +740,15 @@ async def test_tenants_stay_apart_whatever_they_do(
         f"{FLAGS}/bulk_tasks", json={"enabled": True}, headers=acme.admin.headers
     )
     assert enabled.status_code == 200, enabled.text
+    # And each has a fifth user, for its admins to change and delete from the first step.
+    for org in (acme, globex):
+        extra = {
+            "email": f"extra@{org.tenant.slug}.example.com",
+            "password": "correct horse battery staple",
+            "full_name": f"{org.tenant.slug} extra",
+        }
+        created = await client.post(USERS, json=extra, headers=org.owner.headers)
+        assert created.status_code == 201, created.text
 
     def run() -> None:
         world.initial = (read_state(world.owner_get(acme)), read_state(world.owner_get(globex)))
