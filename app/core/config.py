@@ -73,6 +73,12 @@ class DatabaseSettings(BaseModel):
         default=False,
         description="Test each pooled connection before use (a round trip per request).",
     )
+    transaction_pooling: bool = Field(
+        default=False,
+        description="`url` reaches PostgreSQL through a transaction-pooling proxy (PgBouncer "
+        "with pool_mode=transaction): no named prepared statements, and the statement timeout "
+        "set in each transaction instead of once per connection (docs/operations.md).",
+    )
     echo: bool = False
 
     @property

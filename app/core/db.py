@@ -4,10 +4,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -29,7 +30,7 @@ def create_engine(
 ) -> AsyncEngine:
     """`hide_parameters`: keep statement parameters (password hashes, emails, any user input)
     out of error messages, and so out of the logs. Only development and test show them."""
-    return create_async_engine(
+    engine = create_async_engine(
         url or settings.url,
         echo=settings.echo,
         hide_parameters=hide_parameters,
@@ -40,14 +41,55 @@ def create_engine(
         # connection the server dropped fails one statement instead, which SQLAlchemy answers by
         # discarding the pool's connections (see docs/operations.md).
         pool_pre_ping=settings.pool_pre_ping,
-        connect_args={
-            "timeout": settings.connect_timeout_seconds,
-            "server_settings": {
-                "application_name": "dependable",
-                "statement_timeout": str(settings.statement_timeout_ms),
-            },
-        },
+        connect_args=_connect_args(settings),
     )
+    if settings.transaction_pooling and settings.statement_timeout_ms:
+        event.listen(
+            engine.sync_engine, "begin", _time_out_each_transaction(settings.statement_timeout_ms)
+        )
+    return engine
+
+
+def _connect_args(settings: DatabaseSettings) -> dict[str, Any]:
+    """asyncpg's connection options. Behind a transaction pooler (PgBouncer, pool_mode=transaction)
+    consecutive transactions of one connection may run on different server connections, each
+    shared with other clients, so nothing may outlive a transaction on the server:
+
+    - asyncpg's statement cache is off, which makes every statement it prepares unnamed. Named
+      ones (`__asyncpg_stmt_1__`, numbered per client connection) would collide on a server
+      connection that two clients share, and stay behind on it. An unnamed statement is replaced
+      by the next one, and asyncpg sends it again with every execution (Parse, Bind and Execute
+      in one round trip), so SQLAlchemy's own cache of described statements stays on.
+    - The statement timeout is not a startup parameter (PgBouncer refuses to connect with one,
+      since its server connections are shared): `_time_out_each_transaction` sets it instead.
+
+    Proof: tests/core/test_transaction_pooling.py."""
+    server_settings = {"application_name": "dependable"}
+    arguments: dict[str, Any] = {
+        "timeout": settings.connect_timeout_seconds,
+        "server_settings": server_settings,
+    }
+    if settings.transaction_pooling:
+        arguments["statement_cache_size"] = 0
+    else:
+        server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
+    return arguments
+
+
+# Transaction-local (`true`): it ends with the transaction, like the tenant binding, so a server
+# connection handed to another client keeps nothing. Driver SQL: no compiler on every begin.
+SET_STATEMENT_TIMEOUT = "SELECT set_config('statement_timeout', $1, true)"
+
+
+def _time_out_each_transaction(timeout_ms: int) -> Callable[[Connection], None]:
+    """A `begin` listener: the statement timeout as each transaction's first statement (one round
+    trip more per transaction, the price of transaction pooling; docs/operations.md)."""
+    value = str(timeout_ms)
+
+    def set_timeout(connection: Connection) -> None:
+        connection.exec_driver_sql(SET_STATEMENT_TIMEOUT, (value,))
+
+    return set_timeout
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
