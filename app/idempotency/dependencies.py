@@ -107,8 +107,13 @@ async def replay(request: Request, exc: Exception) -> Response:
 
 
 class IdempotencyRecorder:
-    """After a request whose key the dependency claimed, hands its response to the store: kept
-    when the write committed and the status is below 500; otherwise the key is let go."""
+    """Hands the response of a request whose key the dependency claimed to the store: kept when
+    the write committed and the status is below 500; otherwise the key is let go.
+
+    It does so before the response's last body message goes out, so a client that has the whole
+    response and retries at once (on this replica or on another behind a balancer) gets the
+    replay, never a 409 for a request that is, as far as it can tell, finished. A response that
+    never completes (the app raised) is settled when the app returns."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -120,6 +125,14 @@ class IdempotencyRecorder:
         status = 500
         headers: list[tuple[str, str]] = []
         body = bytearray()
+        settled = False
+
+        async def settle() -> None:
+            nonlocal settled
+            recording: Recording | None = scope.get("state", {}).get(CLAIM)
+            if recording is not None and not settled:
+                settled = True
+                await self._settle(recording, StoredResponse(status, headers, bytes(body)))
 
         async def recording_send(message: Message) -> None:
             nonlocal status
@@ -129,14 +142,14 @@ class IdempotencyRecorder:
                     headers.extend((k.decode(), v.decode()) for k, v in message["headers"])
                 elif message["type"] == "http.response.body":
                     body.extend(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        await settle()
             await send(message)
 
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            recording: Recording | None = scope.get("state", {}).get(CLAIM)
-            if recording is not None:
-                await self._settle(recording, StoredResponse(status, headers, bytes(body)))
+            await settle()
 
     @staticmethod
     async def _settle(recording: Recording, response: StoredResponse) -> None:

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient, Response
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import func, select, update
+from starlette.types import Message, Receive, Scope, Send
 
 from app.core.db import SessionFactory
 from app.core.resources import Resources
@@ -211,6 +212,34 @@ async def test_replay_returns_the_stored_response_and_creates_nothing(
     assert "idempotent-replayed" not in first.headers
     assert again.headers["x-request-id"] != first.headers["x-request-id"]
     assert await count_projects(session_factory, acme, "Launch") == 1
+
+
+async def test_a_retry_the_moment_the_response_is_complete_is_replayed(
+    app: FastAPI, client: AsyncClient, acme: Org
+) -> None:
+    """A client that has the whole response may retry at once, on another replica behind a
+    balancer (tests/scale): the response must be stored by then, or the retry is a 409 for a
+    request that, as far as the client can tell, has finished. The retry is sent from inside
+    the first response's last `send`, the moment its last byte would leave."""
+    headers = {**acme.member.headers, "Idempotency-Key": "retried-at-once"}
+    retries: list[Response] = []
+
+    async def retry_at_the_last_byte(scope: Scope, receive: Receive, send: Send) -> None:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                retries.append(await client.post(PROJECTS, json={"name": "Once"}, headers=headers))
+            await send(message)
+
+        await app(scope, receive, sending)
+
+    transport = ASGITransport(app=retry_at_the_last_byte)
+    async with AsyncClient(transport=transport, base_url="http://test") as first_client:
+        first = await first_client.post(PROJECTS, json={"name": "Once"}, headers=headers)
+
+    assert first.status_code == 201
+    assert [retry.status_code for retry in retries] == [201]
+    assert retries[0].headers["idempotent-replayed"] == "true"
+    assert retries[0].json() == first.json()
 
 
 async def test_same_key_with_a_different_body_is_422(client: AsyncClient, acme: Org) -> None:
