@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev run test fuzz lint fmt typecheck migrate migration check-migrations containers-check k8s-check
+.PHONY: help install dev run test scale-test fuzz lint fmt typecheck migrate migration check-migrations containers-check k8s-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -23,6 +23,10 @@ run: ## Run the API as production would (no reload; the Dockerfile's flags and l
 test: ## Run the test suite against real PostgreSQL and Redis (checked first)
 	@bash scripts/check-services.sh
 	$(UV) run pytest $(PYTEST_ARGS)
+
+scale-test: ## Three replicas behind nginx, directly and through PgBouncer (make test runs it too)
+	@bash scripts/check-services.sh
+	$(UV) run pytest -m scale $(PYTEST_ARGS)
 
 fuzz: ## The OpenAPI contract with a larger schemathesis budget (make test runs 15 per operation)
 	@bash scripts/check-services.sh

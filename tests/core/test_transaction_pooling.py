@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from app.core.config import DatabaseSettings, Settings
 from app.core.db import create_engine, create_session_factory
 from app.core.tenancy import act_for_tenant
-from tests.fixtures.pgbouncer import pgbouncer, server_connection_setting, through
+from tests.fixtures.pgbouncer import login_of, pgbouncer, server_connection_setting, through
 
-pytestmark = pytest.mark.usefixtures("engine")  # the test database exists and is migrated
+# The test database exists and is migrated; `make scale-test` runs this with tests/scale.
+pytestmark = [pytest.mark.usefixtures("engine"), pytest.mark.scale]
 
 BACKEND = text("SELECT pg_backend_pid(), CAST(:n AS int) + 1")
 
@@ -29,12 +30,10 @@ BACKEND = text("SELECT pg_backend_pid(), CAST(:n AS int) + 1")
 @pytest.fixture
 async def pooled_url(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
     """The app role's URL through a PgBouncer of its own with two server connections."""
-    app_url = make_url(settings.database.url)
-    assert app_url.username and app_url.password
     async with pgbouncer(
         tmp_path / "pgbouncer",
         server_url=settings.database.url,
-        users={app_url.username: app_url.password},
+        users=login_of(settings.database.url),
         pool_size=2,
     ) as port:
         yield through(settings.database.url, port)
