@@ -77,7 +77,7 @@ class DatabaseSettings(BaseModel):
         default=False,
         description="`url` reaches PostgreSQL through a transaction-pooling proxy (PgBouncer "
         "with pool_mode=transaction): no named prepared statements, and the statement timeout "
-        "set in each transaction instead of once per connection (docs/operations.md).",
+        "set in each transaction instead of once per connection (docs/deployment.md).",
     )
     echo: bool = False
 

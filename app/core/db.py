@@ -83,7 +83,7 @@ SET_STATEMENT_TIMEOUT = "SELECT set_config('statement_timeout', $1, true)"
 
 def _time_out_each_transaction(timeout_ms: int) -> Callable[[Connection], None]:
     """A `begin` listener: the statement timeout as each transaction's first statement (one round
-    trip more per transaction, the price of transaction pooling; docs/operations.md)."""
+    trip more per transaction, the price of transaction pooling; docs/deployment.md)."""
     value = str(timeout_ms)
 
     def set_timeout(connection: Connection) -> None:

@@ -1,7 +1,7 @@
 """Replicas are stateless: whatever decides an answer lives in PostgreSQL or Redis, so any
 replica answers as any other would. Every check goes through the balancer (nginx, round robin)
 and reads which replica answered from `X-Upstream`; `on_every_replica` sends one request to each.
-docs/operations.md, "Running several replicas", lists what a process does keep, and why it is safe.
+docs/deployment.md, "Running several replicas", lists what a process does keep, and why it is safe.
 
 The cluster runs twice (tests/scale/conftest.py): replicas connected to PostgreSQL directly, and
 through PgBouncer in transaction mode."""
