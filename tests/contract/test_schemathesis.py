@@ -80,8 +80,6 @@ async def test_the_service_keeps_its_documented_contract(
             "all",
             "--max-examples",
             os.environ.get("CONTRACT_MAX_EXAMPLES", "15"),
-            "--header",
-            f"X-Tenant: {TENANT}",
             "--no-color",
             # In the test's own folder: schemathesis keeps a cache in its working directory.
             cwd=tmp_path,
