@@ -5,6 +5,7 @@ from app.core.models import Base
 from app.flag import models as flag_models
 from app.idempotency import models as idempotency_models
 from app.identity import models as identity_models
+from app.outbox import models as outbox_models
 from app.project import models as project_models
 from app.task import models as task_models
 
@@ -14,6 +15,7 @@ __all__ = [
     "flag_models",
     "idempotency_models",
     "identity_models",
+    "outbox_models",
     "project_models",
     "task_models",
 ]

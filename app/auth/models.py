@@ -17,7 +17,10 @@ class RefreshToken(CreatedAt, TenantOwned):
     """
 
     __tablename__ = "refresh_tokens"
-    __table_args__ = (Index(None, "family_id"),)
+    __table_args__ = (
+        Index(None, "family_id"),
+        Index(None, "expires_at"),  # the worker's housekeeping deletes expired tokens
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True

@@ -4,7 +4,8 @@ import uuid
 from datetime import UTC, datetime
 from functools import partial
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.exceptions import USER_GONE, InvalidTokenError
 from app.auth.models import RefreshToken
@@ -65,3 +66,24 @@ class RefreshTokenRepository(TenantOwnedRepository[RefreshToken]):
 def refresh_tokens(inside: InsideTenant) -> RefreshTokenRepository:
     """The refresh tokens of the tenant a flow has entered."""
     return RefreshTokenRepository(inside.session, inside.tenant_id)
+
+
+class ExpiredRefreshTokens:
+    """Every tenant's long-expired refresh tokens, for the worker's housekeeping. Not a
+    `Repository`: it calls the one function that may cross tenants for this."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def purge(self, *, grace_seconds: int) -> int:
+        """Delete the tokens that expired more than `grace_seconds` ago; returns how many.
+
+        A spent token is kept until then, because presenting it again is how a stolen token is
+        detected; a revoked one too, because while Redis is down authentication asks whether
+        the token's family is revoked (`family_revoked`). Through `purge_expired_refresh_tokens`
+        (SECURITY DEFINER, see the outbox migration), which refuses a grace under a minute.
+        """
+        deleted = await self.session.scalar(
+            select(func.purge_expired_refresh_tokens(grace_seconds))
+        )
+        return int(deleted or 0)

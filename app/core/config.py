@@ -1,6 +1,7 @@
 """Typed settings, read from the environment and `.env` (nested groups use `__`)."""
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
@@ -163,7 +164,24 @@ class RateLimitSettings(BaseModel):
 
 
 class EventSettings(BaseModel):
+    """Domain events: the Redis streams they end up on, and how the worker relays them from the
+    `outbox` table (docs/production-features.md, "Domain events")."""
+
     stream_max_length: int = Field(default=10_000, ge=100)
+    relay_batch_size: int = Field(
+        default=100, ge=1, le=10_000, description="Outbox rows one relay transaction claims."
+    )
+    retry_base_seconds: float = Field(
+        default=1.0, gt=0, description="Wait before the first retry of a failed publish."
+    )
+    retry_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait between retries (the wait doubles)."
+    )
+    sent_retention_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="How long relayed outbox rows are kept before housekeeping deletes them.",
+    )
 
 
 class IdempotencySettings(BaseModel):
@@ -281,6 +299,38 @@ class HealthSettings(BaseModel):
     check_timeout_seconds: float = Field(default=1.5, gt=0)
 
 
+class WorkerSettings(BaseModel):
+    """The worker process, `python -m app.worker` (docs/operations.md, "The worker")."""
+
+    poll_interval_seconds: float = Field(
+        default=1.0, gt=0, description="Wait between relay passes when the outbox is empty."
+    )
+    heartbeat_path: Path = Field(
+        default=Path("/tmp/dependable-worker.heartbeat"),  # noqa: S108 - the container's own /tmp
+        description="File the worker rewrites after every pass; `python -m app.worker check` "
+        "reads it.",
+    )
+    heartbeat_max_age_seconds: float = Field(
+        default=30.0, gt=0, description="An older heartbeat makes `check` fail (exit 1)."
+    )
+    metrics_host: str = Field(
+        default="0.0.0.0",  # noqa: S104 - a container's port, for the cluster's Prometheus
+        description="Address of the worker's Prometheus endpoint.",
+    )
+    metrics_port: int = Field(
+        default=9100, ge=0, le=65_535, description="Port of /metrics; 0 turns it off."
+    )
+    housekeeping_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="Seconds between housekeeping runs of one worker."
+    )
+    shutdown_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="After SIGTERM, how long the batch in hand may take to finish before it is "
+        "abandoned (rolled back, its rows left for the next worker).",
+    )
+
+
 LogFormat = Literal["json", "console"]
 MetricsMode = Literal["open", "disabled", "bearer"]
 MIN_METRICS_TOKEN_LENGTH = 16
@@ -349,6 +399,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     health: HealthSettings = HealthSettings()
     operations: OperationsSettings = OperationsSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @property
     def is_development(self) -> bool:

@@ -1,13 +1,14 @@
 """The async engine and session factory. Created once per process by `open_resources`."""
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -169,6 +170,18 @@ async def run_after_commit(session: AsyncSession) -> None:
 
 def discard_after_commit(session: AsyncSession) -> None:
     session.info.pop(_AFTER_COMMIT, None)
+
+
+def lock_key(name: str) -> int:
+    """`name` as a key of PostgreSQL's advisory locks: 64 bits of its SHA-256."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], signed=True)
+
+
+async def try_transaction_lock(session: AsyncSession, name: str) -> bool:
+    """Take the advisory lock `name` until the session's transaction ends; False at once, and
+    nothing taken, when another transaction holds it."""
+    taken = await session.scalar(select(func.pg_try_advisory_xact_lock(lock_key(name))))
+    return bool(taken)
 
 
 class UnsafeDatabaseRoleError(RuntimeError):

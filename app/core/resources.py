@@ -31,9 +31,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 @dataclass(frozen=True, slots=True)
 class Resources:
-    """Everything a request may use that outlives it. Stateless helpers over Redis (cache,
-    publisher, rate limiter) are built here once rather than per request. Tests swap a field
-    with `dataclasses.replace` and override `get_resources` (app/http/deps.py)."""
+    """Everything a request (or a worker's batch) may use that outlives it. Stateless helpers
+    over Redis (cache, the event publisher the worker's relay uses, rate limiter) are built here
+    once rather than per request. Tests swap a field with `dataclasses.replace` and override
+    `get_resources` (app/http/deps.py)."""
 
     settings: Settings
     metrics: AppMetrics  # the app's, so what these resources count shows on its /metrics

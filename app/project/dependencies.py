@@ -10,6 +10,7 @@ from fastapi import Depends
 
 from app.auth.dependencies import RequestContextDep
 from app.core.errors import raises
+from app.outbox.repository import OutboxRepository
 from app.project.exceptions import ProjectNotFoundError
 from app.project.models import Project
 from app.project.repository import ProjectRepository
@@ -18,13 +19,14 @@ from app.project.service import ProjectService
 
 
 async def get_project_service(context: RequestContextDep) -> ProjectService:
-    """Projects of the caller's tenant, as the caller. Tests swap this provider for one that
-    builds the service over in-memory collaborators."""
+    """Projects of the caller's tenant, as the caller; their events are recorded in the outbox,
+    in the request's transaction. Tests swap this provider for one that builds the service over
+    in-memory collaborators."""
     resources = context.resources
     return ProjectService(
         ProjectRepository(context.session, context.tenant_id),
         resources.cache,
-        resources.publisher,
+        OutboxRepository(context.session, context.tenant_id),
         actor=context.principal,
         cache_ttl_seconds=context.settings.cache.project_ttl_seconds,
     )

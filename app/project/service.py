@@ -3,8 +3,8 @@
 Two ways to fetch one project, named for what they give: `read` the read model (`ProjectRead`,
 cache-aside per tenant: `GET /projects/{id}` and every task route are served from Redis), and
 `load_for_change` the row itself, from PostgreSQL in the request's transaction, for `update` and
-`delete`, which take that row. Writes invalidate the cache and publish events only after the
-transaction commits."""
+`delete`, which take that row. Writes record their events in their own transaction (the
+recorder, in the app the outbox) and invalidate the cache only after the transaction commits."""
 
 import uuid
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from sqlalchemy import Row
 
 from app.core.cache import Cache, get_or_load
 from app.core.concurrency import check_version
-from app.core.events import DomainEvent, EventPublisher
+from app.core.events import DomainEvent, EventRecorder
 from app.core.pagination import PageRequest
 from app.identity.schemas import Principal
 from app.project.models import Project
@@ -31,14 +31,14 @@ class ProjectService:
         self,
         projects: ProjectRepository,
         cache: Cache,
-        publisher: EventPublisher,
+        events: EventRecorder,
         *,
         actor: Principal,
         cache_ttl_seconds: int = 300,
     ) -> None:
         self.projects = projects
         self.cache = cache
-        self.publisher = publisher
+        self.events = events
         self.actor = actor
         self.cache_ttl = cache_ttl_seconds
 
@@ -64,7 +64,7 @@ class ProjectService:
         project = await self.projects.add(
             Project(name=fields.name, description=fields.description, created_by=self.actor.id)
         )
-        self._announce("project.created", project)
+        await self._announce("project.created", project)
         return project
 
     async def update(
@@ -80,23 +80,23 @@ class ProjectService:
             setattr(project, field, value)
         await self.projects.flush()
         self._forget(project)
-        self._announce("project.updated", project)
+        await self._announce("project.updated", project)
         return project
 
     async def delete(self, project: Project, *, expected_version: frozenset[int] | None) -> None:
         check_version(project.version, expected_version)
         await self.projects.delete(project)  # its tasks go with it (ON DELETE CASCADE)
         self._forget(project)
-        self._announce("project.deleted", project)
+        await self._announce("project.deleted", project)
 
     def _forget(self, project: Project) -> None:
         key = project_key(project.tenant_id, project.id)
         self.projects.after_commit(lambda: self.cache.delete(key))
 
-    def _announce(self, type_: str, project: Project) -> None:
+    async def _announce(self, type_: str, project: Project) -> None:
         event = DomainEvent(
             type=type_,
             tenant_id=project.tenant_id,
             data={"project_id": str(project.id), "name": project.name, "by": str(self.actor.id)},
         )
-        self.projects.after_commit(lambda: self.publisher.publish(event))
+        await self.events.record(event)

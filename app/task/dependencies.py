@@ -11,6 +11,7 @@ from fastapi import Depends
 from app.auth.dependencies import RequestContextDep
 from app.core.errors import raises
 from app.identity.repository import UserRepository
+from app.outbox.repository import OutboxRepository
 from app.task.exceptions import TaskNotFoundError
 from app.task.models import Task
 from app.task.repository import TaskRepository
@@ -19,11 +20,12 @@ from app.task.service import TaskService
 
 
 async def get_task_service(context: RequestContextDep) -> TaskService:
-    """Tasks of the caller's tenant, as the caller (assignees are checked against its users)."""
+    """Tasks of the caller's tenant, as the caller (assignees are checked against its users;
+    events are recorded in the outbox, in the request's transaction)."""
     return TaskService(
         TaskRepository(context.session, context.tenant_id),
         UserRepository(context.session, context.tenant_id),
-        context.resources.publisher,
+        OutboxRepository(context.session, context.tenant_id),
         actor=context.principal,
     )
 

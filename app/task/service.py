@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from app.core.concurrency import check_version
-from app.core.events import DomainEvent, EventPublisher
+from app.core.events import DomainEvent, EventRecorder
 from app.core.pagination import PageRequest
 from app.identity.repository import UserRepository
 from app.identity.schemas import Principal
@@ -27,13 +27,13 @@ class TaskService:
         self,
         tasks: TaskRepository,
         users: UserRepository,
-        publisher: EventPublisher,
+        events: EventRecorder,
         *,
         actor: Principal,
     ) -> None:
         self.tasks = tasks
         self.users = users
-        self.publisher = publisher
+        self.events = events
         self.actor = actor
 
     async def list(
@@ -68,7 +68,7 @@ class TaskService:
             [Task(project_id=project_id, **fields.model_dump()) for fields in items]
         )
         for task in tasks:
-            self._announce("task.created", task)
+            await self._announce("task.created", task)
         return tasks
 
     async def update(
@@ -84,21 +84,21 @@ class TaskService:
             setattr(task, field, value)
         await self.tasks.flush()
         if task.status is not previous_status:
-            self._announce("task.status_changed", task, previous=previous_status.value)
+            await self._announce("task.status_changed", task, previous=previous_status.value)
         else:
-            self._announce("task.updated", task)
+            await self._announce("task.updated", task)
         return task
 
     async def delete(self, task: Task, *, expected_version: frozenset[int] | None) -> None:
         check_version(task.version, expected_version)
         await self.tasks.delete(task)
-        self._announce("task.deleted", task)
+        await self._announce("task.deleted", task)
 
     async def _check_assignee(self, assignee_id: uuid.UUID | None) -> None:
         if assignee_id is not None and await self.users.get(assignee_id) is None:
             raise InvalidAssigneeError(f"No user {assignee_id} in this tenant.")
 
-    def _announce(self, type_: str, task: Task, **extra: str) -> None:
+    async def _announce(self, type_: str, task: Task, **extra: str) -> None:
         event = DomainEvent(
             type=type_,
             tenant_id=task.tenant_id,
@@ -110,4 +110,4 @@ class TaskService:
                 **extra,
             },
         )
-        self.tasks.after_commit(lambda: self.publisher.publish(event))
+        await self.events.record(event)

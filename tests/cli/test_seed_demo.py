@@ -1,9 +1,7 @@
 """`seed-demo`: tenant `demo` with a user of every role, six projects and N varied tasks;
 idempotent (a second run leaves the very same rows), and a larger N adds only what is missing."""
 
-import dataclasses
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +11,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.cli import running
 from app.cli.seed import DEMO_USERS
-from app.core.config import Settings
-from app.core.resources import Resources, open_resources
 from tests.cli.conftest import RunCli, delete_tenants, login, rows, scalar
-from tests.fixtures.fakes import InMemoryPublisher
 from tests.fixtures.secrets import production_secrets_env
 
 DEMO = "demo"
@@ -71,26 +65,19 @@ async def snapshot(owner: AsyncEngine) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> InMemoryPublisher:
-    """The events the (in-process) command publishes, kept in a list rather than sent to the
-    Redis stream, which a concurrent test run could flush under the test."""
-    publisher = InMemoryPublisher()
-
-    @asynccontextmanager
-    async def open_with_publisher(settings: Settings) -> AsyncIterator[Resources]:
-        async with open_resources(settings) as resources:
-            yield dataclasses.replace(resources, publisher=publisher)
-
-    monkeypatch.setattr(running, "open_resources", open_with_publisher)
-    return publisher
+async def recorded_events(owner: AsyncEngine) -> list[tuple[str, object]]:
+    """The demo tenant's events in the outbox, in the order they were recorded."""
+    statement = (
+        "SELECT o.type, o.tenant_id FROM outbox o JOIN tenants t ON t.id = o.tenant_id "
+        "WHERE t.slug = 'demo' ORDER BY o.position"
+    )
+    return [(row.type, row.tenant_id) for row in await rows(owner, statement)]
 
 
 async def test_seed_demo_twice_leaves_the_same_data(
     no_demo: None,
     cli: RunCli,
     owner: AsyncEngine,
-    published: InMemoryPublisher,
     redis: Redis,
     app_instance: FastAPI,
 ) -> None:
@@ -114,22 +101,21 @@ async def test_seed_demo_twice_leaves_the_same_data(
     assert len(seeded["by_assignee"]) >= 4  # and several assignees
     assert 0 < seeded["without_due_date"] < 300
     tenant_id = await scalar(owner, "SELECT id FROM tenants WHERE slug = 'demo'")
-    # The projects went through ProjectService, whose events the after-commit callbacks publish.
-    events = [(event.type, event.tenant_id) for event in published.events]
-    assert events == [("project.created", tenant_id)] * 6
+    # The projects went through ProjectService, which recorded their events in the outbox.
+    assert await recorded_events(owner) == [("project.created", tenant_id)] * 6
 
     second = await cli("seed-demo", "--tasks", "300")
 
     assert second.exit_code == 0, second
     assert "created: nothing" in second.stdout
     assert await snapshot(owner) == seeded
-    assert len(published.events) == 6
+    assert len(await recorded_events(owner)) == 6
     # The printed passwords are the real ones.
     assert await login(app_instance, DEMO, DEMO_USERS[2].email, DEMO_USERS[2].password) == 200
 
 
 async def test_more_tasks_later_adds_only_the_missing_ones(
-    no_demo: None, cli: RunCli, owner: AsyncEngine, published: InMemoryPublisher
+    no_demo: None, cli: RunCli, owner: AsyncEngine
 ) -> None:
     await cli("seed-demo", "--tasks", "120")
     before = await snapshot(owner)
@@ -145,7 +131,7 @@ async def test_more_tasks_later_adds_only_the_missing_ones(
 
 
 async def test_a_removed_demo_owner_is_not_made_again(
-    no_demo: None, cli: RunCli, owner: AsyncEngine, published: InMemoryPublisher
+    no_demo: None, cli: RunCli, owner: AsyncEngine
 ) -> None:
     """Owners come only from signup, in the seed as in the API: a demo owner removed later (with
     another owner left to act as) is reported, not recreated around the API's rules."""

@@ -23,7 +23,7 @@ from app.project.repository import ProjectRepository
 from app.project.schemas import ProjectUpdate
 from app.project.service import ProjectService
 from tests.fixtures.auth import Org
-from tests.fixtures.fakes import InMemoryCache, InMemoryPublisher, fake_principal
+from tests.fixtures.fakes import InMemoryCache, InMemoryRecorder, fake_principal
 from tests.fixtures.paths import project_url
 from tests.fixtures.problems import assert_problem
 
@@ -81,7 +81,7 @@ async def test_two_sessions_cannot_both_update_one_version(
                 ProjectService(
                     repository,
                     InMemoryCache(),  # type: ignore[arg-type]  # get, set and delete are all it uses
-                    InMemoryPublisher(),
+                    InMemoryRecorder(),
                     actor=actor,
                 )
             )

@@ -1,7 +1,7 @@
 """The project routes over an in-memory ProjectService: its collaborators injected through
 `app.dependency_overrides`: routing, validation, the role guards and the service run for real; the
-repository, cache, publisher and caller are stand-ins (two overrides: the request context and the
-service provider), and reaching the database session fails the test."""
+repository, cache, event recorder and caller are stand-ins (two overrides: the request context
+and the service provider), and reaching the database session fails the test."""
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -22,7 +22,7 @@ from app.project.models import Project
 from app.project.service import ProjectService, project_key
 from tests.fixtures.fakes import (
     InMemoryCache,
-    InMemoryPublisher,
+    InMemoryRecorder,
     InMemoryRepository,
     Overrides,
     caller,
@@ -50,12 +50,12 @@ class Unit:
     client: AsyncClient
     projects: InMemoryProjects
     cache: InMemoryCache
-    publisher: InMemoryPublisher
+    recorder: InMemoryRecorder
     principal: Principal
     tenant: TenantRead
 
     def events(self) -> list[tuple[str, str]]:
-        return [(e.type, e.data["project_id"]) for e in self.publisher.events]
+        return [(e.type, e.data["project_id"]) for e in self.recorder.events]
 
     async def seed(self, name: str = "Seeded") -> Project:
         return await self.projects.add(Project(name=name, description=""))
@@ -64,23 +64,25 @@ class Unit:
 @asynccontextmanager
 async def open_unit(app: FastAPI, role: Role) -> AsyncIterator[Unit]:
     principal, tenant = caller(role)
-    projects, cache, publisher = InMemoryProjects(tenant.id), InMemoryCache(), InMemoryPublisher()
+    projects, cache, recorder = InMemoryProjects(tenant.id), InMemoryCache(), InMemoryRecorder()
 
     async def service_in_memory(context: RequestContextDep) -> ProjectService:
         return ProjectService(
             projects,  # type: ignore[arg-type]  # ProjectRepository, in memory
             cache,  # type: ignore[arg-type]  # the get, set and delete the service uses
-            publisher,
+            recorder,
             actor=context.principal,
         )
 
     overrides: Overrides = {
         # The caller, and a unit of work that commits the in-memory repository; no database.
-        get_request_context: fake_context(principal, tenant, app.state.resources, projects),
+        get_request_context: fake_context(
+            principal, tenant, app.state.resources, projects, recorder
+        ),
         get_project_service: service_in_memory,
     }
     async with client_without_database(app, overrides) as client:
-        yield Unit(client, projects, cache, publisher, principal, tenant)
+        yield Unit(client, projects, cache, recorder, principal, tenant)
 
 
 @pytest.fixture
@@ -102,7 +104,7 @@ class TestProjectEvents:
         assert response.status_code == 201, response.text
         assert response.headers["etag"] == '"1"'
         project_id = response.json()["id"]
-        [event] = unit.publisher.events
+        [event] = unit.recorder.events
         assert event.type == "project.created"
         assert event.tenant_id == unit.tenant.id
         assert event.data == {
@@ -125,7 +127,7 @@ class TestProjectEvents:
         assert response.status_code == 200
         assert response.headers["etag"] == '"1"'
         assert response.json()["name"] == "Seeded"
-        assert unit.publisher.events == []
+        assert unit.recorder.events == []
         assert project_key(unit.tenant.id, project.id) in unit.cache.values
 
     async def test_update_publishes_project_updated_and_drops_the_cached_read(
@@ -141,7 +143,7 @@ class TestProjectEvents:
         assert response.status_code == 200, response.text
         assert (response.json()["version"], response.headers["etag"]) == (2, '"2"')
         assert unit.events() == [("project.updated", str(project.id))]
-        assert unit.publisher.events[0].data["name"] == "Renamed"
+        assert unit.recorder.events[0].data["name"] == "Renamed"
         assert project_key(unit.tenant.id, project.id) not in unit.cache.values
         read = await unit.client.get(f"{PROJECTS}/{project.id}")
         assert (read.json()["name"], read.headers["etag"]) == ("Renamed", '"2"')
@@ -164,18 +166,18 @@ class TestProjectEvents:
         await unit.client.patch(url, json={"description": "soon"})
         await unit.client.delete(url)
 
-        assert [e.type for e in unit.publisher.events] == [
+        assert [e.type for e in unit.recorder.events] == [
             "project.created",
             "project.updated",
             "project.deleted",
         ]
-        assert {e.tenant_id for e in unit.publisher.events} == {unit.tenant.id}
+        assert {e.tenant_id for e in unit.recorder.events} == {unit.tenant.id}
         assert unit.projects.commits == 4
 
     async def test_stale_if_match_is_412_with_no_event(self, unit: Unit) -> None:
         project = await unit.seed()
         await unit.client.patch(f"{PROJECTS}/{project.id}", json={"name": "First"})
-        published = list(unit.publisher.events)
+        published = list(unit.recorder.events)
 
         patched = await unit.client.patch(
             f"{PROJECTS}/{project.id}", json={"name": "Lost"}, headers={"If-Match": '"1"'}
@@ -184,7 +186,7 @@ class TestProjectEvents:
 
         assert assert_problem(patched, 412)["type"].endswith("stale-version")
         assert assert_problem(deleted, 412)["type"].endswith("stale-version")
-        assert unit.publisher.events == published
+        assert unit.recorder.events == published
         assert (project.name, project.version) == ("First", 2)
         assert unit.projects.rollbacks == 2
 
@@ -212,7 +214,7 @@ class TestProjectEvents:
     async def test_unknown_project_is_404_with_no_event(self, unit: Unit) -> None:
         response = await unit.client.patch(f"{PROJECTS}/{uuid.uuid4()}", json={"name": "x"})
         assert assert_problem(response, 404)["type"].endswith("project-not-found")
-        assert unit.publisher.events == []
+        assert unit.recorder.events == []
 
     async def test_list_pages_through_the_fake(self, unit: Unit) -> None:
         for i in range(3):
@@ -235,5 +237,5 @@ class TestProjectRolesWithoutDatabase:
 
         assert assert_problem(created, 403)["type"].endswith("insufficient-role")
         assert_problem(deleted, 403)
-        assert viewer_unit.publisher.events == []
+        assert viewer_unit.recorder.events == []
         assert list(viewer_unit.projects.rows) == [project.id]

@@ -1,5 +1,6 @@
-"""What a write sets off happens only after its transaction commits: events are published and
-cached reads are invalidated then, and never for a write that rolled back."""
+"""What a write sets off goes with its transaction: its events are recorded in the outbox in
+that transaction, and cached reads are invalidated once it commits; neither happens for a write
+that rolled back or whose commit failed."""
 
 import json
 
@@ -8,11 +9,12 @@ from httpx import AsyncClient
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.core.db import SessionFactory
 from app.project.service import project_key
 from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
 from tests.fixtures.database import FailingCommitSession, savepoint_factory
-from tests.fixtures.fakes import InMemoryPublisher
+from tests.fixtures.outbox import recorded
 from tests.fixtures.paths import PROJECTS, project_url
 
 
@@ -24,12 +26,12 @@ async def cached_name(redis: Redis, key: str) -> object:
 
 
 class TestEvents:
-    async def test_published_after_commit(
-        self, app: FastAPI, client: AsyncClient, acme: Org
-    ) -> None:
-        publisher = InMemoryPublisher()
-        use_resources(app, publisher=publisher)
+    """Events are rows of the write's own transaction (the outbox; a rollback and a failed
+    commit: tests/outbox/test_recorder.py); the worker relays them (tests/worker)."""
 
+    async def test_recorded_in_the_outbox_by_each_write(
+        self, client: AsyncClient, acme: Org, session_factory: SessionFactory
+    ) -> None:
         created = await client.post(PROJECTS, json={"name": "Launch"}, headers=acme.member.headers)
         project_id = created.json()["id"]
         await client.patch(
@@ -37,50 +39,25 @@ class TestEvents:
         )
         await client.delete(f"{PROJECTS}/{project_id}", headers=acme.member.headers)
 
-        assert [(e.type, e.data["project_id"]) for e in publisher.events] == [
-            ("project.created", project_id),
-            ("project.updated", project_id),
-            ("project.deleted", project_id),
+        rows = await recorded(session_factory, acme.tenant.id)
+        assert [(row.type, row.data["project_id"], row.data["name"]) for row in rows] == [
+            ("project.created", project_id, "Launch"),
+            ("project.updated", project_id, "Launch v2"),
+            ("project.deleted", project_id, "Launch v2"),
         ]
-        assert {e.tenant_id for e in publisher.events} == {acme.tenant.id}
+        assert {row.tenant_id for row in rows} == {acme.tenant.id}
+        assert [row.sent_at for row in rows] == [None, None, None]  # the worker's job
+        assert len({row.id for row in rows}) == 3
 
-    async def test_nothing_published_when_the_commit_fails(
-        self, app: FastAPI, client: AsyncClient, acme: Org, connection: AsyncConnection
+    async def test_nothing_recorded_when_the_request_fails(
+        self, client: AsyncClient, acme: Org, session_factory: SessionFactory
     ) -> None:
-        publisher = InMemoryPublisher()
-        use_resources(app, publisher=publisher)
-        use_resources(app, session_factory=savepoint_factory(connection, FailingCommitSession))
-
-        response = await client.post(PROJECTS, json={"name": "Doomed"}, headers=acme.member.headers)
-
-        assert response.status_code == 500
-        assert publisher.events == []
-
-    async def test_nothing_published_when_the_request_fails(
-        self, app: FastAPI, client: AsyncClient, acme: Org
-    ) -> None:
-        publisher = InMemoryPublisher()
-        use_resources(app, publisher=publisher)
         name = acme.project.name
 
         response = await client.post(PROJECTS, json={"name": name}, headers=acme.member.headers)
 
         assert response.status_code == 409
-        assert publisher.events == []
-
-    async def test_redis_streams_publisher_writes_the_tenants_stream(
-        self, client: AsyncClient, acme: Org, redis: Redis
-    ) -> None:
-        response = await client.post(
-            PROJECTS, json={"name": "Streamed"}, headers=acme.member.headers
-        )
-
-        entries = await redis.xrange(f"events:{acme.tenant.id}")
-        assert entries, "nothing on the tenant's stream"
-        [(_, fields)] = entries
-        assert fields is not None
-        assert fields["type"] == "project.created"
-        assert json.loads(fields["data"])["project_id"] == response.json()["id"]
+        assert await recorded(session_factory, acme.tenant.id) == []
 
 
 class TestCacheInvalidation:

@@ -24,7 +24,7 @@ TENANT_OWNED = sorted(
 async def populated(client: AsyncClient, acme: Org, globex: Org) -> tuple[Org, Org]:
     """Rows for both tenants in every tenant-owned table: the orgs bring users, a project and
     a task; a login adds refresh tokens; an admin sets a feature flag; a POST with an
-    `Idempotency-Key` adds a key."""
+    `Idempotency-Key` adds a key, and its project's `project.created` event an outbox row."""
     for org in (acme, globex):
         response = await client.post(
             "/api/v1/auth/token",
@@ -57,6 +57,7 @@ def test_every_tenant_owned_table_is_covered() -> None:
     assert TENANT_OWNED == [
         "feature_flags",
         "idempotency_keys",
+        "outbox",
         "projects",
         "refresh_tokens",
         "tasks",

@@ -1,6 +1,6 @@
 """The task routes over an in-memory TaskService: its collaborators injected through
 `app.dependency_overrides`: routing, validation, the role guards and the service run for real; the
-task and user repositories, the publisher, the project lookup and the caller are stand-ins, and
+task and user repositories, the event recorder, the project lookup and the caller are stand-ins, and
 reaching the database session fails the test."""
 
 import uuid
@@ -27,7 +27,7 @@ from app.task.service import TaskService
 from tests.fixtures.app import provide
 from tests.fixtures.fake_identity import InMemoryUsers
 from tests.fixtures.fakes import (
-    InMemoryPublisher,
+    InMemoryRecorder,
     InMemoryRepository,
     Overrides,
     caller,
@@ -69,7 +69,7 @@ class InMemoryTasks(InMemoryRepository[Task]):
 class Unit:
     client: AsyncClient
     tasks: InMemoryTasks
-    publisher: InMemoryPublisher
+    recorder: InMemoryRecorder
     principal: Principal
     tenant: TenantRead
     project: ProjectRead
@@ -105,7 +105,7 @@ async def unit(app_instance: FastAPI) -> AsyncIterator[Unit]:
         created_at=now,
         updated_at=now,
     )
-    tasks, publisher = InMemoryTasks(tenant.id), InMemoryPublisher()
+    tasks, recorder = InMemoryTasks(tenant.id), InMemoryRecorder()
 
     async def project_in_path(project_id: uuid.UUID) -> ProjectRead:
         if project_id != project.id:
@@ -118,18 +118,20 @@ async def unit(app_instance: FastAPI) -> AsyncIterator[Unit]:
         return TaskService(
             tasks,  # type: ignore[arg-type]  # TaskRepository, in memory
             users,  # type: ignore[arg-type]  # UserRepository's get, in memory
-            publisher,
+            recorder,
             actor=context.principal,
         )
 
     overrides: Overrides = {
         # The caller, and a unit of work that commits the in-memory tasks; no database.
-        get_request_context: fake_context(principal, tenant, app_instance.state.resources, tasks),
+        get_request_context: fake_context(
+            principal, tenant, app_instance.state.resources, tasks, recorder
+        ),
         get_task_service: service_in_memory,
         valid_project: project_in_path,
     }
     async with client_without_database(app_instance, overrides) as client:
-        yield Unit(client, tasks, publisher, principal, tenant, project, colleague)
+        yield Unit(client, tasks, recorder, principal, tenant, project, colleague)
 
 
 class TestStatusEvents:
@@ -142,7 +144,7 @@ class TestStatusEvents:
 
         assert response.status_code == 200, response.text
         assert (response.json()["status"], response.headers["etag"]) == ("done", '"2"')
-        [event] = unit.publisher.events
+        [event] = unit.recorder.events
         assert event.type == "task.status_changed"
         assert event.tenant_id == unit.tenant.id
         assert event.data == {
@@ -158,7 +160,7 @@ class TestStatusEvents:
 
         await unit.client.patch(f"{unit.url}/{task.id}", json={"status": "doing", "title": "New"})
 
-        assert [(e.type, e.data.get("previous")) for e in unit.publisher.events] == [
+        assert [(e.type, e.data.get("previous")) for e in unit.recorder.events] == [
             ("task.status_changed", "todo")
         ]
 
@@ -170,7 +172,7 @@ class TestStatusEvents:
         )
 
         assert response.status_code == 200
-        [event] = unit.publisher.events
+        [event] = unit.recorder.events
         assert event.type == "task.updated"
         assert event.data == {
             "task_id": str(task.id),
@@ -186,14 +188,14 @@ class TestStatusEvents:
 
         assert response.status_code == 200
         assert response.json()["version"] == 1  # nothing changed, nothing written
-        assert [e.type for e in unit.publisher.events] == ["task.updated"]
+        assert [e.type for e in unit.recorder.events] == ["task.updated"]
 
     async def test_successive_changes_report_each_previous_status(self, unit: Unit) -> None:
         task = await unit.seed()
         for status in ("doing", "done", "todo"):
             await unit.client.patch(f"{unit.url}/{task.id}", json={"status": status})
 
-        assert [(e.data["previous"], e.data["status"]) for e in unit.publisher.events] == [
+        assert [(e.data["previous"], e.data["status"]) for e in unit.recorder.events] == [
             ("todo", "doing"),
             ("doing", "done"),
             ("done", "todo"),
@@ -208,7 +210,7 @@ class TestStatusEvents:
         )
 
         assert assert_problem(response, 412)["type"].endswith("stale-version")
-        assert [e.type for e in unit.publisher.events] == ["task.updated"]
+        assert [e.type for e in unit.recorder.events] == ["task.updated"]
         assert (task.status, task.version) == (TaskStatus.TODO, 2)
 
 
@@ -220,7 +222,7 @@ class TestCreateAndDeleteEvents:
 
         assert response.status_code == 201, response.text
         assert response.headers["etag"] == '"1"'
-        [event] = unit.publisher.events
+        [event] = unit.recorder.events
         assert (event.type, event.data["task_id"]) == ("task.created", response.json()["id"])
         [row] = unit.tasks.rows.values()
         assert (row.title, row.assignee_id, row.tenant_id) == (
@@ -235,7 +237,7 @@ class TestCreateAndDeleteEvents:
         response = await unit.client.delete(f"{unit.url}/{task.id}")
 
         assert response.status_code == 204
-        assert [(e.type, e.data["task_id"]) for e in unit.publisher.events] == [
+        assert [(e.type, e.data["task_id"]) for e in unit.recorder.events] == [
             ("task.deleted", str(task.id))
         ]
         assert unit.tasks.rows == {}
@@ -246,7 +248,7 @@ class TestCreateAndDeleteEvents:
         )
         response = await unit.client.patch(f"{unit.url}/{task.id}", json={"status": "done"})
         assert assert_problem(response, 404)["type"].endswith("task-not-found")
-        assert unit.publisher.events == []
+        assert unit.recorder.events == []
 
 
 class TestAssignee:
@@ -263,7 +265,7 @@ class TestAssignee:
         assert problem["type"] == INVALID_ASSIGNEE
         assert problem["detail"] == f"No user {stranger} in this tenant."
         assert unit.tasks.rows == {}
-        assert unit.publisher.events == []
+        assert unit.recorder.events == []
 
     async def test_unknown_assignee_on_update_is_422_and_nothing_changes(self, unit: Unit) -> None:
         task = await unit.seed(assignee_id=unit.colleague)
@@ -274,7 +276,7 @@ class TestAssignee:
 
         assert assert_problem(response, 422)["type"] == INVALID_ASSIGNEE
         assert (task.assignee_id, task.version) == (unit.colleague, 1)
-        assert unit.publisher.events == []
+        assert unit.recorder.events == []
 
     async def test_clearing_the_assignee_needs_no_lookup(self, unit: Unit) -> None:
         task = await unit.seed(assignee_id=unit.colleague)
@@ -283,7 +285,7 @@ class TestAssignee:
 
         assert response.status_code == 200
         assert (task.assignee_id, task.version) == (None, 2)
-        assert [e.type for e in unit.publisher.events] == ["task.updated"]
+        assert [e.type for e in unit.recorder.events] == ["task.updated"]
 
 
 class TestBulkWithoutDatabase:
@@ -299,7 +301,7 @@ class TestBulkWithoutDatabase:
 
         assert response.status_code == 201, response.text
         ids = [t["id"] for t in response.json()]
-        assert [(e.type, e.data["task_id"]) for e in unit.publisher.events] == [
+        assert [(e.type, e.data["task_id"]) for e in unit.recorder.events] == [
             ("task.created", i) for i in ids
         ]
 
@@ -315,4 +317,4 @@ class TestBulkWithoutDatabase:
 
         assert assert_problem(response, 422)["type"] == INVALID_ASSIGNEE
         assert unit.tasks.rows == {}
-        assert unit.publisher.events == []
+        assert unit.recorder.events == []

@@ -1,0 +1,96 @@
+"""The worker process: settings and resources as the API opens them, the metrics endpoint, the
+loop, and shutdown on SIGTERM.
+
+On SIGTERM (or SIGINT) the loop stops taking batches; the batch in hand finishes, its rows
+marked sent and committed, for up to WORKER__SHUTDOWN_TIMEOUT_SECONDS. Past that it is
+abandoned: cancelled, its transaction rolled back, its rows (and their locks) left for the next
+worker, which publishes them again (consumers drop the repeats by id).
+"""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Mapping
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import start_http_server
+
+from app.core.config import Settings, WorkerSettings
+from app.core.db import verify_database_role
+from app.core.metrics import AppMetrics
+from app.core.resources import open_resources
+from app.http.outside_request import Provider
+from app.worker.heartbeat import Heartbeat
+from app.worker.loop import Worker
+from app.worker.metrics import WorkerMetrics
+
+logger = logging.getLogger("app.worker")
+
+
+def serve_metrics(settings: WorkerSettings, metrics: WorkerMetrics) -> WSGIServer | None:
+    """prometheus-client's server, on a thread of its own (it reads the counters only)."""
+    if not settings.metrics_port:
+        return None
+    server, _ = start_http_server(
+        settings.metrics_port, addr=settings.metrics_host, registry=metrics.app.registry
+    )
+    logger.info("metrics on %s:%d/metrics", settings.metrics_host, settings.metrics_port)
+    return server
+
+
+async def until_stopped(worker: Worker, *, shutdown_timeout_seconds: float) -> None:
+    """Run `worker` until SIGTERM or SIGINT, then let the pass in hand end (bounded)."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+
+    def stop(signum: signal.Signals) -> None:
+        logger.info("%s: finishing the batch in hand, then stopping", signum.name)
+        stopping.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop, signum)
+    running = asyncio.create_task(worker.run(stopping))
+    stopped = asyncio.create_task(stopping.wait())
+    await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not running.done():
+        done, _ = await asyncio.wait({running}, timeout=shutdown_timeout_seconds)
+        if not done:
+            logger.warning(
+                "the batch in hand did not finish within %g s: abandoning it (rolled back; "
+                "its events will be published again)",
+                shutdown_timeout_seconds,
+            )
+            running.cancel()
+            await asyncio.wait({running})
+            return
+    running.result()  # a crash of the loop itself propagates
+
+
+async def run_worker(
+    settings: Settings, *, overrides: Mapping[Provider, Provider] | None = None
+) -> None:
+    metrics = WorkerMetrics(AppMetrics())
+    async with open_resources(settings, metrics.app) as resources:
+        # The same check as the API's lifespan: row-level security must bind this role too.
+        await verify_database_role(
+            resources.engine,
+            refuse=not settings.is_development,
+            wait_seconds=settings.database.connect_timeout_seconds
+            + settings.health.check_timeout_seconds,
+        )
+        server = serve_metrics(settings.worker, metrics)
+        try:
+            worker = Worker(
+                resources,
+                metrics=metrics,
+                heartbeat=Heartbeat(settings.worker.heartbeat_path),
+                overrides=overrides,
+            )
+            await until_stopped(
+                worker, shutdown_timeout_seconds=settings.worker.shutdown_timeout_seconds
+            )
+        finally:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
