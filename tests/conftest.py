@@ -15,4 +15,5 @@ pytest_plugins = [
     "tests.fixtures.auth",
     "tests.fixtures.orgs",
     "tests.fixtures.committed",
+    "tests.fixtures.worker",
 ]

@@ -91,7 +91,14 @@ class Worker:
         if deleted is None:
             logger.info("housekeeping skipped: another worker is running it")
         else:
-            logger.info("housekeeping deleted %s", deleted)
+            # In words: a "refresh_tokens" key would be masked as a secret by the log redaction.
+            logger.info(
+                "housekeeping deleted %d relayed outbox rows, %d expired refresh tokens and %d "
+                "idempotency keys",
+                deleted["outbox"],
+                deleted["refresh_tokens"],
+                deleted["idempotency_keys"],
+            )
         return deleted
 
     async def pass_once(self, stopping: asyncio.Event | None = None) -> PassResult | None:

@@ -10,7 +10,8 @@ worker, which publishes them again (consumers drop the repeats by id).
 import asyncio
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
@@ -25,6 +26,7 @@ from app.worker.loop import Worker
 from app.worker.metrics import WorkerMetrics
 
 logger = logging.getLogger("app.worker")
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def serve_metrics(settings: WorkerSettings, metrics: WorkerMetrics) -> WSGIServer | None:
@@ -38,17 +40,11 @@ def serve_metrics(settings: WorkerSettings, metrics: WorkerMetrics) -> WSGIServe
     return server
 
 
-async def until_stopped(worker: Worker, *, shutdown_timeout_seconds: float) -> None:
-    """Run `worker` until SIGTERM or SIGINT, then let the pass in hand end (bounded)."""
-    loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-
-    def stop(signum: signal.Signals) -> None:
-        logger.info("%s: finishing the batch in hand, then stopping", signum.name)
-        stopping.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop, signum)
+async def until_stopped(
+    worker: Worker, stopping: asyncio.Event, *, shutdown_timeout_seconds: float
+) -> None:
+    """Run `worker` until `stopping` is set, then let the pass in hand end: its current batch
+    finishes, or is cancelled (rolled back) after `shutdown_timeout_seconds`."""
     running = asyncio.create_task(worker.run(stopping))
     stopped = asyncio.create_task(stopping.wait())
     await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -65,6 +61,24 @@ async def until_stopped(worker: Worker, *, shutdown_timeout_seconds: float) -> N
             await asyncio.wait({running})
             return
     running.result()  # a crash of the loop itself propagates
+
+
+@contextmanager
+def stopped_by_signals(stopping: asyncio.Event) -> Iterator[None]:
+    """SIGTERM (what `docker stop` and Kubernetes send) and SIGINT set `stopping`."""
+    loop = asyncio.get_running_loop()
+
+    def stop(signum: signal.Signals) -> None:
+        logger.info("%s: finishing the batch in hand, then stopping", signum.name)
+        stopping.set()
+
+    for signum in SIGNALS:
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        yield
+    finally:
+        for signum in SIGNALS:
+            loop.remove_signal_handler(signum)
 
 
 async def run_worker(
@@ -87,9 +101,13 @@ async def run_worker(
                 heartbeat=Heartbeat(settings.worker.heartbeat_path),
                 overrides=overrides,
             )
-            await until_stopped(
-                worker, shutdown_timeout_seconds=settings.worker.shutdown_timeout_seconds
-            )
+            stopping = asyncio.Event()
+            with stopped_by_signals(stopping):
+                await until_stopped(
+                    worker,
+                    stopping,
+                    shutdown_timeout_seconds=settings.worker.shutdown_timeout_seconds,
+                )
         finally:
             if server is not None:
                 server.shutdown()
