@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev run test scale-test fuzz lint fmt typecheck migrate migration check-migrations containers-check k8s-check
+.PHONY: help install dev run worker test scale-test fuzz lint fmt typecheck migrate migration check-migrations containers-check k8s-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ dev: ## Run the API with auto-reload (APP_ENV=development unless set)
 
 run: ## Run the API as production would (no reload; the Dockerfile's flags and limits)
 	$(UV) run uvicorn --factory app.main:create_app --host $(HOST) --port $(PORT) --proxy-headers --no-access-log --timeout-graceful-shutdown 20 --http h11 --h11-max-incomplete-event-size 16384 --limit-concurrency 200 --timeout-keep-alive 5
+
+worker: ## Run the worker (outbox relay to Redis Streams, housekeeping) until Ctrl-C
+	APP_ENV=$${APP_ENV:-development} $(UV) run python -m app.worker
 
 test: ## Run the test suite against real PostgreSQL and Redis (checked first)
 	@bash scripts/check-services.sh

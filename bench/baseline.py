@@ -81,6 +81,11 @@ INSERT_TASK_SQL = (
     "due_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, project_id, title, "
     "description, status, assignee_id, due_date, version, created_at, updated_at"
 )
+# The event goes into the outbox in the write's transaction, as Dependable records it (the worker
+# publishes it later, outside the request).
+INSERT_EVENT_SQL = (
+    "INSERT INTO outbox (id, tenant_id, type, data, occurred_at) VALUES ($1, $2, $3, $4::jsonb, $5)"
+)
 
 
 class ProblemError(Exception):
@@ -121,7 +126,6 @@ class Config:
     leeway: int
     caller_ttl: int
     project_ttl: int
-    stream_max_length: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Config":
@@ -143,7 +147,6 @@ class Config:
             leeway=int(env("AUTH__LEEWAY_SECONDS", "10")),
             caller_ttl=int(env("CACHE__PRINCIPAL_TTL_SECONDS", "60")),
             project_ttl=int(env("CACHE__PROJECT_TTL_SECONDS", "300")),
-            stream_max_length=int(env("EVENTS__STREAM_MAX_LENGTH", "10000")),
         )
 
 
@@ -446,27 +449,21 @@ class Baseline:
                 fields["assignee_id"],
                 fields["due_date"],
             )
+            event = {
+                "task_id": str(row["id"]),
+                "project_id": str(project_id),
+                "status": row["status"],
+                "by": str(caller.claims.user_id),
+            }
+            await connection.execute(
+                INSERT_EVENT_SQL,
+                uuid.uuid4(),
+                tenant_id,
+                "task.created",
+                orjson.dumps(event).decode(),
+                datetime.now(UTC),
+            )
         task = dict(row)
-        # After the commit, as Dependable publishes: one event on the tenant's stream.
-        await self.redis.xadd(
-            f"baseline:events:{tenant_id}",
-            {
-                "id": str(uuid.uuid4()),
-                "type": "task.created",
-                "tenant_id": str(tenant_id),
-                "occurred_at": datetime.now(UTC).isoformat(),
-                "data": orjson.dumps(
-                    {
-                        "task_id": str(task["id"]),
-                        "project_id": str(project_id),
-                        "status": task["status"],
-                        "by": str(caller.claims.user_id),
-                    }
-                ),
-            },
-            maxlen=self.config.stream_max_length,
-            approximate=True,
-        )
         return json_response(task, status=201, headers={"ETag": f'"{task["version"]}"'})
 
 

@@ -60,8 +60,8 @@ BASELINE_WORK = {
     "`WHERE (created_at, id) > ($3, $4)` on the same index.",
     "create": "token; one Redis round trip (denylist, caller, project; member role checked); "
     "the body validated by hand (TaskCreate's rules); one transaction: `BEGIN; set_config`, "
-    "`INSERT ... RETURNING`, `COMMIT`; then `XADD` of the `task.created` event (a second Redis "
-    "round trip, as Dependable publishes after the commit).",
+    "`INSERT ... RETURNING`, the `task.created` event `INSERT`ed into the outbox (as Dependable "
+    "records it, in the same transaction), `COMMIT`.",
 }
 
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Smoke test of the compose stack (`make compose-smoke`; CI's "compose smoke" phase).
 #
-# Builds the image, starts db, redis, migrate and api from docker-compose.yml under a throwaway
-# project name, then checks through the published port: migrate exited 0, api is healthy,
+# Builds the image, starts db, redis, migrate, api and worker from docker-compose.yml under a
+# throwaway project name, then checks through the published port: migrate exited 0, api and worker
+# are healthy (the worker's health check is its heartbeat, `python -m app.worker check`),
 # /health/ready says ok, a tenant signup, a login (POST /api/v1/auth/token), GET /api/v1/users/me
-# with the token, and that the api process is not root. Always ends with `down -v
+# with the token, a project created, and its `project.created` event relayed end to end (the
+# api's outbox row, published by the worker to the tenant's Redis stream and marked sent), and
+# that neither the api nor the worker process is root. Always ends with `down -v
 # --remove-orphans`; on failure it first prints the logs of the services that failed.
 #
 # Isolation from the developer's own setup:
@@ -113,8 +116,8 @@ print_failure_logs() {
       *) failing+=("$svc") ;;
     esac
   done
-  # Nothing failed at the container level (an HTTP check did): the api is the suspect.
-  [ "${#failing[@]}" -gt 0 ] || failing=(api)
+  # Nothing failed at the container level (an HTTP or event check did): api and worker are.
+  [ "${#failing[@]}" -gt 0 ] || failing=(api worker)
   for svc in "${failing[@]}"; do
     log "==================== logs of $svc ($(service_state "$svc")) ===================="
     "${DC[@]}" logs --no-color --timestamps --tail 200 "$svc" >&2 || true
@@ -215,6 +218,8 @@ services:
     env_file: !reset []
   api:
     env_file: !reset []
+  worker:
+    env_file: !reset []
 EOF
 
 API_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1]); s.close()')
@@ -239,20 +244,24 @@ stack_up() {
 }
 
 check_containers() {
-  local migrate api
+  local migrate api worker
   migrate=$(service_state migrate)
   api=$(service_state api)
-  log "migrate: $migrate; api: $api"
+  worker=$(service_state worker)
+  log "migrate: $migrate; api: $api; worker: $worker"
   [[ $migrate == "exited "*" 0" ]] || die "migrate did not exit 0 ($migrate)"
   [[ $api == "running healthy "* ]] || die "api is not running and healthy ($api)"
+  [[ $worker == "running healthy "* ]] || die "worker is not running and healthy ($worker)"
+  log "worker: $("${DC[@]}" exec -T worker python -m app.worker check --ready 2>&1)"
   local published
   published=$("${DC[@]}" port api 8000)
   [ "${published##*:}" = "$API_PORT" ] || die "api is published on $published, not port $API_PORT"
   log "api published on $published"
 }
 
+# Prints "TENANT_ID PROJECT_ID" of the project it creates to $TMP/created, for event_relayed.
 http_checks() {
-  python3 - "http://127.0.0.1:$API_PORT" <<'EOF'
+  python3 - "http://127.0.0.1:$API_PORT" >"$TMP/created" <<'EOF'
 import http.client
 import json
 import secrets
@@ -349,19 +358,55 @@ me = call(
 if str(me.get("email", "")).lower() != email:
     fail(f"/api/v1/users/me: expected {email}, got {json.dumps(me)}")
 print(f"compose-smoke:      /users/me is {me['email']}", file=sys.stderr)
+
+project = call(
+    "POST",
+    "/api/v1/projects",
+    expect=201,
+    json_body={"name": "Smoke project", "description": "Its event must reach Redis."},
+    headers={"Authorization": f"Bearer {access_token}"},
+)
+print(f"compose-smoke:      project {project['id']}", file=sys.stderr)
+print(me["tenant_id"], project["id"])
 EOF
 }
 
+# The project's event, end to end: the api wrote it to the outbox in the project's transaction;
+# the worker must publish it to the tenant's Redis stream and mark the outbox row sent.
+event_relayed() {
+  local tenant project stream sent tries=0
+  read -r tenant project <"$TMP/created"
+  [ -n "$tenant" ] && [ -n "$project" ] || die "http_checks did not name the project it created"
+  local query="SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL
+    AND type = 'project.created' AND data->>'project_id' = '$project'"
+  while :; do
+    stream=$("${DC[@]}" exec -T redis redis-cli XRANGE "events:$tenant" - +)
+    # $POSTGRES_USER and $POSTGRES_DB: the db container's own, expanded there
+    sent=$("${DC[@]}" exec -T db sh -c 'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tAc "$1"' \
+      psql "$query" | tr -d '[:space:]')
+    if [[ $stream == *project.created* && $stream == *"$project"* && $sent == 1 ]]; then
+      log "events:$tenant holds project.created for project $project; its outbox row is sent"
+      return 0
+    fi
+    [ "$tries" -lt 60 ] ||
+      die "project.created of $project not relayed in 30 s (stream: ${stream:-empty}; sent: $sent)"
+    tries=$((tries + 1))
+    sleep 0.5
+  done
+}
+
 check_not_root() {
-  local uid pid1
-  uid=$("${DC[@]}" exec -T api id -u | tr -d '[:space:]')
-  # The server process itself (PID 1, uvicorn), not only what `exec` runs as.
-  pid1=$("${DC[@]}" exec -T api sh -c 'sed -n "s/^Uid:[[:space:]]*//p" /proc/1/status' |
-    tr -s '[:space:]' ' ')
-  log "api: exec id -u = $uid; PID 1 uids (real effective saved fs) = $pid1"
-  [[ $uid =~ ^[0-9]+$ ]] || die "api: unexpected id -u output: $uid"
-  [ "$uid" -ne 0 ] || die "api runs as root (id -u = 0)"
-  for u in $pid1; do [ "$u" -ne 0 ] || die "api's PID 1 has a root uid ($pid1)"; done
+  local svc uid pid1
+  for svc in api worker; do
+    uid=$("${DC[@]}" exec -T "$svc" id -u | tr -d '[:space:]')
+    # The service's process itself (PID 1: uvicorn, the worker), not only what `exec` runs as.
+    pid1=$("${DC[@]}" exec -T "$svc" sh -c 'sed -n "s/^Uid:[[:space:]]*//p" /proc/1/status' |
+      tr -s '[:space:]' ' ')
+    log "$svc: exec id -u = $uid; PID 1 uids (real effective saved fs) = $pid1"
+    [[ $uid =~ ^[0-9]+$ ]] || die "$svc: unexpected id -u output: $uid"
+    [ "$uid" -ne 0 ] || die "$svc runs as root (id -u = 0)"
+    for u in $pid1; do [ "$u" -ne 0 ] || die "$svc's PID 1 has a root uid ($pid1)"; done
+  done
 }
 
 report_versions() {
@@ -392,9 +437,10 @@ admin_cli() {
 }
 
 step "build images" build_images
-step "up -d --wait (db, redis, migrate, api on port $API_PORT)" stack_up
-step "migrate exited 0, api healthy" check_containers
-step "api does not run as root" check_not_root
+step "up -d --wait (db, redis, migrate, api on port $API_PORT, worker)" stack_up
+step "migrate exited 0, api and worker healthy" check_containers
+step "api and worker do not run as root" check_not_root
 step "images and versions" report_versions
-step "HTTP: ready, signup, login, /users/me" http_checks
+step "HTTP: ready, signup, login, /users/me, a project" http_checks
+step "the project's event relayed by the worker (outbox to Redis stream)" event_relayed
 step "admin CLI in the stack: seed-demo twice" admin_cli

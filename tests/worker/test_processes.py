@@ -112,7 +112,7 @@ async def test_two_workers_at_once_relay_a_thousand_events_without_loss_or_dupli
             await holder.release()
         await database.wait_until_drained()
         relayed = (await first.relayed(), await second.relayed())
-        assert await asyncio.gather(first.stop(), second.stop()) == [0, 0]
+        assert list(await asyncio.gather(first.stop(), second.stop())) == [0, 0]
 
     assert sum(relayed) == 1000
     assert min(relayed) >= 100  # each relayed at least the batch it held
