@@ -15,5 +15,6 @@ pytest_plugins = [
     "tests.fixtures.auth",
     "tests.fixtures.orgs",
     "tests.fixtures.committed",
+    "tests.fixtures.outbox",
     "tests.fixtures.worker",
 ]

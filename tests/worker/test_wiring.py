@@ -23,10 +23,12 @@ from app.http.deps import get_session
 from app.http.outside_request import Provider
 from app.outbox.dependencies import get_event_publisher
 from app.worker.heartbeat import Heartbeat
-from app.worker.loop import Worker
+from app.worker.loop import PassResult, Worker
 from app.worker.metrics import WorkerMetrics
 from tests.fixtures.auth import Org
 from tests.fixtures.outbox import record_events, recorded
+
+pytestmark = pytest.mark.usefixtures("empty_outbox")
 
 
 class Publisher:
@@ -115,3 +117,19 @@ async def test_a_batch_that_raises_rolls_back_and_the_next_pass_goes_on(
     beat = broken.heartbeat.read()
     assert beat is not None
     assert (beat.ready, beat.detail) == (False, "the last pass failed: RuntimeError")
+
+
+async def test_a_pass_relays_measures_the_backlog_and_beats(
+    app: FastAPI, session_factory: SessionFactory, acme: Org, tmp_path: Path
+) -> None:
+    await record_events(session_factory, acme.tenant.id, 2)
+    log: list[str] = []
+    healthy = worker(app.state.resources, tmp_path, log)
+
+    assert await healthy.pass_once() == PassResult(sent=2, failed_publishes=0, pending=0)
+    beat = healthy.heartbeat.read()
+    assert beat is not None
+    assert (beat.ready, beat.detail) == (True, "0 events pending")
+    registry = healthy.metrics.app.registry
+    assert registry.get_sample_value("outbox_events_relayed_total") == 2
+    assert registry.get_sample_value("outbox_pending_events") == 0
