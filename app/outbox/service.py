@@ -33,6 +33,7 @@ class RelayReport:
     sent: int  # published and marked sent
     retried: int  # of those sent, events that had failed before
     failed: int  # publishes that failed, one per tenant, each deferring that tenant's events
+    full: bool  # the batch held as many events as it may: more may be waiting
 
 
 def _by_tenant(claimed: list[ClaimedEvent]) -> list[list[ClaimedEvent]]:
@@ -71,7 +72,13 @@ class OutboxRelay:
             sent.extend(events)
         await self.pending.mark_sent([item.event.id for item in sent])
         retried = sum(1 for item in sent if item.attempts > 0)
-        return RelayReport(claimed=len(claimed), sent=len(sent), retried=retried, failed=failed)
+        return RelayReport(
+            claimed=len(claimed),
+            sent=len(sent),
+            retried=retried,
+            failed=failed,
+            full=len(claimed) >= self.batch_size,
+        )
 
     async def backlog(self) -> Backlog:
         return await self.pending.backlog()

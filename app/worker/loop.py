@@ -52,7 +52,6 @@ class Worker:
     ) -> None:
         self.resources = resources
         self.settings = resources.settings.worker
-        self.batch_size = resources.settings.events.relay_batch_size
         self.metrics = metrics
         self.heartbeat = heartbeat
         self.overrides = overrides or {}
@@ -78,7 +77,7 @@ class Worker:
             failed += report.failed
             if report.sent:
                 logger.info("relayed %d events", report.sent)
-            if report.claimed < self.batch_size or (stopping is not None and stopping.is_set()):
+            if not report.full or (stopping is not None and stopping.is_set()):
                 return sent, failed
 
     async def housekeep_if_due(self) -> dict[str, int] | None:

@@ -10,7 +10,7 @@ worker, which publishes them again (consumers drop the repeats by id).
 import asyncio
 import logging
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from wsgiref.simple_server import WSGIServer
 
@@ -20,7 +20,6 @@ from app.core.config import Settings, WorkerSettings
 from app.core.db import verify_database_role
 from app.core.metrics import AppMetrics
 from app.core.resources import open_resources
-from app.http.outside_request import Provider
 from app.worker.heartbeat import Heartbeat
 from app.worker.loop import Worker
 from app.worker.metrics import WorkerMetrics
@@ -81,9 +80,7 @@ def stopped_by_signals(stopping: asyncio.Event) -> Iterator[None]:
             loop.remove_signal_handler(signum)
 
 
-async def run_worker(
-    settings: Settings, *, overrides: Mapping[Provider, Provider] | None = None
-) -> None:
+async def run_worker(settings: Settings) -> None:
     metrics = WorkerMetrics(AppMetrics())
     async with open_resources(settings, metrics.app) as resources:
         # The same check as the API's lifespan: row-level security must bind this role too.
@@ -99,7 +96,6 @@ async def run_worker(
                 resources,
                 metrics=metrics,
                 heartbeat=Heartbeat(settings.worker.heartbeat_path),
-                overrides=overrides,
             )
             stopping = asyncio.Event()
             with stopped_by_signals(stopping):

@@ -140,10 +140,13 @@ async def test_on_sigterm_the_batch_in_hand_finishes_and_no_other_is_taken(
     ):
         await until_mid_batch(holder, worker)
         worker.process.send_signal(signal.SIGTERM)
-        await worker.wait_for_output("SIGTERM: finishing the batch in hand")
+        await worker.wait_for_event("SIGTERM: finishing the batch in hand, then stopping")
         await holder.release()
 
         assert await worker.stop() == 0  # (a second SIGTERM changes nothing)
+        await worker.output.finish()
+        # Every line of its output one JSON object (`events()` parses them all), ending cleanly.
+        assert worker.events()[-2:] == ["worker stopped", "resources closed"]
 
     assert await stream_ids(redis, first) == ids(events)
     assert await stream_ids(redis, second) == []
@@ -163,7 +166,7 @@ async def test_past_the_shutdown_timeout_the_batch_is_abandoned_for_the_next_wor
             await until_mid_batch(holder, worker)
 
             assert await worker.stop() == 0  # while its batch is still blocked
-            assert "abandoning it" in worker.output()
+            assert any("abandoning it" in event for event in worker.events())
             assert await holder.blocked() == 0  # its transaction is gone, locks and all
         await holder.release()
 
