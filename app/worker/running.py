@@ -4,14 +4,15 @@ loop, and shutdown on SIGTERM.
 On SIGTERM (or SIGINT) the loop stops taking batches; the batch in hand finishes, its rows
 marked sent and committed, for up to WORKER__SHUTDOWN_TIMEOUT_SECONDS. Past that it is
 abandoned: cancelled, its transaction rolled back, its rows (and their locks) left for the next
-worker, which publishes them again (consumers drop the repeats by id).
+worker, which publishes them again (consumers drop the repeats by id). Then the pools close,
+within OPERATIONS__SHUTDOWN_TIMEOUT_SECONDS, as the API's lifespan closes them.
 """
 
 import asyncio
 import logging
 import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
@@ -82,7 +83,8 @@ def stopped_by_signals(stopping: asyncio.Event) -> Iterator[None]:
 
 async def run_worker(settings: Settings) -> None:
     metrics = WorkerMetrics(AppMetrics())
-    async with open_resources(settings, metrics.app) as resources:
+    async with AsyncExitStack() as stack:
+        resources = await stack.enter_async_context(open_resources(settings, metrics.app))
         # The same check as the API's lifespan: row-level security must bind this role too.
         await verify_database_role(
             resources.engine,
@@ -108,3 +110,7 @@ async def run_worker(settings: Settings) -> None:
             if server is not None:
                 server.shutdown()
                 server.server_close()
+        # Bounded as the API's lifespan bounds it: a hung server cannot hold the process past
+        # the orchestrator's grace period.
+        async with asyncio.timeout(settings.operations.shutdown_timeout_seconds):
+            await stack.aclose()

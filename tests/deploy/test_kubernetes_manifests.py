@@ -16,8 +16,17 @@ import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML has no inline types; no stubs installed
 from httpx import AsyncClient
 from pydantic import BaseModel, SecretStr, ValidationError
+from typer.testing import CliRunner
 
-from app.core.config import HealthSettings, OperationsSettings, Settings
+from app.core.config import (
+    HealthSettings,
+    OperationsSettings,
+    Settings,
+    WorkerSettings,
+    load_settings,
+)
+from app.worker.commands import worker
+from app.worker.heartbeat import Heartbeat
 from tests.core.test_env_example import setting_names
 from tests.e2e.test_server_limits import dockerfile_command, options
 from tests.fixtures.secrets import strong_secret
@@ -64,8 +73,9 @@ def production_config() -> dict[str, str]:
 
 
 API = resource("Deployment", "dependable-api")
+WORKER = resource("Deployment", "dependable-worker")
 MIGRATION = resource("Job", "dependable-migrate")
-WORKLOADS = {"api": API, "migration": MIGRATION}
+WORKLOADS = {"api": API, "worker": WORKER, "migration": MIGRATION}
 
 
 def pod(workload: Resource) -> Resource:
@@ -146,6 +156,7 @@ class TestVariables:
 
     def test_only_the_migration_holds_the_owners_url(self) -> None:
         assert "DATABASE__MIGRATION_URL" not in from_secret(API)
+        assert "DATABASE__MIGRATION_URL" not in from_secret(WORKER)
         assert from_secret(MIGRATION)["DATABASE__MIGRATION_URL"]["name"] == "dependable-migration"
 
 
@@ -243,6 +254,75 @@ class TestTheApiContainer:
         assert pod(API)["terminationGracePeriodSeconds"] > int(sleep[1]) + drain + close
 
 
+class TestTheWorker:
+    def test_runs_what_compose_runs_with_the_apis_image_and_secrets(self) -> None:
+        compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+        assert container(WORKER)["command"] == compose["services"]["worker"]["command"]
+        assert container(WORKER)["image"] == container(API)["image"]
+        assert from_secret(WORKER) == from_secret(API)
+
+    def test_its_probes_are_the_heartbeat_check(self) -> None:
+        commands = {
+            probe: container(WORKER)[probe]["exec"]["command"]
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe")
+        }
+        healthcheck = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"][
+            "worker"
+        ]["healthcheck"]["test"]
+
+        assert commands == {
+            "startupProbe": ["python", "-m", "app.worker", "check"],
+            "livenessProbe": ["python", "-m", "app.worker", "check"],
+            "readinessProbe": ["python", "-m", "app.worker", "check", "--ready"],
+        }
+        assert healthcheck == ["CMD", *commands["livenessProbe"]]
+
+    @pytest.mark.parametrize("probe", ["startupProbe", "livenessProbe", "readinessProbe"])
+    def test_the_worker_answers_each_probe_with_a_fresh_heartbeat(
+        self, probe: str, tmp_path: Path
+    ) -> None:
+        heartbeat = Heartbeat(tmp_path / "heartbeat")
+        heartbeat.beat(ready=True, detail="0 events pending")
+        arguments = container(WORKER)[probe]["exec"]["command"][3:]  # after python -m app.worker
+        load_settings.cache_clear()
+        environment = {"APP_ENV": "test", "WORKER__HEARTBEAT_PATH": str(heartbeat.path)}
+        try:
+            result = CliRunner().invoke(worker, arguments, env=environment)
+        finally:
+            load_settings.cache_clear()
+
+        assert result.exit_code == 0, result.output
+        assert container(WORKER)[probe]["timeoutSeconds"] >= 5  # importing takes a moment
+
+    def test_the_heartbeat_is_written_to_the_writable_volume(self) -> None:
+        [mount] = container(WORKER)["volumeMounts"]
+
+        assert WorkerSettings().heartbeat_path.parent == Path(mount["mountPath"])
+
+    def test_liveness_allows_more_than_a_heartbeats_age(self) -> None:
+        liveness = container(WORKER)["livenessProbe"]
+        window = liveness["periodSeconds"] * liveness["failureThreshold"]
+
+        assert window > WorkerSettings().heartbeat_max_age_seconds
+
+    def test_serves_metrics_on_the_settings_port_to_prometheus_only(self) -> None:
+        [port] = container(WORKER)["ports"]
+        [ingress] = resource("NetworkPolicy", "dependable-worker")["spec"]["ingress"]
+
+        assert port["containerPort"] == WorkerSettings().metrics_port
+        assert [entry["port"] for entry in ingress["ports"]] == [port["containerPort"]]
+        assert [source["namespaceSelector"] for source in ingress["from"]] == [
+            {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+        ]
+
+    def test_the_grace_period_covers_the_batch_in_hand_and_the_close(self) -> None:
+        stop = WorkerSettings().shutdown_timeout_seconds
+        close = OperationsSettings().shutdown_timeout_seconds
+
+        assert pod(WORKER)["terminationGracePeriodSeconds"] > stop + close
+
+
 class TestTheMigrationJob:
     def test_runs_what_compose_runs_before_the_api(self) -> None:
         compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -308,6 +388,20 @@ class TestSelectors:
         target = resource("HorizontalPodAutoscaler", "dependable-api")["spec"]["scaleTargetRef"]
 
         assert (target["kind"], target["name"]) == ("Deployment", API["metadata"]["name"])
+
+    def test_the_worker_policy_selects_the_worker_and_nothing_else(self) -> None:
+        selector = resource("NetworkPolicy", "dependable-worker")["spec"]["podSelector"]
+        labels = WORKER["spec"]["template"]["metadata"]["labels"]
+
+        assert WORKER["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        assert selector["matchLabels"].items() <= labels.items()
+        for other in (API, MIGRATION):
+            assert (
+                not selector["matchLabels"].items()
+                <= other["spec"]["template"]["metadata"]["labels"].items()
+            )
+        api_selector = resource("NetworkPolicy", "dependable-api")["spec"]["podSelector"]
+        assert not api_selector["matchLabels"].items() <= labels.items()
 
     def test_the_migration_policy_selects_the_job_and_not_the_api(self) -> None:
         selector = resource("NetworkPolicy", "dependable-migrate")["spec"]["podSelector"]
