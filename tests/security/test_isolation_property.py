@@ -660,14 +660,25 @@ class TenantIsolation(RuleBasedStateMachine):
         key: str | None,
         foreign: tuple[str, ...] = (),
     ) -> bool:
-        """If the caller already ran a POST on `route` under `key` and this is another request:
-        422, the key is spent. (Keys belong to their user: the other tenant's users draw the
-        same keys, and theirs never count here.)"""
+        """If the caller already ran a POST on `route` under `key`: the same request again is
+        replayed (the stored answer, nothing written), another one is 422, the key is spent.
+        (Keys belong to their user: the other tenant's users draw the same keys, and theirs
+        never count here.)"""
         previous = side.replays.get((role, route, key)) if key else None
-        if previous is None or (path, body) == (previous.path, previous.body):
+        if previous is None:
             return False
+        if (path, body) == (previous.path, previous.body):
+            self.expect_replay(side, role, previous, key)
+            return True
         self.expect(side, role, "POST", path, 422, body=body, headers=idem(key), foreign=foreign)
         return True
+
+    def expect_replay(self, side: Side, role: Role, write: Write, key: str | None) -> None:
+        response = self.expect(
+            side, role, "POST", write.path, 201, body=write.body, headers=idem(key)
+        )
+        assert response.headers["idempotent-replayed"] == "true"
+        assert response.json() == write.response
 
     @precondition(lambda self: any(side.replays for side in self.sides))
     @rule(data=st.data())
@@ -679,13 +690,7 @@ class TenantIsolation(RuleBasedStateMachine):
         ]
         index, role, route, key = data.draw(st.sampled_from(keyed), "write")
         side, role = self.who((index, role))
-        write = side.replays[(role, route, key)]
-        headers = idem(key)
-        response = self.expect(
-            side, role, "POST", write.path, 201, body=write.body, headers=headers
-        )
-        assert response.headers["idempotent-replayed"] == "true"
-        assert response.json() == write.response
+        self.expect_replay(side, role, side.replays[(role, route, key)], key)
 
     def remember(self, side: Side, role: Role, route: str, key: str | None, write: Write) -> None:
         if key is not None:
