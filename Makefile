@@ -45,7 +45,8 @@ fmt: ## Format and autofix
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
 
-migrate: ## Bring the database to the newest migration
+migrate: ## Bring the database to the newest migration (creating the database if it does not exist)
+	$(UV) run python -m app.cli create-database
 	$(UV) run alembic upgrade head
 
 migration: ## New migration from model changes: make migration m="add projects"
@@ -69,6 +70,11 @@ compose-smoke: ## Build the image, start the compose stack under a throwaway nam
 depgraph: ## Regenerate docs/dependency-graph.md (Mermaid) and print every route's dependency tree
 	$(UV) run python -m app.cli depgraph --format mermaid --output docs/dependency-graph.md
 	$(UV) run python -m app.cli depgraph
+
+.PHONY: domain
+domain: ## Scaffold a tenant-owned domain: make domain name=invoice fields="title:str due:date amount:int"
+	$(UV) run python -m app.cli new-domain "$(name)" $(if $(fields),--fields "$(fields)")
+	$(UV) run python -m app.cli depgraph --format mermaid --output docs/dependency-graph.md
 
 .PHONY: bench
 bench: ## Benchmark Dependable against a raw baseline (pins cores, ~8 min); writes docs/benchmarks.md

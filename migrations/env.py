@@ -9,7 +9,8 @@ from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import pool
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import Settings, load_settings
@@ -20,6 +21,11 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
+INVALID_CATALOG_NAME = "3D000"  # PostgreSQL's SQLSTATE for "database ... does not exist"
+
+
+class MissingDatabaseError(Exception):
+    """The database to migrate does not exist: said in one line, not a driver's traceback."""
 
 
 def _settings() -> Settings:
@@ -52,15 +58,26 @@ def _run(connection: Connection) -> None:
 async def run_migrations_online() -> None:
     # hide_parameters: a failing statement's error must not print the login role's password,
     # which the role migration binds as a parameter.
-    engine = create_async_engine(
-        _settings().database.owner_url, poolclass=pool.NullPool, hide_parameters=True
-    )
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-    await engine.dispose()
+    url = _settings().database.owner_url
+    engine = create_async_engine(url, poolclass=pool.NullPool, hide_parameters=True)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+    except DBAPIError as error:
+        if getattr(error.orig, "pgcode", None) != INVALID_CATALOG_NAME:
+            raise
+        raise MissingDatabaseError(
+            f"the database {make_url(url).database!r} does not exist: `make migrate` creates "
+            "it (it runs `python -m app.cli create-database` first)"
+        ) from None
+    finally:
+        await engine.dispose()
 
 
 if context.is_offline_mode():
     run_migrations_offline()
 else:
-    asyncio.run(run_migrations_online())
+    try:
+        asyncio.run(run_migrations_online())
+    except MissingDatabaseError as error:
+        raise SystemExit(f"error: {error}") from None

@@ -262,6 +262,79 @@ def purge_idempotency_keys() -> None:
     typer.echo(f"Deleted {deleted} expired idempotency keys.")
 
 
+@cli.command("create-database")
+def create_database() -> None:
+    """Create the database the migrations run in (DATABASE__MIGRATION_URL, else DATABASE__URL)
+    if it does not exist yet, connecting as that URL's user to the `postgres` database.
+
+    `make migrate` runs it before `alembic upgrade head`, so a first migration works on a
+    server that has no database yet. It says nothing when the database exists.
+    """
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from app.cli.running import fail, reporting_errors
+    from app.core.config import load_settings
+    from app.core.db import create_database_if_missing
+
+    with reporting_errors():
+        owner_url = load_settings().database.owner_url
+    target = make_url(owner_url)
+    where = f"{target.host or 'localhost'}:{target.port or 5432}"
+    try:
+        created = asyncio.run(create_database_if_missing(owner_url))
+    except (OSError, asyncpg.PostgresError) as error:  # unreachable, refused, not allowed
+        fail(
+            f"cannot create the database {target.database!r} as {target.username!r} at "
+            f"{where}: {error or type(error).__name__}"
+        )
+    if created:
+        typer.echo(f"Created the database {target.database!r} at {where}.")
+
+
+@cli.command("new-domain")
+def new_domain(
+    name: Annotated[
+        str, typer.Argument(help="Singular, lowercase snake_case: invoice, line_item.")
+    ],
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            help='NAME:TYPE pairs, e.g. "title:str due:date? amount:int"; TYPE is one of str, '
+            "text, int, bool, date, datetime, decimal, and a trailing ? makes the field "
+            "optional (nullable). Without it, one field: name:str."
+        ),
+    ] = None,
+    root: Annotated[Path, typer.Option(help="The repository to write into.")] = Path(),
+) -> None:
+    """Scaffold a tenant-owned resource in the house style, modelled on app/project/.
+
+    Writes app/NAME/ (list, create, read, update and delete under /api/v1), its Alembic
+    revision (table, tenant foreign key, indexes, row-level security) and tests/NAME/, and
+    registers the router, the models and the import-contract layer. Refuses a name that a
+    domain, a table, Python or the generated code already uses; a refusal writes nothing.
+    """
+    from app.cli import new_domain as generator
+    from app.cli.running import fail
+
+    try:
+        generated = generator.generate(root, name, fields)
+    except generator.NewDomainError as error:
+        fail(str(error))
+    for path in generated.created:
+        typer.echo(f"created  {path}")
+    for path in generated.changed:
+        typer.echo(f"changed  {path}")
+    if not generated.formatted:
+        typer.echo("ruff was not found: run `make fmt` to sort the imports and format.", err=True)
+    typer.echo(
+        "Next: `make migrate` (your database), `make depgraph` (docs/dependency-graph.md), "
+        f"`make test`; then give app/{name}/ its rules, and its tests beside the generated ones."
+    )
+
+
 def _print_seed_report(report: "SeedReport") -> None:
     from rich.console import Console
     from rich.table import Table

@@ -256,14 +256,16 @@ async def _maintenance_connection(url: str) -> tuple[asyncpg.Connection, str]:
     return admin, str(target.database)
 
 
-async def create_database_if_missing(url: str) -> None:
+async def create_database_if_missing(url: str) -> bool:
     """Create the database `url` names, connecting as its user to `postgres` (admin tooling:
-    the test harness and the benchmark data generator; the app itself never creates one)."""
+    `make migrate`, the test harness and the benchmark data generator; the app itself never
+    creates one). True when it created it."""
     admin, database = await _maintenance_connection(url)
     try:
         exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if not exists:
             await admin.execute(f'CREATE DATABASE "{database}"')
+        return not exists
     finally:
         await admin.close()
 

@@ -1,10 +1,26 @@
 """Base schemas shared by every domain; `Text`, the string type of every request input; and the
-constrained field types the domains share (`Name`, `Title`, `Description`, `Email`, `Password`),
+constrained field types the domains share (`Name`, `Title`, `Description`, `Email`, `Password`,
+and for the fields `python -m app.cli new-domain` makes, `Integer`, `Date`, `FixedPoint`,
+`Timestamp`),
 defined once so that the same kind of field has the same limits everywhere."""
 
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, SecretStr, StrictBool
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    SecretStr,
+    StrictBool,
+    WithJsonSchema,
+)
 
 # PostgreSQL refuses U+0000 in text: a NUL that reaches it is a 500 (and an error log). Every
 # string a request carries is therefore `Text` (body, form, query and header fields alike), so a
@@ -81,3 +97,79 @@ Omittable = Annotated[T | None, AfterValidator(reject_null), Field(json_schema_e
 
 # JSON booleans only: pydantic's lax mode would take 0, 1, "yes" or "off" for a bool.
 Boolean = StrictBool
+
+
+# The types `new-domain` maps its field kinds to (besides `Name`, `Description`, `Boolean`), for
+# requests. Each always fits its column: a value PostgreSQL would refuse (an integer past 32 bits,
+# a third decimal place) is a 422, not a 500. Each takes JSON of one type only, the one the
+# document names: lax mode would take a number for a date, as a Unix time. (Not `strict=True` for
+# dates: FastAPI validates the parsed body, where a date is still a string.) And each is stored as
+# the client reads it back, so a create's response and a later read agree.
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _json_number(value: object) -> object:
+    # JSON Schema counts 2.0 as an integer, so pydantic's lax mode may turn it into 2; a string
+    # or a boolean is not a number, though lax mode would take "2" and true.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number")
+    return value
+
+
+Integer = Annotated[int, Field(ge=-(2**31), le=2**31 - 1), BeforeValidator(_json_number)]
+
+
+def _date_text(value: object) -> object:
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise ValueError('must be a date string, such as "2030-01-31"')
+    return value
+
+
+def _instant_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError('must be a string, such as "2030-01-31T12:00:00Z"')
+    return value
+
+
+Date = Annotated[date, BeforeValidator(_date_text)]  # `date`
+
+# `numeric(12, 2)`, money and the like: a string both ways ("12.50"), since a JSON number is a
+# float to most clients, which cannot hold 0.10 exactly. Read back with its two places.
+FIXED_POINT_PATTERN = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$"
+_FIXED_POINT = re.compile(FIXED_POINT_PATTERN)
+
+
+def _fixed_point_text(value: object) -> object:
+    if not isinstance(value, str) or not _FIXED_POINT.match(value):
+        raise ValueError('must be a string of up to 10 digits and 2 decimals, such as "12.50"')
+    return value
+
+
+def _two_places(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
+FixedPoint = Annotated[
+    Decimal,
+    BeforeValidator(_fixed_point_text),
+    AfterValidator(_two_places),
+    WithJsonSchema({"type": "string", "pattern": FIXED_POINT_PATTERN, "examples": ["12.50"]}),
+]
+
+# `timestamptz`: an instant with its offset, read back in UTC. The first and last days of the
+# calendar are refused: their instants may lie outside it once in UTC (0001-01-01T00:00+01:00).
+_EDGES = (date.min, date.max)
+
+
+def _in_utc(value: datetime) -> datetime:
+    if value.date() in _EDGES:
+        raise ValueError("must lie between 0001-01-02 and 9999-12-30")
+    return value.astimezone(UTC)
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_instant_text),
+    AfterValidator(_in_utc),
+    Field(json_schema_extra={"pattern": "^(?!0001-01-01|9999-12-31)"}),
+]

@@ -38,11 +38,7 @@ class InMemoryProjects(InMemoryRepository[Project]):
     not_found = ProjectNotFoundError
 
     async def list(self, page: PageRequest) -> Sequence[Project]:
-        rows = sorted(self.rows.values(), key=lambda p: (p.created_at, p.id))
-        if page.after is not None:
-            after = (page.after.created_at, page.after.id)
-            rows = [p for p in rows if (p.created_at, p.id) > after]
-        return rows[: page.limit + 1]
+        return self.keyset_page(page)
 
 
 @dataclass

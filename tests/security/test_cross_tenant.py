@@ -1,6 +1,7 @@
 """Cross-tenant matrix: for every tenant-scoped route with an id in its path, an admin of
 globex using acme's ids gets 404 (never 403: other tenants' ids are not confirmed), and acme's
-data is unchanged. New routes join the matrix by naming their path parameters in `IDS`."""
+data is unchanged. New routes join the matrix by naming their path parameters in `IDS`; the routes
+of a domain `new-domain` made join it through that domain's `SEED` (tests/fixtures/seeds.py)."""
 
 import uuid
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from app.core.tenancy import bind_tenant
 from app.main import create_app
 from tests.fixtures.auth import Org
 from tests.fixtures.problems import assert_problem
+from tests.fixtures.seeds import seeds
 from tests.fixtures.settings import make_settings
 from tests.security.test_route_contract import PUBLIC, api_routes
 from tests.security.test_row_level_security import TENANT_OWNED
@@ -34,6 +36,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/projects/{project_id}/tasks:bulk"): {"tasks": [{"title": "planted"}]},
     ("PATCH", "/api/v1/projects/{project_id}/tasks/{task_id}"): {"status": "done"},
 }
+# The generated domains: acme gets one row of each when a route names it.
+SEEDS = {seed.path_parameter: seed for seed in seeds()}
+BODIES |= {("PATCH", seed.item_path): seed.update for seed in SEEDS.values()}
 
 
 def routes_with_ids(app: FastAPI) -> list[tuple[str, str]]:
@@ -66,7 +71,8 @@ def test_every_id_route_is_in_the_matrix() -> None:
     params = {
         part.strip("{}") for _, path in ROUTES for part in path.split("/") if part.startswith("{")
     }
-    assert params <= IDS.keys(), f"add providers for {params - IDS.keys()} to IDS"
+    known = IDS.keys() | SEEDS.keys()
+    assert params <= known, f"add providers for {params - known} to IDS"
     assert len(ROUTES) >= 2
 
 
@@ -87,6 +93,10 @@ async def test_other_tenant_ids_are_404_and_nothing_changes(
     path = template
     for name, provider in IDS.items():
         path = path.replace("{" + name + "}", str(provider(acme)))
+    for name, seed in SEEDS.items():
+        if "{" + name + "}" in path:
+            row = await seed.create(session_factory, acme.tenant)
+            path = path.replace("{" + name + "}", str(row.id))
     before = await snapshot(session_factory, acme)
 
     response = await client.request(
