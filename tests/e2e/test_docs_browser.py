@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 from app.core.config import Settings
 from tests.fixtures.paths import ME, TOKEN
 from tests.fixtures.ports import unused_port
+from tests.fixtures.server import wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -55,7 +56,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-STARTUP_SECONDS = 60  # importing the app takes seconds on a loaded machine
 TEST_SECONDS = 180  # the whole test, browser included
 UI_TIMEOUT_MS = 20_000  # any one step in the page
 EMAIL = "dora@example.com"  # unique per tenant only: every run has a tenant of its own
@@ -107,25 +107,13 @@ async def uvicorn_serving(settings: Settings, port: int, log: Path) -> AsyncIter
         )
         try:
             base_url = f"http://127.0.0.1:{port}"
-            await wait_until_ready(base_url, process)
+            async with httpx.AsyncClient(base_url=base_url, timeout=2) as client:
+                await wait_until_ready(client, process)
             yield base_url
         finally:
             if process.returncode is None:
                 process.kill()
                 await asyncio.wait_for(process.wait(), 10)
-
-
-async def wait_until_ready(base_url: str, process: asyncio.subprocess.Process) -> None:
-    async with httpx.AsyncClient(base_url=base_url, timeout=2) as client:
-        async with asyncio.timeout(STARTUP_SECONDS):
-            while process.returncode is None:
-                try:
-                    if (await client.get("/health/ready")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-    raise AssertionError(f"uvicorn exited with {process.returncode} before it was ready")
 
 
 async def sign_up(base_url: str, slug: str, email: str) -> None:
