@@ -270,11 +270,16 @@ async def clients_of(inspect: Redis, pid: int, redis_port: int) -> list[dict[str
 
 
 async def quiet(client: httpx.AsyncClient) -> str:
-    """Wait until the server has no request in flight but this scrape (a handler that never
-    ends fails here); the /metrics text it then answered."""
+    """Wait until the server has no request in flight but this scrape and no pooled connection
+    checked out (a handler whose client hung up may still be ending after its request is no
+    longer counted); the /metrics text it then answered. A handler that never ends, or a
+    connection never checked in, fails here (the timeout)."""
     async with asyncio.timeout(QUIET_SECONDS):
         while True:
             metrics = (await client.get("/metrics")).text
-            if gauge(metrics, "http_requests_in_progress") == 1:  # this scrape
+            if (
+                gauge(metrics, "http_requests_in_progress") == 1  # this scrape
+                and gauge(metrics, "db_pool_checked_out_connections") == 0
+            ):
                 return metrics
             await asyncio.sleep(0.05)
