@@ -331,6 +331,57 @@ class WorkerSettings(BaseModel):
     )
 
 
+class TracingSettings(BaseModel):
+    """OpenTelemetry traces (docs/operations.md, "Traces"): off unless `otlp_endpoint` is set.
+    Off, the process builds no tracer provider and instruments nothing."""
+
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector that receives the spans (`http://collector:4318`; "
+        "`/v1/traces` is added when the URL has no path). Unset: tracing is off.",
+    )
+    service_name: str = Field(
+        default="dependable",
+        min_length=1,
+        description="The `service.name` of the spans, suffixed `-api` or `-worker` by process.",
+    )
+    sample_ratio: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Share of requests traced; a trace already sampled (the worker's relay of a "
+        "traced request's event) follows its parent's decision.",
+    )
+
+    @field_validator("otlp_endpoint", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            msg = f"TRACING__OTLP_ENDPOINT: {url!r} is not an http(s) URL."
+            raise ValueError(msg)
+        return url
+
+    @property
+    def enabled(self) -> bool:
+        return self.otlp_endpoint is not None
+
+    def traces_url(self) -> str | None:
+        """Where the exporter posts: the endpoint, with OTLP's `/v1/traces` when it has no path."""
+        if self.otlp_endpoint is None:
+            return None
+        if urlsplit(self.otlp_endpoint).path in ("", "/"):
+            return self.otlp_endpoint.rstrip("/") + "/v1/traces"
+        return self.otlp_endpoint
+
+
 LogFormat = Literal["json", "console"]
 MetricsMode = Literal["open", "disabled", "bearer"]
 MIN_METRICS_TOKEN_LENGTH = 16
@@ -400,6 +451,7 @@ class Settings(BaseSettings):
     health: HealthSettings = HealthSettings()
     operations: OperationsSettings = OperationsSettings()
     worker: WorkerSettings = WorkerSettings()
+    tracing: TracingSettings = TracingSettings()
 
     @property
     def is_development(self) -> bool:

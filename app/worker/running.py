@@ -84,7 +84,9 @@ def stopped_by_signals(stopping: asyncio.Event) -> Iterator[None]:
 async def run_worker(settings: Settings) -> None:
     metrics = WorkerMetrics(AppMetrics())
     async with AsyncExitStack() as stack:
-        resources = await stack.enter_async_context(open_resources(settings, metrics.app))
+        resources = await stack.enter_async_context(
+            open_resources(settings, metrics.app, component="worker")
+        )
         # The same check as the API's lifespan: row-level security must bind this role too.
         await verify_database_role(
             resources.engine,
