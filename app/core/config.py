@@ -65,6 +65,12 @@ class DatabaseSettings(BaseModel):
     migration_url: str | None = Field(
         default=None, description="Owner connection for migrations; defaults to `url`."
     )
+    worker_url: str | None = Field(
+        default=None,
+        description="The worker's connection, as a login role of its own: the only role that "
+        "may run the relay's and housekeeping's cross-tenant functions (docs/security.md). "
+        "Migrations create that role; the API never needs this URL.",
+    )
     pool_size: int = Field(default=20, ge=1)
     max_overflow: int = Field(default=10, ge=0)
     pool_timeout_seconds: float = Field(default=5.0, gt=0)
@@ -82,9 +88,21 @@ class DatabaseSettings(BaseModel):
     )
     echo: bool = False
 
+    @field_validator("worker_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @property
     def owner_url(self) -> str:
         return self.migration_url or self.url
+
+    def for_worker(self) -> "DatabaseSettings":
+        """These settings as the worker connects: `worker_url` in place of `url` (unchanged
+        without one: then the worker's role is the API's, which may not run the relay)."""
+        if self.worker_url is None:
+            return self
+        return self.model_copy(update={"url": self.worker_url})
 
 
 class RedisSettings(BaseModel):

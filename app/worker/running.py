@@ -82,6 +82,14 @@ def stopped_by_signals(stopping: asyncio.Event) -> Iterator[None]:
 
 
 async def run_worker(settings: Settings) -> None:
+    if settings.database.worker_url is None:
+        logger.warning(
+            "DATABASE__WORKER_URL is unset: the worker connects as DATABASE__URL's role, which "
+            "may not run the relay's functions (docs/security.md, 'The worker's crossings')"
+        )
+    # The worker connects as its own login role: the only one that may run the relay's
+    # cross-tenant functions. Everything else is the API's settings.
+    settings = settings.model_copy(update={"database": settings.database.for_worker()})
     metrics = WorkerMetrics(AppMetrics())
     async with AsyncExitStack() as stack:
         resources = await stack.enter_async_context(

@@ -5,7 +5,8 @@ trace id when tracing is on; with tracing off nothing is instrumented.
 The traced app is the real one (`create_app` with an in-memory span processor, its own lifespan
 and engine) on a database of its own: the SQL spans come from the instrumented engine, so its
 requests must commit on that engine rather than on the suite's rolled-back connection. The relay
-is the worker's own batch (`relay_once`) over the app's resources.
+is the worker's own batch (`relay_once`) over the app's resources, connected as the worker's
+login role (`as_worker`).
 """
 
 import uuid
@@ -29,7 +30,7 @@ from app.identity.models import Role, Tenant, User
 from app.main import create_app
 from tests.fixtures.auth import Actor, Org, mint_token
 from tests.fixtures.database import fresh_database
-from tests.fixtures.outbox import recorded, relay_once
+from tests.fixtures.outbox import as_worker, recorded, relay_once
 from tests.observability.conftest import CaptureLogs, client_for
 
 SQL_SCOPE = "opentelemetry.instrumentation.asyncpg"
@@ -129,7 +130,8 @@ async def test_a_created_task_is_one_trace_from_the_request_to_the_workers_relay
 
     await traced.create_task()
     during_request = traced.spans.get_finished_spans()
-    await relay_once(traced.resources)
+    async with as_worker(traced.resources) as worker:
+        await relay_once(worker)
     spans = traced.spans.get_finished_spans()
 
     # Everything the request did is one trace, under its server span.

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,6 +23,9 @@ from app.worker.housekeeping import LOCK_NAME
 from app.worker.loop import Worker
 from app.worker.metrics import WorkerMetrics
 from tests.fixtures.auth import Org
+
+# As the worker connects: only its login role may run the purge functions.
+pytestmark = pytest.mark.worker_role
 
 NOW = datetime.now(UTC)
 DAY = timedelta(days=1)
