@@ -4,7 +4,7 @@ Revision ID: 8e5f3b0c2a4d
 Revises: 7c4e2a9b1d3f
 Create Date: 2026-11-30 12:30:00+00:00
 
-The worker's cross-tenant functions become the worker's alone. Until now `dependable_app` could
+The worker's six cross-tenant functions become the worker's alone. Until now `dependable_app` could
 run them, so code in the API's process could claim other tenants' pending events. Here
 `EXECUTE` on each moves to a new group role, `dependable_relay`, of which only the worker's
 login (the user in DATABASE__WORKER_URL, created here when missing) is a member; the API's login
@@ -24,8 +24,9 @@ down_revision: str | Sequence[str] | None = "7c4e2a9b1d3f"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The outbox revision's six and the idempotency revision's purge: every function only the worker
-# calls. (`refresh_token_tenant` stays the API's: refresh needs it.)
+# The outbox revision's six: every function only the worker calls. (`refresh_token_tenant` stays
+# the API's, refresh needs it; `purge_idempotency_keys` stays `dependable_app`'s, as the admin
+# CLI's `purge-idempotency-keys` runs it with DATABASE__URL, and it reads nothing.)
 WORKER_FUNCTIONS = (
     "outbox_claim(integer)",
     "outbox_mark_sent(uuid[])",
@@ -33,7 +34,6 @@ WORKER_FUNCTIONS = (
     "outbox_backlog()",
     "purge_sent_outbox(integer)",
     "purge_expired_refresh_tokens(integer)",
-    "purge_idempotency_keys(integer)",
 )
 
 

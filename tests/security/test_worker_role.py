@@ -20,7 +20,6 @@ WORKER_FUNCTIONS = {
     "outbox_backlog": "SELECT * FROM outbox_backlog()",
     "purge_sent_outbox": "SELECT purge_sent_outbox(86400)",
     "purge_expired_refresh_tokens": "SELECT purge_expired_refresh_tokens(86400)",
-    "purge_idempotency_keys": "SELECT purge_idempotency_keys(86400)",
 }
 CALLS = pytest.mark.parametrize(
     ("function", "call"), WORKER_FUNCTIONS.items(), ids=list(WORKER_FUNCTIONS)
