@@ -5,13 +5,14 @@ trace id when tracing is on; with tracing off nothing is instrumented.
 The traced app is the real one (`create_app` with an in-memory span processor, its own lifespan
 and engine) on a database of its own: the SQL spans come from the instrumented engine, so its
 requests must commit on that engine rather than on the suite's rolled-back connection. The relay
-is the worker's own batch (`relay_once`) over the app's resources, connected as the worker's
+is the worker's own pass (`Worker.pass_once`) over the app's resources, connected as the worker's
 login role (`as_worker`).
 """
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -24,13 +25,17 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import Settings
 from app.core.db import SessionFactory
+from app.core.metrics import AppMetrics
 from app.core.resources import Resources
 from app.core.tracing import active_tracer, sql_instrumented
 from app.identity.models import Role, Tenant, User
 from app.main import create_app
+from app.worker.heartbeat import Heartbeat
+from app.worker.loop import Worker
+from app.worker.metrics import WorkerMetrics
 from tests.fixtures.auth import Actor, Org, mint_token
 from tests.fixtures.database import fresh_database
-from tests.fixtures.outbox import as_worker, recorded, relay_once
+from tests.fixtures.outbox import as_worker, recorded
 from tests.observability.conftest import CaptureLogs, client_for
 
 SQL_SCOPE = "opentelemetry.instrumentation.asyncpg"
@@ -124,14 +129,17 @@ def statements(spans: Sequence[ReadableSpan]) -> list[str]:
 
 
 async def test_a_created_task_is_one_trace_from_the_request_to_the_workers_relay(
-    traced: Traced,
+    traced: Traced, tmp_path: Path
 ) -> None:
     traced.spans.clear()
 
     await traced.create_task()
     during_request = traced.spans.get_finished_spans()
-    async with as_worker(traced.resources) as worker:
-        await relay_once(worker)
+    async with as_worker(traced.resources) as resources:
+        worker = Worker(
+            resources, metrics=WorkerMetrics(AppMetrics()), heartbeat=Heartbeat(tmp_path / "beat")
+        )
+        assert await worker.pass_once() is not None  # the worker's own pass, as it runs
     spans = traced.spans.get_finished_spans()
 
     # Everything the request did is one trace, under its server span.
@@ -165,6 +173,12 @@ async def test_a_created_task_is_one_trace_from_the_request_to_the_workers_relay
         scope_name(span) == REDIS_SCOPE and parent_id(span) == relay.context.span_id
         for span in spans
     )
+    # The worker's own statements (the claim, the backlog) are one trace of its pass, apart.
+    worker_pass = the_one(spans, "worker.pass")
+    assert worker_pass.context.trace_id != trace_id
+    in_pass = [span for span in spans if span.context.trace_id == worker_pass.context.trace_id]
+    assert any("outbox_claim" in statement for statement in statements(in_pass))
+    assert any("outbox_backlog" in statement for statement in statements(in_pass))
 
 
 async def test_log_lines_carry_the_trace_id_when_tracing_is_on(
