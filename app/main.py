@@ -4,6 +4,7 @@ at import time, so importing this module reads no `.env` and configures no loggi
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -22,6 +23,9 @@ from app.http.openapi import install_openapi, operation_id
 from app.http.problems import install_problem_handlers
 from app.http.security_headers import SecurityHeadersMiddleware
 from app.idempotency.dependencies import install_idempotency
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import SpanProcessor
 
 # Answered whatever the Host: probes and scrapes name the container by address, and these answers
 # do not depend on the name (app/http/hosts.py).
@@ -52,7 +56,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     refuse_debug_outside_development(app, settings)  # read here: it can be set after create_app
     async with AsyncExitStack() as stack:
         app.state.resources = await stack.enter_async_context(
-            open_resources(settings, app.state.metrics)
+            open_resources(
+                settings,
+                app.state.metrics,
+                component="api",
+                span_processor=app.state.span_processor,
+            )
         )
         # Here, not in open_resources: the CLI legitimately connects as the tables' owner.
         await verify_database_role(
@@ -68,7 +77,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await stack.aclose()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, span_processor: "SpanProcessor | None" = None
+) -> FastAPI:
+    """The app, built from `settings` (default: the environment). `span_processor` receives
+    the spans instead of the OTLP exporter, and turns tracing on (tests pass an in-memory one).
+    """
     settings = settings or load_settings()
     configure_logging(settings)
     docs = settings.api.resolved_docs_enabled(settings.app_env)
@@ -85,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
+    app.state.span_processor = span_processor
     install_openapi(app)
     install_problem_handlers(app)
     install_idempotency(app)  # its recorder is the innermost middleware

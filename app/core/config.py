@@ -65,6 +65,12 @@ class DatabaseSettings(BaseModel):
     migration_url: str | None = Field(
         default=None, description="Owner connection for migrations; defaults to `url`."
     )
+    worker_url: str | None = Field(
+        default=None,
+        description="The worker's connection, as a login role of its own: the only role that "
+        "may run the relay's and housekeeping's cross-tenant functions (docs/security.md). "
+        "Migrations create that role; the API never needs this URL.",
+    )
     pool_size: int = Field(default=20, ge=1)
     max_overflow: int = Field(default=10, ge=0)
     pool_timeout_seconds: float = Field(default=5.0, gt=0)
@@ -82,9 +88,21 @@ class DatabaseSettings(BaseModel):
     )
     echo: bool = False
 
+    @field_validator("worker_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @property
     def owner_url(self) -> str:
         return self.migration_url or self.url
+
+    def for_worker(self) -> "DatabaseSettings":
+        """These settings as the worker connects: `worker_url` in place of `url` (unchanged
+        without one: then the worker's role is the API's, which may not run the relay)."""
+        if self.worker_url is None:
+            return self
+        return self.model_copy(update={"url": self.worker_url})
 
 
 class RedisSettings(BaseModel):
@@ -331,6 +349,57 @@ class WorkerSettings(BaseModel):
     )
 
 
+class TracingSettings(BaseModel):
+    """OpenTelemetry traces (docs/operations.md, "Traces"): off unless `otlp_endpoint` is set.
+    Off, the process builds no tracer provider and instruments nothing."""
+
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector that receives the spans (`http://collector:4318`; "
+        "`/v1/traces` is added when the URL has no path). Unset: tracing is off.",
+    )
+    service_name: str = Field(
+        default="dependable",
+        min_length=1,
+        description="The `service.name` of the spans, suffixed `-api` or `-worker` by process.",
+    )
+    sample_ratio: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Share of requests traced; a trace already sampled (the worker's relay of a "
+        "traced request's event) follows its parent's decision.",
+    )
+
+    @field_validator("otlp_endpoint", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            msg = f"TRACING__OTLP_ENDPOINT: {url!r} is not an http(s) URL."
+            raise ValueError(msg)
+        return url
+
+    @property
+    def enabled(self) -> bool:
+        return self.otlp_endpoint is not None
+
+    def traces_url(self) -> str | None:
+        """Where the exporter posts: the endpoint, with OTLP's `/v1/traces` when it has no path."""
+        if self.otlp_endpoint is None:
+            return None
+        if urlsplit(self.otlp_endpoint).path in ("", "/"):
+            return self.otlp_endpoint.rstrip("/") + "/v1/traces"
+        return self.otlp_endpoint
+
+
 LogFormat = Literal["json", "console"]
 MetricsMode = Literal["open", "disabled", "bearer"]
 MIN_METRICS_TOKEN_LENGTH = 16
@@ -400,6 +469,7 @@ class Settings(BaseSettings):
     health: HealthSettings = HealthSettings()
     operations: OperationsSettings = OperationsSettings()
     worker: WorkerSettings = WorkerSettings()
+    tracing: TracingSettings = TracingSettings()
 
     @property
     def is_development(self) -> bool:

@@ -5,8 +5,9 @@ per line, or readable key=value text with APP_ENV=development. The standard libr
 (uvicorn, SQLAlchemy, `logging.getLogger("app.errors")`, warnings) reach it through a
 `ProcessorFormatter` on the root logger's handler; structlog's events run the same processors and
 are written to that handler's stream directly. Every line carries `request_id`, `tenant_id` and
-`user_id` from the context variables in `app/core/context.py`, and values under secret-looking
-keys are masked on the way out (`redact`). See docs/operations.md.
+`user_id` from the context variables in `app/core/context.py`, and `trace_id` and `span_id`
+when tracing is on (app/core/tracing.py); values under secret-looking keys are masked on the way
+out (`redact`). See docs/operations.md.
 """
 
 import functools
@@ -21,6 +22,7 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from app.core.config import Settings
 from app.core.context import request_id_var, tenant_id_var, user_id_var
+from app.core.tracing import log_ids
 
 CONTEXT_KEYS = ("request_id", "tenant_id", "user_id")
 REDACTED = "[REDACTED]"
@@ -54,7 +56,7 @@ _SECRET_IN_TEXT = (
 _TEXT_KEYS = ("event", "exception")
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 # The key order of a JSON line: these first, the rest as they came.
-_LEADING_KEYS = ("timestamp", "level", "logger", "event", *CONTEXT_KEYS)
+_LEADING_KEYS = ("timestamp", "level", "logger", "event", *CONTEXT_KEYS, "trace_id", "span_id")
 _HANDLER_NAME = "dependable"
 # Their records go through our handler on the root logger instead of their own handlers.
 _ADOPTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy")
@@ -131,6 +133,14 @@ def add_request_context(
     return event_dict
 
 
+def add_trace_ids(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """Processor: with tracing on, `trace_id` and `span_id` of the current span, so a line can be
+    found from its trace and the other way round. Off, the line has neither key."""
+    for key, value in log_ids().items():
+        event_dict.setdefault(key, value)
+    return event_dict
+
+
 def _drop_leftovers(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
     # Record attributes that look like `extra` but are not: uvicorn's ANSI-coloured copy of its
     # message, and what another handler's `logging.Formatter` stored on the record before ours.
@@ -158,6 +168,7 @@ class _ContextRecordFactory:
             request_id=request_id_var.get(),
             tenant_id=tenant_id_var.get(),
             user_id=user_id_var.get(),
+            **log_ids(),
         )
         return record
 
@@ -184,6 +195,7 @@ def _shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
         add_request_context,
+        add_trace_ids,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         structlog.stdlib.PositionalArgumentsFormatter(),

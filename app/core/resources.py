@@ -7,10 +7,10 @@ CLI both use it, and dependencies in `app/http/deps.py` hand the pieces out per 
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic.script import ScriptDirectory
 from redis.asyncio import Redis
@@ -25,6 +25,10 @@ from app.core.pagination import CursorCodec
 from app.core.ratelimit import RateLimiter
 from app.core.redis import RedisCircuit, create_redis_client, create_redis_pool
 from app.core.security import Argon2PasswordHasher, JWTCodec, PasswordHasher
+from app.core.tracing import Tracing, open_tracing
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import SpanProcessor
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -50,6 +54,7 @@ class Resources:
     cursor_codec: CursorCodec
     migration_heads: frozenset[str]
     migration_revisions: frozenset[str]  # every revision the code knows, its heads included
+    tracing: Tracing | None = None  # None: tracing is off (TRACING__OTLP_ENDPOINT unset)
 
     def using_redis(self, redis: Redis) -> "Resources":
         """These resources over another Redis client: the cache, the publisher and the rate
@@ -81,11 +86,19 @@ def read_migration_revisions(directory: Path = MIGRATIONS_DIR) -> frozenset[str]
 
 @asynccontextmanager
 async def open_resources(
-    settings: Settings, metrics: AppMetrics | None = None
+    settings: Settings,
+    metrics: AppMetrics | None = None,
+    *,
+    component: str | None = None,
+    span_processor: "SpanProcessor | None" = None,
 ) -> AsyncIterator[Resources]:
     """Create every shared resource; close them in reverse order on exit. Connects lazily.
     An app passes its `metrics`; without one (the CLI) they count on a registry of their own
-    that nothing scrapes."""
+    that nothing scrapes.
+
+    `component` names a traced process (`api`, `worker`): with TRACING__OTLP_ENDPOINT set, or a
+    `span_processor` given (tests), it is traced (app/core/tracing.py), and its spans are
+    exported before the pools close. Without one (the CLI) nothing is traced."""
     metrics = metrics or AppMetrics()
     engine = create_engine(settings.database, hide_parameters=not settings.is_development)
     redis = create_redis_client(create_redis_pool(settings.redis))
@@ -95,20 +108,32 @@ async def open_resources(
         log_interval_seconds=settings.redis.outage_log_interval_seconds,
     )
     try:
-        yield Resources(
-            settings=settings,
-            metrics=metrics,
-            engine=engine,
-            session_factory=create_session_factory(engine),
-            redis=redis,
-            redis_circuit=circuit,
-            **_over_redis(redis, circuit, settings),
-            password_hasher=Argon2PasswordHasher(settings.auth),
-            jwt=JWTCodec(settings.auth),
-            cursor_codec=CursorCodec(settings.api.cursor_secret.get_secret_value().encode()),
-            migration_heads=read_migration_heads(),
-            migration_revisions=read_migration_revisions(),
-        )
+        traced = component is not None
+        with (
+            open_tracing(
+                settings.tracing,
+                component=component or "",
+                redis=redis,
+                span_processor=span_processor,
+            )
+            if traced
+            else nullcontext()
+        ) as tracing:
+            yield Resources(
+                settings=settings,
+                metrics=metrics,
+                engine=engine,
+                session_factory=create_session_factory(engine),
+                redis=redis,
+                redis_circuit=circuit,
+                **_over_redis(redis, circuit, settings),
+                password_hasher=Argon2PasswordHasher(settings.auth),
+                jwt=JWTCodec(settings.auth),
+                cursor_codec=CursorCodec(settings.api.cursor_secret.get_secret_value().encode()),
+                migration_heads=read_migration_heads(),
+                migration_revisions=read_migration_revisions(),
+                tracing=tracing,
+            )
     finally:
         await redis.aclose(close_connection_pool=True)
         await engine.dispose()

@@ -1,6 +1,7 @@
 """The HTTP side of observability: `ObservabilityMiddleware` (pure ASGI) writes one access-log
-line and records the request metrics for every request; `/metrics` serves them to Prometheus,
-open, behind a bearer token, or not at all (OPERATIONS__METRICS_MODE). See docs/operations.md.
+line and records the request metrics for every request, and with tracing on makes its span;
+`/metrics` serves the metrics to Prometheus, open, behind a bearer token, or not at all
+(OPERATIONS__METRICS_MODE). See docs/operations.md.
 """
 
 import hmac
@@ -11,6 +12,9 @@ from typing import Annotated, Any, cast
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response
 from fastapi.routing import RouteContext, iter_route_contexts
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.pool import Pool
 from starlette.routing import BaseRoute
@@ -19,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.config import OperationsSettings
 from app.core.context import tenant_id_var, user_id_var
 from app.core.metrics import AppMetrics, method_label
+from app.core.tracing import active_tracer
 from app.http.deps import SettingsDep
 from app.http.schemas import Text
 
@@ -90,6 +95,12 @@ class ObservabilityMiddleware:
     (the request id is set, and the 500 it renders for an escaped exception is counted as one)
     and outside everything else, so 413s and 404s are seen too.
 
+    With tracing on (app/core/tracing.py) the request is a server span, current while the app
+    runs (the SQL and Redis spans are its children), named for the route template once it is
+    known: `POST /api/v1/projects/{project_id}/tasks`, with the status and the tenant. It starts a
+    trace: a caller's `traceparent` header is not followed, so a client cannot choose trace ids
+    or force sampling. Off, the cost is one global read.
+
     The duration (`duration_ms`, the latency histogram) ends with the last body byte. Background
     tasks run after it, inside this middleware's call: the line is written when they are done,
     and the in-flight gauge counts the request until then (the process is still working on it).
@@ -123,15 +134,26 @@ class ObservabilityMiddleware:
                 exchange.responded = time.perf_counter()
 
         self.metrics.in_progress.started(id(scope), lambda: (method, self.routes.template(scope)))
+        tracer = active_tracer()
+        span = None if tracer is None else tracer.start_span("HTTP", kind=SpanKind.SERVER)
+        entered = None if span is None else otel_context.attach(trace.set_span_in_context(span))
         try:
             await self.app(scope, receive, send_observed)
+        except BaseException as error:
+            if span is not None:
+                span.record_exception(error)
+            raise
         finally:
             ended = exchange.responded
             if ended is None:  # no complete response (an exception, a disconnect): now
                 ended = time.perf_counter()
-            self._record(scope, method, exchange, ended - started)
+            # Inside the span: the access line carries its trace id.
+            route = self._record(scope, method, exchange, ended - started)
+            if span is not None and entered is not None:
+                otel_context.detach(entered)
+                _end_request_span(span, scope["method"], route, exchange)
 
-    def _record(self, scope: Scope, method: str, exchange: _Exchange, seconds: float) -> None:
+    def _record(self, scope: Scope, method: str, exchange: _Exchange, seconds: float) -> str:
         route = self.routes.template(scope)
         self.metrics.in_progress.finished(id(scope), (method, route))
         self.metrics.observe_request(method, route, exchange.status, seconds)
@@ -149,6 +171,23 @@ class ObservabilityMiddleware:
             tenant_id=exchange.tenant_id or tenant_id_var.get(),
             user_id=exchange.user_id or user_id_var.get(),
         )
+        return route
+
+
+def _end_request_span(span: Span, method: str, route: str, exchange: _Exchange) -> None:
+    """Name the request's span for its route template (low cardinality, as OpenTelemetry's HTTP
+    conventions ask), give it the status and the tenant, and end it. Never the path's ids, the
+    query string, the headers or the body."""
+    span.update_name(f"{method} {route}")
+    span.set_attribute("http.request.method", method)
+    span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", exchange.status)
+    tenant_id = exchange.tenant_id or tenant_id_var.get()
+    if tenant_id is not None:
+        span.set_attribute("tenant.id", str(tenant_id))
+    if exchange.status >= 500:
+        span.set_status(StatusCode.ERROR)
+    span.end()
 
 
 async def require_metrics_access(

@@ -3,6 +3,7 @@
 `position` orders the rows (an identity column: positions grow in the order rows are inserted);
 the relay publishes each tenant's rows in that order and stamps `sent_at`. A failed publish
 counts an attempt and sets `retry_at`, which holds back that tenant's rows until then.
+`traceparent` carries the recording request's trace to the relay.
 """
 
 from datetime import datetime
@@ -38,3 +39,6 @@ class OutboxEvent(TenantOwned):
     retry_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+    # The W3C trace context of the request that recorded the event (null with tracing off), so
+    # the worker's relay span joins that request's trace (app/core/tracing.py).
+    traceparent: Mapped[str | None] = mapped_column(Text)

@@ -16,18 +16,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.events import DomainEvent
 from app.core.repository import TenantOwnedRepository
+from app.core.tracing import active_tracer, current_traceparent
 from app.outbox.models import OutboxEvent
 
 
 class OutboxRepository(TenantOwnedRepository[OutboxEvent]):
     """The `EventRecorder` of the app: an event is a row of the change's own transaction, so a
-    rollback or a failed commit takes it away with the change."""
+    rollback or a failed commit takes it away with the change. With tracing on, recording is
+    the `outbox.record` span, whose context the row keeps (`traceparent`)."""
 
     model = OutboxEvent
 
     async def record(self, event: DomainEvent) -> None:
         if event.tenant_id != self.tenant_id:
             raise ValueError(f"an event of tenant {event.tenant_id} recorded for {self.tenant_id}")
+        tracer = active_tracer()
+        if tracer is None:
+            self._add(event, traceparent=None)
+            return
+        # The row keeps this span's context: the worker's relay span becomes its child.
+        with tracer.start_as_current_span("outbox.record", attributes=_span_attributes(event)):
+            self._add(event, traceparent=current_traceparent())
+
+    def _add(self, event: DomainEvent, *, traceparent: str | None) -> None:
         # Added, not flushed: the commit writes it with the change (one INSERT for a batch).
         self.session.add(
             OutboxEvent(
@@ -36,14 +47,27 @@ class OutboxRepository(TenantOwnedRepository[OutboxEvent]):
                 type=event.type,
                 data=json.loads(event.json_data()),
                 occurred_at=event.occurred_at,
+                traceparent=traceparent,
             )
         )
+
+
+def _span_attributes(event: DomainEvent) -> dict[str, str]:
+    return {
+        "event.id": str(event.id),
+        "event.type": event.type,
+        "tenant.id": str(event.tenant_id),
+    }
 
 
 @dataclass(frozen=True, slots=True)
 class ClaimedEvent:
     event: DomainEvent
     attempts: int  # failed publishes so far
+    traceparent: str | None = None  # the recording request's trace, when it was traced
+
+    def span_attributes(self) -> dict[str, str | int]:
+        return {**_span_attributes(self.event), "event.attempts": self.attempts}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +76,9 @@ class Backlog:
     oldest_seconds: float  # how long the oldest of them has waited (0 when none)
 
 
-_CLAIM = text("SELECT id, tenant_id, type, data, occurred_at, attempts FROM outbox_claim(:limit)")
+_CLAIM = text(
+    "SELECT id, tenant_id, type, data, occurred_at, attempts, traceparent FROM outbox_claim(:limit)"
+)
 _MARK_SENT = select(func.outbox_mark_sent(bindparam("ids", type_=ARRAY(Uuid()))))
 
 
@@ -77,6 +103,7 @@ class PendingEvents:
                     occurred_at=row.occurred_at,
                 ),
                 row.attempts,
+                row.traceparent,
             )
             for row in rows
         ]

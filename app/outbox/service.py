@@ -5,13 +5,20 @@ API's `get_session`): claim rows, publish them, mark them sent, commit. A worker
 the commit leaves its rows unsent and unlocked, and they are published again: at-least-once,
 and consumers drop a repeat by the event's id. A failed publish marks nothing of that tenant's
 batch: its first event counts an attempt and waits `Backoff.delay` before the tenant's events
-are tried again, so a later event never overtakes it.
+are tried again, so a later event never overtakes it. With tracing on, each event's relay is a
+span in the trace of the request that recorded it (`relay_spans`).
 """
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, StatusCode
+
 from app.core.events import EventPublisher, PublishError
+from app.core.tracing import active_tracer, parent_context
 from app.outbox.repository import Backlog, ClaimedEvent, PendingEvents
 
 logger = logging.getLogger("app.outbox")
@@ -43,6 +50,32 @@ def _by_tenant(claimed: list[ClaimedEvent]) -> list[list[ClaimedEvent]]:
     return list(groups.values())
 
 
+@contextmanager
+def relay_spans(events: list[ClaimedEvent]) -> Iterator[list[Span]]:
+    """With tracing on, an `outbox.relay` span per event, each the child of the span that
+    recorded it (its row's `traceparent`), so the relay joins the request's trace. One publish
+    carries a tenant's events together: its Redis span goes under the first event's span."""
+    tracer = active_tracer()
+    if tracer is None:
+        yield []
+        return
+    spans = [
+        tracer.start_span(
+            "outbox.relay",
+            context=parent_context(item.traceparent),
+            kind=SpanKind.PRODUCER,
+            attributes=item.span_attributes(),
+        )
+        for item in events
+    ]
+    try:
+        with trace.use_span(spans[0], end_on_exit=False):
+            yield spans
+    finally:
+        for span in spans:
+            span.end()
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -63,12 +96,15 @@ class OutboxRelay:
         sent: list[ClaimedEvent] = []
         failed = 0
         for events in _by_tenant(claimed):
-            try:
-                await self.publisher.publish([item.event for item in events])
-            except PublishError as error:
-                failed += 1
-                await self._defer(events[0], error)
-                continue
+            with relay_spans(events) as spans:
+                try:
+                    await self.publisher.publish([item.event for item in events])
+                except PublishError as error:
+                    failed += 1
+                    for span in spans:
+                        span.set_status(StatusCode.ERROR, str(error))
+                    await self._defer(events[0], error)
+                    continue
             sent.extend(events)
         await self.pending.mark_sent([item.event.id for item in sent])
         retried = sum(1 for item in sent if item.attempts > 0)

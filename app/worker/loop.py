@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from app.core.resources import Resources
+from app.core.tracing import span
 from app.http.deps import get_resources
 from app.http.outside_request import Provider, resolved
 from app.outbox.dependencies import get_outbox_relay
@@ -106,11 +107,12 @@ class Worker:
         goes on (None)."""
         result = None
         try:
-            sent, failed = await self.relay(stopping)
-            if stopping is None or not stopping.is_set():
-                await self.housekeep_if_due()
-            async with self.provided(get_outbox_relay) as relay:
-                backlog = await relay.backlog()
+            with span("worker.pass"):  # with tracing on: the pass's statements in one trace
+                sent, failed = await self.relay(stopping)
+                if stopping is None or not stopping.is_set():
+                    await self.housekeep_if_due()
+                async with self.provided(get_outbox_relay) as relay:
+                    backlog = await relay.backlog()
             self.metrics.observe_backlog(backlog)
             result = PassResult(sent=sent, failed_publishes=failed, pending=backlog.pending)
         except Exception as error:

@@ -82,9 +82,19 @@ def stopped_by_signals(stopping: asyncio.Event) -> Iterator[None]:
 
 
 async def run_worker(settings: Settings) -> None:
+    if settings.database.worker_url is None:
+        logger.warning(
+            "DATABASE__WORKER_URL is unset: the worker connects as DATABASE__URL's role, which "
+            "may not run the relay's functions (docs/security.md, 'The worker's crossings')"
+        )
+    # The worker connects as its own login role: the only one that may run the relay's
+    # cross-tenant functions. Everything else is the API's settings.
+    settings = settings.model_copy(update={"database": settings.database.for_worker()})
     metrics = WorkerMetrics(AppMetrics())
     async with AsyncExitStack() as stack:
-        resources = await stack.enter_async_context(open_resources(settings, metrics.app))
+        resources = await stack.enter_async_context(
+            open_resources(settings, metrics.app, component="worker")
+        )
         # The same check as the API's lifespan: row-level security must bind this role too.
         await verify_database_role(
             resources.engine,

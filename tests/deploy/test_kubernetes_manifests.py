@@ -39,7 +39,9 @@ PRODUCTION_MIGRATION = MANIFESTS / "overlays" / "production-migration"
 # Variables that are not settings but that a process in the image reads.
 UVICORN_VARIABLES = frozenset({"FORWARDED_ALLOW_IPS"})  # trusted proxies, docs/operations.md
 # Settings whose value carries a password although their type is a plain string.
-URLS_WITH_CREDENTIALS = frozenset({"DATABASE__URL", "DATABASE__MIGRATION_URL", "REDIS__URL"})
+URLS_WITH_CREDENTIALS = frozenset(
+    {"DATABASE__URL", "DATABASE__MIGRATION_URL", "DATABASE__WORKER_URL", "REDIS__URL"}
+)
 
 Resource = dict[str, Any]
 
@@ -159,6 +161,14 @@ class TestVariables:
         assert "DATABASE__MIGRATION_URL" not in from_secret(WORKER)
         assert from_secret(MIGRATION)["DATABASE__MIGRATION_URL"]["name"] == "dependable-migration"
 
+    def test_the_api_never_holds_the_workers_url(self) -> None:
+        """Only the worker's login role may run the relay's functions: the API must not be able
+        to connect as it (docs/security.md, "The worker's crossings")."""
+        assert "DATABASE__WORKER_URL" not in from_secret(API)
+        for workload in (WORKER, MIGRATION):  # the worker connects as it; the Job creates it
+            reference = from_secret(workload, optional=False)["DATABASE__WORKER_URL"]
+            assert reference["name"] == "dependable-worker"
+
 
 class TestProductionSettings:
     """What a production pod receives makes valid settings, and without the Secret's required
@@ -256,11 +266,16 @@ class TestTheApiContainer:
 
 class TestTheWorker:
     def test_runs_what_compose_runs_with_the_apis_image_and_secrets(self) -> None:
+        """The API's secrets, and its own login role's URL, which the API never gets."""
         compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
         assert container(WORKER)["command"] == compose["services"]["worker"]["command"]
         assert container(WORKER)["image"] == container(API)["image"]
-        assert from_secret(WORKER) == from_secret(API)
+        worker = from_secret(WORKER)
+        assert worker.pop("DATABASE__WORKER_URL")["name"] == "dependable-worker"
+        assert worker == from_secret(API)
+        assert "DATABASE__WORKER_URL" in compose["services"]["worker"]["environment"]
+        assert "DATABASE__WORKER_URL" not in compose["services"]["api"]["environment"]
 
     def test_its_probes_are_the_heartbeat_check(self) -> None:
         commands = {

@@ -93,7 +93,7 @@ class TestClosingThePoolsIsBounded:
     ) -> None:
         @asynccontextmanager
         async def resources_that_never_close(
-            settings: Settings, metrics: AppMetrics
+            settings: Settings, metrics: AppMetrics, **options: object
         ) -> AsyncIterator[object]:
             yield SimpleNamespace(engine=None)
             await asyncio.sleep(60)  # a server that never answers the close

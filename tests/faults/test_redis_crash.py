@@ -24,7 +24,7 @@ from app.identity.cache import principal_key
 from app.project.service import project_key
 from tests.faults.conftest import Tenants, log_in, new_session, running
 from tests.fixtures.auth import bearer
-from tests.fixtures.outbox import relay_once, stream_entries
+from tests.fixtures.outbox import as_worker, relay_once, stream_entries
 from tests.fixtures.problems import assert_problem
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.settings import make_settings
@@ -143,10 +143,11 @@ async def test_the_service_degrades_while_redis_is_dead_and_uses_it_again_once_r
             )
             assert after.status_code == 201
             # Events never depended on Redis: each is an outbox row of its write. The worker's
-            # relay (one batch at a time, on the app's resources) publishes all three, the one
+            # relay (one batch at a time, on the app's resources as the worker's login role)
+            # publishes all three, the one
             # written while Redis was dead included, in order.
-            async with asyncio.timeout(RECOVERY_SECONDS):
-                while (await relay_once(app.state.resources)).full:
+            async with as_worker(app.state.resources) as worker, asyncio.timeout(RECOVERY_SECONDS):
+                while (await relay_once(worker)).full:
                     pass
             events = await stream_entries(inspect, tenant_id)
             assert [json.loads(event["data"])["name"] for event in events] == [

@@ -27,7 +27,8 @@ from tests.fixtures.app import provide, use_redis
 from tests.fixtures.auth import Org
 from tests.fixtures.outbox import record_events, recorded, relay_once, stream_entries
 
-pytestmark = pytest.mark.usefixtures("empty_outbox")
+# As the worker connects: only its login role may run the relay's functions.
+pytestmark = [pytest.mark.worker_role, pytest.mark.usefixtures("empty_outbox")]
 
 
 @pytest.fixture

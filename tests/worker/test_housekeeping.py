@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,21 +24,26 @@ from app.worker.loop import Worker
 from app.worker.metrics import WorkerMetrics
 from tests.fixtures.auth import Org
 
-NOW = datetime.now(UTC)
+# As the worker connects: only its login role may run the purge functions.
+pytestmark = pytest.mark.worker_role
+
 DAY = timedelta(days=1)
 
 
-def outbox_row(name: str, *, sent: datetime | None, occurred: datetime = NOW) -> OutboxEvent:
+def outbox_row(name: str, *, sent: datetime | None, occurred: datetime) -> OutboxEvent:
     return OutboxEvent(type=name, data={}, occurred_at=occurred, sent_at=sent)
 
 
 async def arrange(factory: SessionFactory, org: Org) -> None:
+    # Read when the test runs, not when the module is imported: a long suite (minutes between
+    # collection and this test) would otherwise age "expired lately" past its grace.
+    now = datetime.now(UTC)
     async with factory() as session:
         await bind_tenant(session, org.tenant.id)
         rows = [
-            outbox_row("sent long ago", sent=NOW - 8 * DAY),
-            outbox_row("sent lately", sent=NOW - timedelta(hours=1)),
-            outbox_row("never sent", sent=None, occurred=NOW - 30 * DAY),
+            outbox_row("sent long ago", sent=now - 8 * DAY, occurred=now),
+            outbox_row("sent lately", sent=now - timedelta(hours=1), occurred=now),
+            outbox_row("never sent", sent=None, occurred=now - 30 * DAY),
             *(
                 RefreshToken(
                     user_id=org.member.user.id,
@@ -46,14 +52,14 @@ async def arrange(factory: SessionFactory, org: Org) -> None:
                     expires_at=expires,
                 )
                 for name, expires in [
-                    ("expired long ago", NOW - 2 * DAY),
-                    ("expired lately", NOW - timedelta(minutes=5)),
-                    ("still valid", NOW + DAY),
+                    ("expired long ago", now - 2 * DAY),
+                    ("expired lately", now - timedelta(minutes=5)),
+                    ("still valid", now + DAY),
                 ]
             ),
             *(
                 IdempotencyKey(key_hash=name, fingerprint="f", created_at=created)
-                for name, created in [("old key", NOW - 2 * DAY), ("new key", NOW)]
+                for name, created in [("old key", now - 2 * DAY), ("new key", now)]
             ),
         ]
         for row in rows:

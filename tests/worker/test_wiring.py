@@ -28,7 +28,8 @@ from app.worker.metrics import WorkerMetrics
 from tests.fixtures.auth import Org
 from tests.fixtures.outbox import record_events, recorded
 
-pytestmark = pytest.mark.usefixtures("empty_outbox")
+# As the worker connects: only its login role may run the relay's functions.
+pytestmark = [pytest.mark.worker_role, pytest.mark.usefixtures("empty_outbox")]
 
 
 class Publisher:
