@@ -72,9 +72,6 @@ class _RedisUnavailable:
     """Redis could not say whether the reader wrote lately: read on the primary."""
 
 
-_UNKNOWN: Final = _RedisUnavailable()
-
-
 class ReadReplica:
     """The replica's engine and what a process remembers of it: only whether it failed lately
     (the circuit). Lag and the replayed position are asked in each read's first statement."""
@@ -123,47 +120,37 @@ class ReadReplica:
         finally:
             await session.close()
 
-    async def _open(
-        self, tenant_id: uuid.UUID, reader: str
-    ) -> tuple[str, TenantReadSession | None]:
+    async def _open(self, tenant_id: uuid.UUID, reader: str) -> tuple[str, AsyncSession | None]:
         if not self.available:
             return "replica_down", None
         required = await self._last_write(reader)
-        if required is _UNKNOWN:
+        if isinstance(required, _RedisUnavailable):
             return "redis_down", None
         session = self.session_factory()
         try:
             async with asyncio.timeout(self.timeout):
-                bound, row = await bind_read_session(
-                    session, tenant_id, READ_ON_REPLICA, None if required is None else required
-                )
+                _, row = await bind_read_session(session, tenant_id, READ_ON_REPLICA, required)
         except (SQLAlchemyError, OSError, TimeoutError) as error:
             await _discard(session)
             self._failed(error)
             return "replica_down", None
         _, _, in_recovery, lag, caught_up = row
-        reason = (
-            "not_a_replica"
-            if not in_recovery
-            else "lag"
-            if float(lag) > self.max_lag
-            else "own_write"
-            if not caught_up
-            else None
-        )
-        if reason is None:
-            return "replica", bound
-        if reason == "not_a_replica":
-            self._warn("DATABASE__REPLICA_URL's server is not in recovery: reading on the primary")
+        if in_recovery and float(lag) <= self.max_lag and caught_up:
+            return "replica", session
         await session.close()
-        return reason, None
+        if not in_recovery:
+            self._warn("DATABASE__REPLICA_URL's server is not in recovery: reading on the primary")
+            return "not_a_replica", None
+        return ("lag" if float(lag) > self.max_lag else "own_write"), None
 
     async def _last_write(self, reader: str) -> str | _RedisUnavailable | None:
         async def ask() -> str | None:
             value = await self.redis.get(reader)
             return None if value is None else str(value)
 
-        return await self.redis_circuit.call("read your writes", ask, fallback=lambda _: _UNKNOWN)
+        return await self.redis_circuit.call(
+            "read your writes", ask, fallback=lambda _: _RedisUnavailable()
+        )
 
     async def remember_write(self, primary: AsyncEngine, reader: str) -> None:
         """After `reader`'s write committed: the primary's WAL position, which the replica must

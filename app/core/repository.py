@@ -17,7 +17,7 @@ project deleted under a new task: 404 project-not-found; a slug taken meanwhile:
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.exc import IntegrityError
@@ -146,7 +146,7 @@ class TenantOwnedRepository(Repository[OwnedT]):
         a READ ONLY transaction), for its reads. The one place a read session becomes a
         repository's, so a provider building one says so; a write through it fails in
         PostgreSQL (cannot execute INSERT in a read-only transaction)."""
-        return cls(TenantSession(session), tenant_id)
+        return cls(cast(TenantSession, session), tenant_id)
 
     @classmethod
     def constraint_error_map(cls) -> Mapping[str, ErrorFactory]:

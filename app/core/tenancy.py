@@ -6,9 +6,9 @@ Row-level security policies compare each row's `tenant_id` with the transaction-
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, NewType
+from typing import Any, NewType, Protocol
 
-from sqlalchemy import event
+from sqlalchemy import Executable, Result, ScalarResult, event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -17,12 +17,21 @@ TenantSession = NewType("TenantSession", AsyncSession)
 of tenant-owned tables take only this type, so mypy refuses one built on a session that no
 tenant binds: the tenant wall, visible to the type checker."""
 
-TenantReadSession = NewType("TenantReadSession", AsyncSession)
-"""A tenant-bound session for reads only (`ReadSessionDep`): on the read replica, or the
-request's own session when the primary serves the read. Its transaction is READ ONLY, so a write
-through it fails in PostgreSQL; and it is not a `TenantSession`, so mypy refuses it where a write
-session is expected (a write repository, the outbox). Repositories read through it only via
-`TenantOwnedRepository.reading`, which a reviewer sees."""
+
+class TenantReadSession(Protocol):
+    """A tenant-bound session for reads only (`ReadSessionDep`): on the read replica, or the
+    request's own session when the primary serves the read. What it offers is what reading
+    needs: no `add`, `delete`, `flush` or `commit`, so calling one is a mypy error. A statement
+    that writes (`execute(insert(...))`) still type-checks, and fails in PostgreSQL instead:
+    the transaction is READ ONLY. A `TenantSession` is one too (a write session can read); the
+    reverse takes `TenantOwnedRepository.reading`, the one crossing, which a reviewer sees."""
+
+    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]: ...
+
+    async def scalar(self, statement: Executable, params: Any = None) -> Any: ...
+
+    async def scalars(self, statement: Executable, params: Any = None) -> ScalarResult[Any]: ...
+
 
 _BINDING = "tenant_binding"
 _ACTS_FOR = "acts_for_tenant"
@@ -78,7 +87,7 @@ def read_only(session: AsyncSession) -> None:
 
 def as_read_session(session: TenantSession) -> TenantReadSession:
     """The request's own tenant-bound session, handed to reads (no replica serves them)."""
-    return TenantReadSession(session)
+    return session
 
 
 async def bind_read_session(
@@ -94,7 +103,7 @@ async def bind_read_session(
     session.info[_BINDING] = (session.sync_session.get_transaction(), tenant_id)
     session.info[_ACTS_FOR] = tenant_id  # set after the begin, which would bind once more
     session.info[_READ_ONLY] = True
-    return TenantReadSession(session), row
+    return session, row
 
 
 async def act_for_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> TenantSession:
