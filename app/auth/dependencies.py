@@ -2,7 +2,8 @@
 
     get_resources -> get_request_context -+-> require_role(Role.X)  (+ the route's OAuth2 scope)
     (a leaf)         (authenticates; owns |-> get_<domain>_service  (app/<domain>/dependencies.py)
-                     the bound session)   +-> require_feature(key), idempotency
+                     the bound session)   |-> get_read_session -> get_<domain>_reader (GET routes)
+                                          +-> require_feature(key), idempotency
 
 One node, `get_request_context`, does the deep work once: token, denylist, principal, tenant,
 and the tenant-bound transaction. Everything that needs the caller takes that node, whose own
