@@ -141,7 +141,7 @@ def _remember_writes(
     before it serves this caller again (`ReadReplica.remember_write`). Only a committed
     transaction calls it back: a request that wrote nothing, or rolled back, costs nothing."""
     reader = writer_key(principal.tenant_id, principal.id)
-    after_commit(session, lambda: replica.remember_write(resources.engine, reader))
+    after_commit(session, lambda: replica.remember_write(resources.engine, resources.redis, reader))
 
 
 async def get_read_session(context: RequestContextDep) -> AsyncIterator[TenantReadSession]:
@@ -155,7 +155,7 @@ async def get_read_session(context: RequestContextDep) -> AsyncIterator[TenantRe
         yield as_read_session(context.session)
         return
     reader = writer_key(context.tenant_id, context.principal.id)
-    async with replica.session(context.tenant_id, reader) as session:
+    async with replica.session(context.tenant_id, reader, context.resources.redis) as session:
         yield session if session is not None else as_read_session(context.session)
 
 

@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.core.config import DatabaseSettings
 from app.core.db import SessionFactory, create_session_factory
 from app.core.metrics import AppMetrics
-from app.core.redis import RedisCircuit
+from app.core.redis import RedisCircuit, skipped
 from app.core.tenancy import TenantReadSession, bind_read_session
 
 logger = logging.getLogger("app.db.replica")
@@ -81,7 +81,6 @@ class ReadReplica:
         engine: AsyncEngine,
         settings: DatabaseSettings,
         *,
-        redis: Redis,
         redis_circuit: RedisCircuit,
         metrics: AppMetrics,
         log_interval_seconds: float = 30.0,
@@ -92,7 +91,6 @@ class ReadReplica:
         self.timeout = settings.replica_connect_timeout_seconds
         self.cooldown = settings.replica_circuit_cooldown_seconds
         self.remember_ms = int(settings.read_your_writes_seconds * 1000)
-        self.redis = redis
         self.redis_circuit = redis_circuit
         self.metrics = metrics
         self.log_interval = log_interval_seconds
@@ -105,12 +103,13 @@ class ReadReplica:
 
     @asynccontextmanager
     async def session(
-        self, tenant_id: uuid.UUID, reader: str
+        self, tenant_id: uuid.UUID, reader: str, redis: Redis
     ) -> AsyncIterator[TenantReadSession | None]:
         """A READ ONLY session on the replica, bound to `tenant_id`, for `reader` (its
-        `writer_key`); None when the read belongs on the primary (the module's list). The
-        session's transaction is rolled back when the block ends (it wrote nothing)."""
-        reason, session = await self._open(tenant_id, reader)
+        `writer_key`, looked up in `redis`: the resources' client, handed in so that swapping
+        it swaps it here too); None when the read belongs on the primary (the module's list).
+        The session's transaction is rolled back when the block ends (it wrote nothing)."""
+        reason, session = await self._open(tenant_id, reader, redis)
         self.metrics.count_read_session("primary" if session is None else "replica", reason)
         if session is None:
             yield None
@@ -120,10 +119,12 @@ class ReadReplica:
         finally:
             await session.close()
 
-    async def _open(self, tenant_id: uuid.UUID, reader: str) -> tuple[str, AsyncSession | None]:
+    async def _open(
+        self, tenant_id: uuid.UUID, reader: str, redis: Redis
+    ) -> tuple[str, AsyncSession | None]:
         if not self.available:
             return "replica_down", None
-        required = await self._last_write(reader)
+        required = await self._last_write(reader, redis)
         if isinstance(required, _RedisUnavailable):
             return "redis_down", None
         session = self.session_factory()
@@ -143,16 +144,16 @@ class ReadReplica:
             return "not_a_replica", None
         return ("lag" if float(lag) > self.max_lag else "own_write"), None
 
-    async def _last_write(self, reader: str) -> str | _RedisUnavailable | None:
+    async def _last_write(self, reader: str, redis: Redis) -> str | _RedisUnavailable | None:
         async def ask() -> str | None:
-            value = await self.redis.get(reader)
+            value = await redis.get(reader)
             return None if value is None else str(value)
 
         return await self.redis_circuit.call(
             "read your writes", ask, fallback=lambda _: _RedisUnavailable()
         )
 
-    async def remember_write(self, primary: AsyncEngine, reader: str) -> None:
+    async def remember_write(self, primary: AsyncEngine, redis: Redis, reader: str) -> None:
         """After `reader`'s write committed: the primary's WAL position, which the replica must
         have replayed before it serves `reader` again (an after-commit callback; a failure is
         logged by `run_after_commit`, and a Redis outage sends every read to the primary)."""
@@ -161,9 +162,9 @@ class ReadReplica:
             position = await autocommit.scalar(text(WRITE_POSITION))
 
         async def store() -> None:
-            await self.redis.set(reader, str(position), px=self.remember_ms)
+            await redis.set(reader, str(position), px=self.remember_ms)
 
-        await self.redis_circuit.call("read your writes", store, fallback=_skipped)
+        await self.redis_circuit.call("read your writes", store, fallback=skipped)
 
     def _failed(self, error: Exception) -> None:
         self._open_until = time.monotonic() + self.cooldown
@@ -177,10 +178,6 @@ class ReadReplica:
         if now - self._logged_at >= self.log_interval:
             self._logged_at = now
             logger.warning(message)
-
-
-def _skipped(_: Exception) -> None:
-    return None
 
 
 async def _discard(session: AsyncSession) -> None:

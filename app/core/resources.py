@@ -125,7 +125,6 @@ async def open_resources(
                 hide_parameters=not settings.is_development,
             ),
             settings.database,
-            redis=redis,
             redis_circuit=circuit,
             metrics=metrics,
         )

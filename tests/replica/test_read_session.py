@@ -93,14 +93,13 @@ async def test_a_hung_replica_costs_one_timeout_then_the_circuit_skips_it(
     replica = ReadReplica(
         create_replica_engine(settings, settings.replica_url),
         settings,
-        redis=resources.redis,
         redis_circuit=resources.redis_circuit,
         metrics=metrics,
     )
     reader = writer_key(acme.tenant.id, acme.viewer.user.id)
     try:
         for _ in range(3):
-            async with replica.session(acme.tenant.id, reader) as session:
+            async with replica.session(acme.tenant.id, reader, resources.redis) as session:
                 assert session is None  # read on the primary
     finally:
         server.close()

@@ -48,8 +48,12 @@ async def client(replica_app: FastAPI) -> AsyncIterator[AsyncClient]:
 
 
 @pytest.fixture
-def replica(replica_app: FastAPI) -> ReadReplica:
-    resources: Resources = replica_app.state.resources
+def resources(replica_app: FastAPI) -> Resources:
+    return replica_app.state.resources  # type: ignore[no-any-return]  # set by the lifespan
+
+
+@pytest.fixture
+def replica(resources: Resources) -> ReadReplica:
     assert resources.replica is not None
     return resources.replica
 
@@ -158,7 +162,11 @@ async def test_reads_go_to_the_replica(
 
 
 async def test_row_level_security_binds_the_replica_session(
-    streaming_replica: StreamingReplica, replica: ReadReplica, acme: Team, globex: Team
+    streaming_replica: StreamingReplica,
+    resources: Resources,
+    replica: ReadReplica,
+    acme: Team,
+    globex: Team,
 ) -> None:
     admin = await streaming_replica.admin(streaming_replica.replica_port)
     try:  # both tenants' rows are on the replica: the superuser sees them
@@ -168,7 +176,7 @@ async def test_row_level_security_binds_the_replica_session(
     assert {acme.tenant.id, globex.tenant.id} <= {row["tenant_id"] for row in tenants}
 
     reader = writer_key(acme.tenant.id, acme.viewer.user.id)
-    async with replica.session(acme.tenant.id, reader) as session:
+    async with replica.session(acme.tenant.id, reader, resources.redis) as session:
         assert session is not None
         assert await session.scalar(text("SELECT pg_is_in_recovery()")) is True
         assert await session.scalar(text("SHOW transaction_read_only")) == "on"
@@ -179,9 +187,11 @@ async def test_row_level_security_binds_the_replica_session(
         assert await session.scalar(asked_for_globex, {"tenant": globex.tenant.id}) == 0
 
 
-async def test_the_replica_session_cannot_write(replica: ReadReplica, acme: Team) -> None:
+async def test_the_replica_session_cannot_write(
+    resources: Resources, replica: ReadReplica, acme: Team
+) -> None:
     reader = writer_key(acme.tenant.id, acme.viewer.user.id)
-    async with replica.session(acme.tenant.id, reader) as session:
+    async with replica.session(acme.tenant.id, reader, resources.redis) as session:
         assert session is not None
         with pytest.raises(DBAPIError, match="read-only transaction"):
             await session.execute(
@@ -265,15 +275,16 @@ async def test_a_stopped_replica_falls_back_to_the_primary_without_errors(
 async def test_without_redis_a_read_cannot_know_the_last_write_and_reads_on_the_primary(
     replica_app: FastAPI,
     client: AsyncClient,
-    replica: ReadReplica,
+    resources: Resources,
     acme: Team,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Fail safe: where the reader's last write is unknown, the primary is never behind it."""
+    """Fail safe: where the reader's last write is unknown, the primary is never behind it.
+    (Authentication, without Redis too, checks the token in PostgreSQL.)"""
     unreachable = create_redis_client(
         create_redis_pool(RedisSettings(url=f"redis://127.0.0.1:{unused_port()}/0"))
     )
-    monkeypatch.setattr(replica, "redis", unreachable)
+    monkeypatch.setattr(replica_app.state, "resources", resources.using_redis(unreachable))
     try:
         response, served = await list_projects(replica_app, client, acme.viewer)
     finally:
