@@ -1,7 +1,8 @@
 """The database half of tenant isolation: which tenant the current transaction acts for.
 
 Row-level security policies compare each row's `tenant_id` with the transaction-local setting
-`app.tenant_id`; the functions here are the only ones that set it.
+`app.tenant_id`; the functions here are the only ones that set it (the read replica's first
+statement, `app.core.replica`, sets it through `bind_read_session`).
 """
 
 import uuid
