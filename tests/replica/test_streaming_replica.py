@@ -20,6 +20,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.core.config import RedisSettings
+from app.core.db import create_replica_engine
+from app.core.metrics import AppMetrics
 from app.core.redis import create_redis_client, create_redis_pool
 from app.core.replica import ReadReplica, writer_key
 from app.core.resources import Resources
@@ -291,3 +293,29 @@ async def test_without_redis_a_read_cannot_know_the_last_write_and_reads_on_the_
         await unreachable.aclose()
     assert served == ("primary", "redis_down")
     assert names(response) == {acme.project}
+
+
+async def test_a_replica_url_naming_a_primary_is_not_read_from(
+    streaming_replica: StreamingReplica, resources: Resources, acme: Team
+) -> None:
+    """A server out of recovery (a promoted replica, or the primary by mistake) has stopped
+    following the primary: reads stay on the primary, and it is logged."""
+    settings = streaming_replica.settings(
+        replica_url=streaming_replica.url(streaming_replica.primary_port)
+    ).database
+    assert settings.replica_url is not None
+    metrics = AppMetrics()
+    misconfigured = ReadReplica(
+        create_replica_engine(settings, settings.replica_url),
+        settings,
+        redis_circuit=resources.redis_circuit,
+        metrics=metrics,
+    )
+    reader = writer_key(acme.tenant.id, acme.viewer.user.id)
+    try:
+        async with misconfigured.session(acme.tenant.id, reader, resources.redis) as session:
+            assert session is None
+    finally:
+        await misconfigured.engine.dispose()
+    labels = {"server": "primary", "reason": "not_a_replica"}
+    assert metrics.registry.get_sample_value("db_read_sessions_total", labels) == 1
