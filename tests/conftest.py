@@ -17,4 +17,5 @@ pytest_plugins = [
     "tests.fixtures.committed",
     "tests.fixtures.outbox",
     "tests.fixtures.worker",
+    "tests.fixtures.replica",
 ]

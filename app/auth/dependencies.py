@@ -2,7 +2,8 @@
 
     get_resources -> get_request_context -+-> require_role(Role.X)  (+ the route's OAuth2 scope)
     (a leaf)         (authenticates; owns |-> get_<domain>_service  (app/<domain>/dependencies.py)
-                     the bound session)   +-> require_feature(key), idempotency
+                     the bound session)   |-> get_read_session -> get_<domain>_reader (GET routes)
+                                          +-> require_feature(key), idempotency
 
 One node, `get_request_context`, does the deep work once: token, denylist, principal, tenant,
 and the tenant-bound transaction. Everything that needs the caller takes that node, whose own
@@ -19,6 +20,7 @@ from typing import Annotated
 from fastapi import Depends, Form, Header, Request, Security
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.context import Authenticator, RequestContext
 from app.auth.exceptions import (
@@ -30,9 +32,12 @@ from app.auth.exceptions import (
 from app.auth.service import AuthService, Revocations
 from app.core.config import Settings
 from app.core.context import tenant_id_var, user_id_var
-from app.core.db import transaction
+from app.core.db import after_commit, transaction
 from app.core.errors import DatabaseUnavailableError, raises
+from app.core.replica import ReadReplica, writer_key
+from app.core.resources import Resources
 from app.core.security import AccessClaims
+from app.core.tenancy import TenantReadSession, as_read_session, read_only
 from app.http.deps import ResourcesDep, SessionDep, rate_limit
 from app.http.schemas import Text
 from app.identity.cache import TenantDirectory
@@ -105,12 +110,17 @@ async def get_request_context(
     tenant. Owns the request's transaction: committed when the endpoint returns (before the
     response, `scope="function"`), rolled back if anything raised (unless it is `KeepsWrites`)."""
     async with transaction(resources.session_factory) as session:
+        safe = request.method in SAFE_METHODS
+        if safe:
+            read_only(session)  # a GET never writes: its transaction is READ ONLY, at no cost
         caller = await Authenticator(resources, session).authenticate(bearer_token(authorization))
         named = named_tenant_slug(request, resources.settings, x_tenant)
         if named is not None and named != caller.tenant.slug:
             raise TenantMismatchError("The token was issued for another tenant.")
         user_id_var.set(str(caller.principal.id))
         tenant_id_var.set(str(caller.tenant.id))
+        if resources.replica is not None and not safe:
+            _remember_writes(resources, resources.replica, session, caller.principal)
         yield RequestContext(
             principal=caller.principal,
             tenant=caller.tenant,
@@ -120,6 +130,36 @@ async def get_request_context(
 
 
 RequestContextDep = Annotated[RequestContext, Depends(get_request_context, scope="function")]
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _remember_writes(
+    resources: Resources, replica: ReadReplica, session: AsyncSession, principal: Principal
+) -> None:
+    """Read-your-writes: once this request's transaction commits, the replica must replay it
+    before it serves this caller again (`ReadReplica.remember_write`). Only a committed
+    transaction calls it back: a request that wrote nothing, or rolled back, costs nothing."""
+    reader = writer_key(principal.tenant_id, principal.id)
+    after_commit(session, lambda: replica.remember_write(resources.engine, resources.redis, reader))
+
+
+async def get_read_session(context: RequestContextDep) -> AsyncIterator[TenantReadSession]:
+    """The session of a read-only route: on the replica when one is configured, reachable,
+    within the lag bound and past the caller's last write; otherwise the request's own session
+    (the same object and connection: no replica, no cost). READ ONLY either way, and bound to
+    the caller's tenant, so row-level security holds on the replica too. A distinct type
+    (`TenantReadSession`): what takes it can only read (docs/dependency-injection.md)."""
+    replica = context.resources.replica
+    if replica is None:
+        yield as_read_session(context.session)
+        return
+    reader = writer_key(context.tenant_id, context.principal.id)
+    async with replica.session(context.tenant_id, reader, context.resources.redis) as session:
+        yield session if session is not None else as_read_session(context.session)
+
+
+ReadSessionDep = Annotated[TenantReadSession, Depends(get_read_session, scope="function")]
 
 RoleGuard = Callable[..., Awaitable[Principal]]
 

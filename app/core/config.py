@@ -87,8 +87,30 @@ class DatabaseSettings(BaseModel):
         "set in each transaction instead of once per connection (docs/deployment.md).",
     )
     echo: bool = False
+    replica_url: str | None = Field(
+        default=None,
+        description="A streaming replica of `url`'s database, for the read-only routes "
+        "(`ReadSessionDep`); unset, they read on the primary (docs/deployment.md, 'Read replica').",
+    )
+    replica_max_lag_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="A read goes to the primary while the replica's replay is further behind.",
+    )
+    replica_connect_timeout_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="How long a read waits for the replica (connect and first statement) "
+        "before it reads on the primary instead.",
+    )
+    replica_circuit_cooldown_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="After the replica failed, reads skip it for this long (one timeout per "
+        "cooldown, not one per request).",
+    )
 
-    @field_validator("worker_url", mode="before")
+    @field_validator("worker_url", "replica_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -103,6 +125,13 @@ class DatabaseSettings(BaseModel):
         if self.worker_url is None:
             return self
         return self.model_copy(update={"url": self.worker_url})
+
+    @property
+    def read_your_writes_seconds(self) -> float:
+        """How long a writer's reads check that the replica has replayed their last write. Past
+        it the lag bound covers the write: a replica within `replica_max_lag_seconds` has
+        replayed every commit older than that (docs/deployment.md, 'Read replica')."""
+        return self.replica_max_lag_seconds + 1.0
 
 
 class RedisSettings(BaseModel):

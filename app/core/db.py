@@ -51,6 +51,20 @@ def create_engine(
     return engine
 
 
+def create_replica_engine(
+    settings: DatabaseSettings, replica_url: str, *, hide_parameters: bool = True
+) -> AsyncEngine:
+    """The engine of `DATABASE__REPLICA_URL`: the primary's pool settings, statement timeout and
+    transaction pooling, and the replica's own, short connect timeout (an unreachable replica
+    must cost a read little before it goes to the primary). Its sessions are read only per
+    transaction (`app.core.replica`), not per connection: a startup parameter would be refused
+    by a transaction pooler, as the statement timeout is."""
+    quick = settings.model_copy(
+        update={"connect_timeout_seconds": settings.replica_connect_timeout_seconds}
+    )
+    return create_engine(quick, url=replica_url, hide_parameters=hide_parameters)
+
+
 def _connect_args(settings: DatabaseSettings) -> dict[str, Any]:
     """asyncpg's connection options. Behind a transaction pooler (PgBouncer, pool_mode=transaction)
     consecutive transactions of one connection may run on different server connections, each

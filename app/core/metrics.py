@@ -124,6 +124,14 @@ class AppMetrics:
             ("name",),
             registry=self.registry,
         )
+        self.read_sessions = Counter(
+            "db_read_sessions",
+            "Read sessions (ReadSessionDep) by the server that served them and why: replica, "
+            "or primary because no replica is configured, it failed, lags, has not replayed "
+            "the reader's last write, or Redis could not say what that write was.",
+            ("server", "reason"),
+            registry=self.registry,
+        )
         self.registry.register(DatabasePoolCollector(pool))
         # The process's memory, CPU, open files and GC, as the default registry would have them.
         ProcessCollector(registry=self.registry)
@@ -138,6 +146,11 @@ class AppMetrics:
     def count_redis_error(self) -> None:
         """One failed Redis call (`redis_errors_total`)."""
         self.redis_errors.inc()
+
+    def count_read_session(self, server: str, reason: str) -> None:
+        """One read session served by `server` ("replica" or "primary") for `reason` (a fixed
+        word from `app.core.replica`): `db_read_sessions_total`."""
+        self.read_sessions.labels(server, reason).inc()
 
     def count_rate_limit_rejection(self, name: str) -> None:
         """One request refused by the rate limit `name` (`rate_limit_rejections_total`).

@@ -17,7 +17,7 @@ project deleted under a new task: 404 project-not-found; a slug taken meanwhile:
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +28,7 @@ from app.core.concurrency import StaleVersionError
 from app.core.db import AfterCommit, after_commit
 from app.core.errors import AppError, NotFoundError
 from app.core.models import Entity, TenantOwned
-from app.core.tenancy import TenantSession
+from app.core.tenancy import TenantReadSession, TenantSession
 
 ModelT = TypeVar("ModelT", bound=Entity)
 OwnedT = TypeVar("OwnedT", bound=TenantOwned)
@@ -139,6 +139,14 @@ class TenantOwnedRepository(Repository[OwnedT]):
         super().__init__(session)
         self.session: TenantSession = session
         self.tenant_id = tenant_id
+
+    @classmethod
+    def reading(cls, session: TenantReadSession, tenant_id: uuid.UUID) -> Self:
+        """This repository over a read session (`ReadSessionDep`: the replica, or the primary in
+        a READ ONLY transaction), for its reads. The one place a read session becomes a
+        repository's, so a provider building one says so; a write through it fails in
+        PostgreSQL (cannot execute INSERT in a read-only transaction)."""
+        return cls(cast(TenantSession, session), tenant_id)
 
     @classmethod
     def constraint_error_map(cls) -> Mapping[str, ErrorFactory]:

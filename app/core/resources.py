@@ -18,12 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.cache import Cache, RedisCache
 from app.core.config import Settings
-from app.core.db import SessionFactory, create_engine, create_session_factory
+from app.core.db import (
+    SessionFactory,
+    create_engine,
+    create_replica_engine,
+    create_session_factory,
+)
 from app.core.events import EventPublisher, RedisStreamPublisher
 from app.core.metrics import AppMetrics
 from app.core.pagination import CursorCodec
 from app.core.ratelimit import RateLimiter
 from app.core.redis import RedisCircuit, create_redis_client, create_redis_pool
+from app.core.replica import ReadReplica
 from app.core.security import Argon2PasswordHasher, JWTCodec, PasswordHasher
 from app.core.tracing import Tracing, open_tracing
 
@@ -55,6 +61,8 @@ class Resources:
     migration_heads: frozenset[str]
     migration_revisions: frozenset[str]  # every revision the code knows, its heads included
     tracing: Tracing | None = None  # None: tracing is off (TRACING__OTLP_ENDPOINT unset)
+    # `DATABASE__REPLICA_URL`'s engine and circuit; None without one (reads use the primary).
+    replica: ReadReplica | None = None
 
     def using_redis(self, redis: Redis) -> "Resources":
         """These resources over another Redis client: the cache, the publisher and the rate
@@ -107,6 +115,20 @@ async def open_resources(
         cooldown_seconds=settings.redis.circuit_cooldown_seconds,
         log_interval_seconds=settings.redis.outage_log_interval_seconds,
     )
+    replica = (
+        None
+        if settings.database.replica_url is None
+        else ReadReplica(
+            create_replica_engine(
+                settings.database,
+                settings.database.replica_url,
+                hide_parameters=not settings.is_development,
+            ),
+            settings.database,
+            redis_circuit=circuit,
+            metrics=metrics,
+        )
+    )
     try:
         traced = component is not None
         with (
@@ -133,8 +155,11 @@ async def open_resources(
                 migration_heads=read_migration_heads(),
                 migration_revisions=read_migration_revisions(),
                 tracing=tracing,
+                replica=replica,
             )
     finally:
         await redis.aclose(close_connection_pool=True)
+        if replica is not None:
+            await replica.engine.dispose()
         await engine.dispose()
         logging.getLogger(__name__).info("resources closed")

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.auth.dependencies import RequestContextDep
+from app.auth.dependencies import ReadSessionDep, RequestContextDep
 from app.core.errors import raises
 from app.flag.exceptions import FeatureOffError
 from app.flag.repository import FlagRepository
@@ -16,6 +16,15 @@ async def get_flag_service(context: RequestContextDep) -> FlagService:
 
 
 FlagServiceDep = Annotated[FlagService, Depends(get_flag_service)]
+
+
+async def get_flag_reader(context: RequestContextDep, session: ReadSessionDep) -> FlagService:
+    """The same service over the read session, for the read-only routes (as projects have it)."""
+    repository = FlagRepository.reading(session, context.tenant_id)
+    return FlagService(repository, context.resources.cache)
+
+
+FlagReaderDep = Annotated[FlagService, Depends(get_flag_reader)]
 
 
 @functools.cache

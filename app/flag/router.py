@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from app.auth.dependencies import AdminDep, ViewerDep
-from app.flag.dependencies import FlagServiceDep
+from app.flag.dependencies import FlagReaderDep, FlagServiceDep
 from app.flag.schemas import FLAG_KEY, FlagRead, FlagUpdate
 from app.http.routing import ProblemRoute
 
@@ -11,7 +11,7 @@ router = APIRouter(prefix="/flags", tags=["flags"], route_class=ProblemRoute)
 
 
 @router.get("")
-async def list_flags(_: ViewerDep, service: FlagServiceDep) -> list[FlagRead]:
+async def list_flags(_: ViewerDep, service: FlagReaderDep) -> list[FlagRead]:
     """The tenant's feature flags (unlisted keys are off)."""
     return [FlagRead.model_validate(flag) for flag in await service.list()]
 

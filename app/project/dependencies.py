@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.auth.dependencies import RequestContextDep
+from app.auth.dependencies import ReadSessionDep, RequestContextDep
 from app.core.errors import raises
 from app.outbox.repository import OutboxRepository
 from app.project.exceptions import ProjectNotFoundError
@@ -33,6 +33,22 @@ async def get_project_service(context: RequestContextDep) -> ProjectService:
 
 
 ProjectServiceDep = Annotated[ProjectService, Depends(get_project_service)]
+
+
+async def get_project_reader(context: RequestContextDep, session: ReadSessionDep) -> ProjectService:
+    """The same service over the read session, for the read-only routes: the replica when one
+    serves (app/core/replica.py), a READ ONLY transaction either way, so a write through it
+    fails."""
+    return ProjectService(
+        ProjectRepository.reading(session, context.tenant_id),
+        context.resources.cache,
+        OutboxRepository.reading(session, context.tenant_id),
+        actor=context.principal,
+        cache_ttl_seconds=context.settings.cache.project_ttl_seconds,
+    )
+
+
+ProjectReaderDep = Annotated[ProjectService, Depends(get_project_reader)]
 
 
 @raises(ProjectNotFoundError)

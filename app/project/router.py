@@ -8,7 +8,12 @@ from app.http.openapi import links_to
 from app.http.pagination import Page, PaginationDep
 from app.http.routing import ProblemRoute
 from app.idempotency.dependencies import idempotency
-from app.project.dependencies import ProjectDep, ProjectForChangeDep, ProjectServiceDep
+from app.project.dependencies import (
+    ProjectDep,
+    ProjectForChangeDep,
+    ProjectReaderDep,
+    ProjectServiceDep,
+)
 from app.project.exceptions import ProjectNameTakenError
 from app.project.schemas import ProjectCreate, ProjectRead, ProjectUpdate
 
@@ -17,7 +22,7 @@ router = APIRouter(prefix="/projects", tags=["projects"], route_class=ProblemRou
 
 @router.get("")
 async def list_projects(
-    _: ViewerDep, pagination: PaginationDep, service: ProjectServiceDep
+    _: ViewerDep, pagination: PaginationDep, service: ProjectReaderDep
 ) -> Page[ProjectRead]:
     """The tenant's projects, oldest first, a page at a time."""
     return pagination.page(await service.list(pagination.request), ProjectRead)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.auth.dependencies import RequestContextDep
+from app.auth.dependencies import ReadSessionDep, RequestContextDep
 from app.core.errors import raises
 from app.identity.repository import UserRepository
 from app.outbox.repository import OutboxRepository
@@ -33,10 +33,21 @@ async def get_task_service(context: RequestContextDep) -> TaskService:
 TaskServiceDep = Annotated[TaskService, Depends(get_task_service)]
 
 
+async def get_task_reader(context: RequestContextDep, session: ReadSessionDep) -> TaskService:
+    """The same service over the read session, for the read-only routes (as projects have it)."""
+    return TaskService(
+        TaskRepository.reading(session, context.tenant_id),
+        UserRepository.reading(session, context.tenant_id),
+        OutboxRepository.reading(session, context.tenant_id),
+        actor=context.principal,
+    )
+
+
+TaskReaderDep = Annotated[TaskService, Depends(get_task_reader)]
+
+
 @raises(TaskNotFoundError)
-async def valid_task(
-    project_id: uuid.UUID, task_id: uuid.UUID, service: TaskServiceDep
-) -> TaskRead:
+async def valid_task(project_id: uuid.UUID, task_id: uuid.UUID, service: TaskReaderDep) -> TaskRead:
     """The task named in the path, inside the project named in the path, as readers see it."""
     return await service.read(project_id, task_id)
 

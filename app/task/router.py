@@ -12,7 +12,7 @@ from app.http.pagination import Page, PaginationDep
 from app.http.routing import ProblemRoute
 from app.idempotency.dependencies import idempotency
 from app.project.dependencies import ProjectDep
-from app.task.dependencies import TaskDep, TaskForChangeDep, TaskServiceDep
+from app.task.dependencies import TaskDep, TaskForChangeDep, TaskReaderDep, TaskServiceDep
 from app.task.exceptions import InvalidAssigneeError
 from app.task.models import TaskStatus
 from app.task.schemas import BulkTaskCreate, TaskCreate, TaskRead, TaskUpdate
@@ -25,7 +25,7 @@ async def list_tasks(
     _: ViewerDep,
     project: ProjectDep,
     pagination: PaginationDep,
-    service: TaskServiceDep,
+    service: TaskReaderDep,
     status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
     assignee_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Page[TaskRead]:

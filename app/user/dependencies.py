@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from app.auth.dependencies import RequestContextDep
+from app.auth.dependencies import ReadSessionDep, RequestContextDep
 from app.core.errors import raises
 from app.identity.exceptions import UserNotFoundError
 from app.identity.models import User
@@ -27,6 +27,21 @@ async def get_user_service(context: RequestContextDep) -> UserService:
 
 
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+
+
+async def get_user_reader(context: RequestContextDep, session: ReadSessionDep) -> UserService:
+    """The same service over the read session, for the read-only routes (as projects have it)."""
+    resources = context.resources
+    return UserService(
+        UserRepository.reading(session, context.tenant_id),
+        resources.password_hasher,
+        resources.cache,
+        actor=context.principal,
+        password_min_length=context.settings.auth.password_min_length,
+    )
+
+
+UserReaderDep = Annotated[UserService, Depends(get_user_reader)]
 
 
 @raises(UserNotFoundError)

@@ -5,7 +5,7 @@ from app.core.errors import raises
 from app.core.security import WeakPasswordError
 from app.http.routing import ProblemRoute
 from app.identity.exceptions import EmailTakenError
-from app.user.dependencies import UserForChangeDep, UserServiceDep
+from app.user.dependencies import UserForChangeDep, UserReaderDep, UserServiceDep
 from app.user.exceptions import LastOwnerError, OwnerRequiredError
 from app.user.schemas import UserCreate, UserRead, UserUpdate
 
@@ -19,7 +19,7 @@ async def read_me(me: ViewerDep) -> UserRead:
 
 
 @router.get("")
-async def list_users(_: AdminDep, service: UserServiceDep) -> list[UserRead]:
+async def list_users(_: AdminDep, service: UserReaderDep) -> list[UserRead]:
     """Every user of the tenant (admin or owner)."""
     return [UserRead.model_validate(user) for user in await service.list()]
 

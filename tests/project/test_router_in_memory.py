@@ -1,7 +1,8 @@
 """The project routes over an in-memory ProjectService: its collaborators injected through
 `app.dependency_overrides`: routing, validation, the role guards and the service run for real; the
-repository, cache, event recorder and caller are stand-ins (two overrides: the request context
-and the service provider), and reaching the database session fails the test."""
+repository, cache, event recorder and caller are stand-ins (overrides of the request context and
+of the service's two providers, the writes' and the reads'), and reaching the database session
+fails the test."""
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -16,7 +17,7 @@ from app.auth.dependencies import RequestContextDep, get_request_context
 from app.core.pagination import PageRequest
 from app.identity.models import Role
 from app.identity.schemas import Principal, TenantRead
-from app.project.dependencies import get_project_service
+from app.project.dependencies import get_project_reader, get_project_service
 from app.project.exceptions import ProjectNotFoundError
 from app.project.models import Project
 from app.project.service import ProjectService, project_key
@@ -76,6 +77,7 @@ async def open_unit(app: FastAPI, role: Role) -> AsyncIterator[Unit]:
             principal, tenant, app.state.resources, projects, recorder
         ),
         get_project_service: service_in_memory,
+        get_project_reader: service_in_memory,  # the read routes' provider (ReadSessionDep)
     }
     async with client_without_database(app, overrides) as client:
         yield Unit(client, projects, cache, recorder, principal, tenant)

@@ -20,7 +20,7 @@ from app.identity.schemas import Principal, TenantRead
 from app.project.dependencies import valid_project
 from app.project.exceptions import ProjectNotFoundError
 from app.project.schemas import ProjectRead
-from app.task.dependencies import get_task_service
+from app.task.dependencies import get_task_reader, get_task_service
 from app.task.exceptions import TaskNotFoundError
 from app.task.models import Task, TaskStatus
 from app.task.service import TaskService
@@ -128,6 +128,7 @@ async def unit(app_instance: FastAPI) -> AsyncIterator[Unit]:
             principal, tenant, app_instance.state.resources, tasks, recorder
         ),
         get_task_service: service_in_memory,
+        get_task_reader: service_in_memory,  # the read routes' provider (ReadSessionDep)
         valid_project: project_in_path,
     }
     async with client_without_database(app_instance, overrides) as client:
