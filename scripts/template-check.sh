@@ -14,6 +14,10 @@
 # run side by side: their suites are partly waiting on PostgreSQL, Redis and subprocesses, and
 # every port the suite starts a server on is picked free. Timings are printed per part; any
 # failure fails the check (after both finish) and leaves the logs in the output.
+# Beside them, (c) checks `copier update`: a project rendered (as (b)) from a clone of HEAD, with a
+# change of its own committed, is updated to a later commit of that clone that edits a line
+# holding the name; the change must arrive renamed, the project's own change and its .env stay,
+# and nothing conflicts.
 #
 # Variables: TEMPLATE_CHECK_REDIS_DBS (two Redis logical databases, default "13 14"; the main
 # suite uses 15), TEMPLATE_CHECK_KEEP=1 (keep the rendered folders), PGHOST_URL (owner
@@ -60,10 +64,14 @@ step() { # LABEL COMMAND...: run, print how long it took; a failure stops the pr
   echo "=== $label: ok in $(($(now) - start))s"
 }
 
-render() { # DEST COPIER-DATA...
-  local dest=$1
-  shift
-  (cd "$REPO" && uv run --locked copier copy --quiet --trust --defaults "$@" "$REPO" "$dest")
+render() { # DEST COPIER-ARGUMENTS...: from this repository
+  render_from "$REPO" "$@"
+}
+
+render_from() { # TEMPLATE DEST COPIER-ARGUMENTS...
+  local template=$1 dest=$2
+  shift 2
+  (cd "$REPO" && uv run --locked copier copy --quiet --trust --defaults "$@" "$template" "$dest")
 }
 
 first_commit() {
@@ -123,23 +131,63 @@ project_b() {
 DATABASE_A="dependable_tpl_${RUN_ID}"
 DATABASE_B="invoice_hub_test_${RUN_ID}"
 DATABASES="$DATABASE_A $DATABASE_B"
+
+project_c() { # `copier update` brings a later template commit into a project, keeping its changes
+  local start template=$WORK/c-template project=$WORK/c env_sum
+  start=$(now)
+  git clone -q "$REPO" "$template"
+  step "render (c): Invoice Hub, no demo, from a clone of HEAD" \
+    render_from "$template" "$project" -d project_name="Invoice Hub" -d include_demo=false
+  first_commit "$project"
+  env_sum=$(sha256sum "$project/.env")
+  # The developer's change, and a later template commit touching a line that holds the name.
+  echo "# the developer's own line" >>"$project/Makefile"
+  git -C "$project" -c user.name=template-check -c user.email=template-check@invalid \
+    commit -q -am "A change of the project's own"
+  sed -i '1s/^# Local stack:/# Local stack of dependable:/' "$template/docker-compose.yml"
+  git -C "$template" -c user.name=template-check -c user.email=template-check@invalid \
+    commit -q -am "A later template change"
+  step "copier update (c)" \
+    bash -c "cd '$project' && '$REPO/.venv/bin/copier' update --quiet --trust --defaults"
+  check_update() {
+    head -1 "$project/docker-compose.yml" | grep -q '^# Local stack of invoice_hub:' ||
+      { echo "the template's change did not arrive (renamed)"; return 1; }
+    tail -1 "$project/Makefile" | grep -q "^# the developer's own line$" ||
+      { echo "the developer's change was lost"; return 1; }
+    [ "$(sha256sum "$project/.env")" = "$env_sum" ] || { echo ".env was rewritten"; return 1; }
+    if git -C "$project" status --porcelain --ignored | grep '\.rej$'; then
+      echo "rejected hunks"; return 1
+    fi
+    if git -C "$project" grep -n -e '^<<<<<<< ' -e '^>>>>>>> '; then
+      echo "conflict markers"; return 1
+    fi
+    git -C "$project" status --short
+  }
+  step "the update kept the project's change and brought the template's" check_update
+  echo "=== (c) total: $(($(now) - start))s"
+}
 START=$(now)
 echo "template-check: rendering into $WORK; (a) and (b) run side by side, each logged whole"
 (set -e; project_a) >"$WORK/a.log" 2>&1 &
 PID_A=$!
 (set -e; project_b) >"$WORK/b.log" 2>&1 &
 PID_B=$!
+(set -e; project_c) >"$WORK/c.log" 2>&1 &
+PID_C=$!
 RC_A=0
 RC_B=0
+RC_C=0
 wait "$PID_A" || RC_A=$?
 wait "$PID_B" || RC_B=$?
+wait "$PID_C" || RC_C=$?
 
-for project in a b; do
+for project in a b c; do
   echo
   echo "######## ($project)"
   cat "$WORK/$project.log"
 done
 echo
-echo "template-check: (a) $([ "$RC_A" = 0 ] && echo ok || echo "FAILED ($RC_A)")," \
-  "(b) $([ "$RC_B" = 0 ] && echo ok || echo "FAILED ($RC_B)"), in $(($(now) - START))s"
-[ "$RC_A" = 0 ] && [ "$RC_B" = 0 ]
+verdict() { [ "$1" = 0 ] && echo ok || echo "FAILED ($1)"; }
+echo "template-check: (a) $(verdict "$RC_A"), (b) $(verdict "$RC_B")," \
+  "(c) update $(verdict "$RC_C"), in $(($(now) - START))s"
+[ "$RC_A" = 0 ] && [ "$RC_B" = 0 ] && [ "$RC_C" = 0 ]
