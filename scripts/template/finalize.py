@@ -214,8 +214,12 @@ def settings_and_metadata(root: Path, args: argparse.Namespace) -> None:
     for relative in (".env.example", "deploy/kubernetes/base/config.env"):
         path = root / relative
         if path.exists():
-            text = path.read_text(encoding="utf-8")
-            write_if_changed(path, set_line(text, r"^TENANCY__RESOLVER=.*$", resolver))
+            text = set_line(path.read_text(encoding="utf-8"), r"^TENANCY__RESOLVER=.*$", resolver)
+            if args.tenant_resolver == "subdomain" and relative == ".env.example":
+                # acme.localhost:8000 reaches the local server (browsers resolve *.localhost to
+                # the loopback, and development allows those hosts); production sets its own.
+                text = set_line(text, r"^TENANCY__BASE_DOMAIN=$", "TENANCY__BASE_DOMAIN=localhost")
+            write_if_changed(path, text)
 
     pyproject = root / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")

@@ -105,7 +105,7 @@ class TestSettingsAndEnv:
             tmp_path,
             {
                 ".env.example": "AUTH__SECRET_KEY=dev-only-change-me\n"
-                "API__CURSOR_SECRET=dev-only\nTENANCY__RESOLVER=header\n",
+                "API__CURSOR_SECRET=dev-only\nTENANCY__RESOLVER=header\nTENANCY__BASE_DOMAIN=\n",
                 "deploy/kubernetes/base/config.env": "TENANCY__RESOLVER=header\n",
                 "pyproject.toml": '[project]\nname = "dependable"\ndescription = "old"\n',
                 "README.md": "# Dependable\n\nOld intro,\nover two lines.\n\n## Next\n",
@@ -125,7 +125,7 @@ class TestSettingsAndEnv:
         assert "docker compose up --build" in copied.stdout
         assert "make test" in copied.stdout
         env = (tmp_path / ".env").read_text()
-        assert "TENANCY__RESOLVER=subdomain\n" in env
+        assert "TENANCY__RESOLVER=subdomain\nTENANCY__BASE_DOMAIN=localhost\n" in env
         secrets = dict(
             line.split("=", 1) for line in env.splitlines() if "SECRET" in line.split("=")[0]
         )
