@@ -185,10 +185,10 @@ def ruff(root: Path, *arguments: str) -> None:
     run([uv, "run", "--frozen", "--quiet", "ruff", *arguments], root, check=False)
 
 
-def tidy_python(root: Path, renamed: list[Path]) -> None:
+def tidy_python(root: Path, changed: list[Path]) -> None:
     """Names of another length move imports out of order and lines past the limit: ruff sorts
-    and formats the renamed files, then `fit_python` handles what the formatter leaves."""
-    files = [str(path.relative_to(root)) for path in renamed if path.suffix == ".py"]
+    and formats the changed files, then `fit_python` handles what the formatter leaves."""
+    files = [str(path.relative_to(root)) for path in changed if path.suffix == ".py"]
     if not files:
         return
     ruff(root, "check", "--quiet", "--fix-only", "--select", "I", *files)
@@ -305,7 +305,10 @@ def main(argv: list[str]) -> int:
         renamed = rename(text, relative, args.project_name, args.project_slug)
         if write_if_changed(path, renamed) and renamed != text:
             renamed_files.append(path)
-    if args.project_slug != "dependable" or args.project_name != "Dependable":
+    if not include_demo:
+        # Blocks taken out of import lists can leave them out of order: tidy every module.
+        tidy_python(root, [path for path in text_files(root) if path.suffix == ".py"])
+    elif args.project_slug != "dependable" or args.project_name != "Dependable":
         tidy_python(root, renamed_files)
     settings_and_metadata(root, args)
     wrote_env = write_env(root)
