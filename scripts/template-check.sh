@@ -148,7 +148,7 @@ project_c() { # `copier update` brings a later template commit into a project, k
   git -C "$template" -c user.name=template-check -c user.email=template-check@invalid \
     commit -q -am "A later template change"
   step "copier update (c)" \
-    bash -c "cd '$project' && '$REPO/.venv/bin/copier' update --quiet --trust --defaults"
+    bash -c "cd '$project' && uv run --project '$REPO' --locked copier update --quiet --trust --defaults"
   check_update() {
     head -1 "$project/docker-compose.yml" | grep -q '^# Local stack of invoice_hub:' ||
       { echo "the template's change did not arrive (renamed)"; return 1; }
@@ -167,7 +167,8 @@ project_c() { # `copier update` brings a later template commit into a project, k
   echo "=== (c) total: $(($(now) - start))s"
 }
 START=$(now)
-echo "template-check: rendering into $WORK; (a) and (b) run side by side, each logged whole"
+(cd "$REPO" && uv sync --locked --quiet)  # copier, from this repository's dev dependencies
+echo "template-check: rendering into $WORK; (a), (b) and (c) run side by side, each logged whole"
 (set -e; project_a) >"$WORK/a.log" 2>&1 &
 PID_A=$!
 (set -e; project_b) >"$WORK/b.log" 2>&1 &
