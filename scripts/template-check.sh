@@ -34,10 +34,15 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/template-check.XXXXXX")
 
 cleanup() {
   local status=$?
+  # Each suite's database and those its tests derive from the name (<database>_migrations...).
   if [ -n "${DATABASES:-}" ] && command -v psql >/dev/null; then
     for database in $DATABASES; do
-      psql -q -h 127.0.0.1 -U postgres -d postgres \
-        -c "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null 2>&1 || true
+      psql -qAt -h 127.0.0.1 -U postgres -d postgres -c "SELECT datname FROM pg_database
+        WHERE datname = '$database' OR datname LIKE '${database}\_%'" 2>/dev/null |
+        while read -r name; do
+          psql -q -h 127.0.0.1 -U postgres -d postgres \
+            -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 || true
+        done
     done
   fi
   if [ "${TEMPLATE_CHECK_KEEP:-}" = 1 ]; then
