@@ -7,7 +7,8 @@
 # on a clean clone that is HEAD):
 #   (a) defaults;
 #   (b) project_name="Invoice Hub", include_demo=false, then `make domain` for a resource with
-#       three fields (invoice: title:str due:date amount:int).
+#       three fields (payment: title:str due:date amount:int; not `invoice`, `line_item` or
+#       `receipt`, the names the generator's own tests generate in a copy of the project).
 # In each: git init and a first commit (as a developer would), `uv sync --locked`, ruff check,
 # ruff format --check, lint-imports, mypy --strict app tests, and `make test` (the whole suite,
 # with CI=true when set) against its own freshly named databases and Redis database. (a) and (b)
@@ -122,8 +123,8 @@ project_b() {
     cd "$WORK/b"
     unset VIRTUAL_ENV
     step "uv sync --locked" uv sync --locked --quiet
-    step "make domain name=invoice fields=\"title:str due:date amount:int\"" \
-      make domain name=invoice fields="title:str due:date amount:int"
+    step "make domain name=payment fields=\"title:str due:date amount:int\"" \
+      make domain name=payment fields="title:str due:date amount:int"
   )
   echo "--- the new domain's files"
   git -C "$WORK/b" add -A
