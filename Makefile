@@ -79,3 +79,9 @@ domain: ## Scaffold a tenant-owned domain: make domain name=invoice fields="titl
 .PHONY: bench
 bench: ## Benchmark Dependable against a raw baseline (pins cores, ~8 min); writes docs/benchmarks.md
 	$(UV) run --locked python -m bench.run $(BENCH_ARGS)
+
+# template:begin (the copier template's own check: not part of a generated project)
+.PHONY: template-check
+template-check: ## Render the copier template (defaults; no demo plus a new domain) and run each project's lint, types and tests
+	bash scripts/template-check.sh
+# template:end
