@@ -36,7 +36,6 @@ DEMO_PATHS = (
     "tests/task",
     "tests/flag",
     "tests/cli/test_seed_demo.py",
-    "tests/migrations/test_demo_revisions.py",
     "tests/fixtures/demo.py",
     "migrations/versions/*_projects_tasks_and_feature_flags.py",
     "migrations/versions/*_creation_order_within_a_transaction.py",
