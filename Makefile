@@ -76,6 +76,8 @@ domain: ## Scaffold a tenant-owned domain: make domain name=invoice fields="titl
 	$(UV) run python -m app.cli new-domain "$(name)" $(if $(fields),--fields "$(fields)")
 	$(UV) run python -m app.cli depgraph --format mermaid --output docs/dependency-graph.md
 
+# demo:begin: the benchmark measures the demo's routes
 .PHONY: bench
 bench: ## Benchmark Dependable against a raw baseline (pins cores, ~8 min); writes docs/benchmarks.md
 	$(UV) run --locked python -m bench.run $(BENCH_ARGS)
+# demo:end

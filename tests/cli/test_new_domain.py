@@ -48,8 +48,8 @@ class TestRefusedNames:
             ("class", "'class' is a Python keyword"),
             ("lambda", "'lambda' is a Python keyword"),
             ("list", "'list' would shadow the Python builtin"),
-            ("project", "'project' collides with the existing app/project/"),
-            ("flag", "'flag' collides with the existing app/flag/"),
+            ("user", "'user' collides with the existing app/user/"),
+            ("health", "'health' collides with the existing app/health/"),
             ("fixtures", "'fixtures' collides with the existing tests/fixtures/"),
             ("refresh_token", "the table 'refresh_tokens' exists already"),
             ("etag", "'etag' is a name the generated code uses for something else"),
@@ -166,7 +166,7 @@ class TestWhatItWrites:
             in (repo / "migrations/models.py").read_text()
         )
         assert (
-            '"app.task | app.tenant | app.health | app.line_item",'
+            '"app.tenant | app.health | app.line_item",'
             in (repo / "pyproject.toml").read_text()
         )
         router_module = (repo / "app/line_item/router.py").read_text()
