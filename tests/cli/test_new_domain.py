@@ -165,10 +165,7 @@ class TestWhatItWrites:
             "from app.line_item import models as line_item_models"
             in (repo / "migrations/models.py").read_text()
         )
-        assert (
-            '"app.tenant | app.health | app.line_item",'
-            in (repo / "pyproject.toml").read_text()
-        )
+        assert '"app.tenant | app.health | app.line_item",' in (repo / "pyproject.toml").read_text()
         router_module = (repo / "app/line_item/router.py").read_text()
         assert 'APIRouter(prefix="/line-items", tags=["line-items"]' in router_module
         assert "    name: Name\n" in (repo / "app/line_item/schemas.py").read_text()
