@@ -24,8 +24,8 @@ from app.project.schemas import ProjectCreate
 from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
 from tests.fixtures.database import FailingCommitSession, savepoint_factory
+from tests.fixtures.demo import PROJECTS
 from tests.fixtures.outbox import recorded
-from tests.fixtures.paths import PROJECTS
 
 
 class RequestFailedError(Exception):

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from app.identity.models import Role
 from app.task.models import TaskStatus
 from tests.fixtures.auth import Org
-from tests.fixtures.paths import FLAGS, PROJECTS, USERS
+from tests.fixtures.demo import FLAGS, PROJECTS
+from tests.fixtures.paths import USERS
 
 PRIVILEGED = frozenset({Role.OWNER, Role.ADMIN})
 # A tenant's users write its slug into every name, title and description, and the suffix

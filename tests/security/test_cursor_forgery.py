@@ -15,7 +15,7 @@ from app.core.config import AuthSettings, Settings
 from app.core.pagination import CursorCodec, InvalidCursorError, Position
 from app.core.resources import Resources, open_resources
 from tests.fixtures.auth import Org
-from tests.fixtures.paths import PROJECTS
+from tests.fixtures.demo import PROJECTS
 from tests.fixtures.problems import assert_problem
 from tests.fixtures.secrets import production_settings, rs256_settings, strong_secret
 

@@ -47,8 +47,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 from app.identity.models import Role
 from app.task.models import TaskStatus
 from tests.fixtures.auth import Org
+from tests.fixtures.demo import FLAGS, PROJECTS
 from tests.fixtures.loop_bridge import LoopBridge
-from tests.fixtures.paths import FLAGS, PROJECTS, USERS
+from tests.fixtures.paths import USERS
 from tests.security.isolation_model import (
     EMAILS,
     PRIVILEGED,
