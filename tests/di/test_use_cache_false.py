@@ -176,16 +176,16 @@ async def test_under_a_shared_dependency_an_uncached_node_runs_once_per_declarat
 
     PrincipalDep = Annotated[int, Depends(get_principal)]  # noqa: N806
 
-    async def get_projects(principal: PrincipalDep) -> int:
+    async def get_owned(principal: PrincipalDep) -> int:
         return principal
 
     app = FastAPI()
 
     @app.get("/shared")
     async def shared(
-        principal: PrincipalDep, projects: Annotated[int, Depends(get_projects)]
+        principal: PrincipalDep, owned: Annotated[int, Depends(get_owned)]
     ) -> list[int]:
-        return [principal, projects]
+        return [principal, owned]
 
     async with client_for(app) as client:
         response = await client.get("/shared")
