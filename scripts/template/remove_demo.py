@@ -59,11 +59,16 @@ class MarkerError(Exception):
 
 
 def strip_blocks(text: str, name: str) -> str:
-    """`text` without its marked blocks (markers included); MarkerError when they do not pair."""
+    """`text` without its marked blocks (markers included); MarkerError when they do not pair.
+
+    The blank lines around a block become one gap, as wide as the wider of the two (so a block
+    between two functions leaves the two blank lines ruff format wants, and a paragraph of
+    Markdown one), and a block that ended the file leaves no blank line at the end."""
     kept: list[str] = []
     errors: list[str] = []
     opened: int | None = None
-    after_block = False  # just past a block that followed a blank line (or the file's start)
+    after_block = False  # between a block's end and the next line that is not blank
+    gap_after: list[str] = []
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
         marker = MARKER.match(line)
         kind = marker[1] if marker else None
@@ -75,19 +80,30 @@ def strip_blocks(text: str, name: str) -> str:
             if opened is None:
                 errors.append(f"{name}:{number}: demo:end without a demo:begin")
             opened = None
-            after_block = not kept or not kept[-1].strip()
+            after_block = True
         elif opened is None:
-            # A block between blank lines leaves one gap, not two (what ruff format and
-            # Markdown expect): the blank lines after it go.
             if after_block and not line.strip():
+                gap_after.append(line)
                 continue
-            after_block = False
+            if after_block:
+                gap_before = len(kept) - len(_without_trailing_blanks(kept))
+                kept.extend(gap_after[gap_before:])
+                after_block, gap_after = False, []
             kept.append(line)
     if opened is not None:
         errors.append(f"{name}:{opened}: demo:begin without a demo:end")
     if errors:
         raise MarkerError("\n".join(errors))
+    if after_block:
+        kept = _without_trailing_blanks(kept)
     return "".join(kept)
+
+
+def _without_trailing_blanks(lines: list[str]) -> list[str]:
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    return lines[:end]
 
 
 def delete_demo_paths(root: Path) -> list[Path]:

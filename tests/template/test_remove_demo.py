@@ -41,6 +41,8 @@ def test_demo_paths_and_marked_blocks_go(tmp_path: Path) -> None:
             "app/api/router.py": f"a = 1\n# {BEGIN}\nb = 2\n    # {END}: the demo\nc = 3\n",
             "README.md": f"Intro.\n\n<!-- {BEGIN} -->\nThe demo.\n<!-- {END} -->\n\nMore.\n",
             "app/cli.py": f"a = 1\n\n\n# {BEGIN}\ndef f():\n    pass\n\n\n# {END}\n\n\nb = 2\n",
+            "tests/last.py": f"a = 1\n\n\n# {BEGIN}\ndef f():\n    pass\n\n\n# {END}\n",
+            "tests/mid.py": f"class A:\n    x = 1\n\n    # {BEGIN}\n    y = 2\n\n    # {END}\n\n\nz = 3\n",
             "pyproject.toml": f'layers = [\n    "a",\n    # {BEGIN}\n    "b",\n    # {END}\n]\n',
             "notes.md": f"Markers are `{BEGIN}` and `{END}` comments.\n",
             "logo.png": "\0binary " + BEGIN,
@@ -53,6 +55,8 @@ def test_demo_paths_and_marked_blocks_go(tmp_path: Path) -> None:
     assert tree(tmp_path) == {
         "README.md": "Intro.\n\nMore.\n",
         "app/cli.py": "a = 1\n\n\nb = 2\n",
+        "tests/last.py": "a = 1\n",
+        "tests/mid.py": "class A:\n    x = 1\n\n\nz = 3\n",
         "app/api/router.py": "a = 1\nc = 3\n",
         "app/user/router.py": "router = 2\n",
         "logo.png": "\0binary " + BEGIN,
