@@ -42,7 +42,9 @@ def test_demo_paths_and_marked_blocks_go(tmp_path: Path) -> None:
             "README.md": f"Intro.\n\n<!-- {BEGIN} -->\nThe demo.\n<!-- {END} -->\n\nMore.\n",
             "app/cli.py": f"a = 1\n\n\n# {BEGIN}\ndef f():\n    pass\n\n\n# {END}\n\n\nb = 2\n",
             "tests/last.py": f"a = 1\n\n\n# {BEGIN}\ndef f():\n    pass\n\n\n# {END}\n",
-            "tests/mid.py": f"class A:\n    x = 1\n\n    # {BEGIN}\n    y = 2\n\n    # {END}\n\n\nz = 3\n",
+            "tests/mid.py": (
+                f"class A:\n    x = 1\n\n    # {BEGIN}\n    y = 2\n\n    # {END}\n\n\nz = 3\n"
+            ),
             "pyproject.toml": f'layers = [\n    "a",\n    # {BEGIN}\n    "b",\n    # {END}\n]\n',
             "notes.md": f"Markers are `{BEGIN}` and `{END}` comments.\n",
             "logo.png": "\0binary " + BEGIN,
