@@ -40,6 +40,7 @@ DEMO_PATHS = (
     "tests/flag",
     "tests/cli/test_seed_demo.py",
     "tests/fixtures/demo.py",
+    "tests/fixtures/demo_constraints.py",
     "migrations/versions/*_projects_tasks_and_feature_flags.py",
     "migrations/versions/*_creation_order_within_a_transaction.py",
     # The benchmark measures the demo's routes against a baseline doing the same work.
