@@ -1,5 +1,5 @@
 """Keyset pagination's cursors are tamper-evident. (Constant work per page on 100,000 rows is
-shown on the demo's tasks: tests/task/test_keyset_plan.py.)"""
+shown on the demo's rows, in its tests.)"""
 
 import uuid
 from datetime import UTC, datetime

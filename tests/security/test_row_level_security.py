@@ -31,8 +31,7 @@ async def populated(
 ) -> tuple[Org, Org]:
     """Rows for both tenants in every tenant-owned table: the orgs bring users; a login adds
     refresh tokens; the recorder and the key store add an outbox row and an idempotency key;
-    each generated domain's `SEED` adds one of its rows. (With the demo, the orgs bring a project
-    and a task, an admin sets a feature flag, and a keyed POST adds a key and an event.)"""
+    each generated domain's `SEED` adds one of its rows (and the demo's routes add the demo's)."""
     for org in (acme, globex):
         for seed in SEEDS:
             await seed.create(session_factory, org.tenant)
