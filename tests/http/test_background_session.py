@@ -47,9 +47,7 @@ def a_user(tenant_id: uuid.UUID, name: str) -> User:
     )
 
 
-async def add_user_in_own_session(
-    factory: SessionFactory, tenant_id: uuid.UUID, name: str
-) -> None:
+async def add_user_in_own_session(factory: SessionFactory, tenant_id: uuid.UUID, name: str) -> None:
     """The guide's recommendation: its own session and transaction, bound to its tenant."""
     async with factory() as session, session.begin():
         await bind_tenant(session, tenant_id)
