@@ -81,3 +81,10 @@ domain: ## Scaffold a tenant-owned domain: make domain name=invoice fields="titl
 bench: ## Benchmark Dependable against a raw baseline (pins cores, ~8 min); writes docs/benchmarks.md
 	$(UV) run --locked python -m bench.run $(BENCH_ARGS)
 # demo:end
+
+# demo:begin: the template's own check of a project generated without the demo
+.PHONY: demo-off-check
+demo-off-check: ## Remove the demo from a copy of this checkout and run lint, types and tests there
+	@bash scripts/check-services.sh
+	bash scripts/template/check_demo_off.sh $(PYTEST_ARGS)
+# demo:end
