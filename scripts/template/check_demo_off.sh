@@ -6,17 +6,20 @@
 #
 #   make demo-off-check        # or: bash scripts/template/check_demo_off.sh [PYTEST_ARGS...]
 #
-# Needs TEST_DATABASE_URL, TEST_DATABASE_OWNER_URL and TEST_REDIS_URL as `make test` does; the
-# copy's suite runs on "<that database>_demo_off" (dropped first) and the same Redis database,
-# so run it when no other suite uses that Redis database. Uses this checkout's .venv (`make
-# install`). Every step runs; the summary at the end says which failed (exit status 1 if any).
+# TEST_DATABASE_URL, TEST_DATABASE_OWNER_URL and TEST_REDIS_URL as for `make test` (the same
+# defaults); the copy's suite runs on "<that database>_demo_off" (dropped first) and the same
+# Redis database, so run it when no other suite uses that Redis database. Uses this checkout's
+# .venv (`make install`). As the copier task does, it regenerates docs/dependency-graph.md in
+# the copy once the demo is gone (the graph is made from the live app). Every step runs; the
+# summary at the end says which failed (exit status 1 if any).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BIN="$ROOT/.venv/bin"
-: "${TEST_DATABASE_URL:?set TEST_DATABASE_URL (as for make test)}"
-: "${TEST_DATABASE_OWNER_URL:?set TEST_DATABASE_OWNER_URL (as for make test)}"
-: "${TEST_REDIS_URL:?set TEST_REDIS_URL (as for make test)}"
+: "${TEST_DATABASE_URL:=postgresql+asyncpg://dependable_api:dependable_api@127.0.0.1:5432/dependable_test}"
+: "${TEST_DATABASE_OWNER_URL:=postgresql+asyncpg://postgres@127.0.0.1:5432/dependable_test}"
+: "${TEST_REDIS_URL:=redis://127.0.0.1:6379/15}"
+export TEST_REDIS_URL
 
 COPY="$(mktemp -d -t dependable-demo-off.XXXXXX)"
 trap 'rm -rf "$COPY"' EXIT
@@ -34,7 +37,7 @@ export TEST_DATABASE_OWNER_URL="${TEST_DATABASE_OWNER_URL}_demo_off"
 # What the demo's words may still name in app/, migrations/ and tests/, each for a reason. A hit
 # is generic when its line matches one of these:
 GENERIC=(
-  'pyproject'                                     # pyproject.toml, the Python project's file
+  'pyproject|project_name_override'               # pyproject.toml; a client generator's option
   "the project's (own|ruff|Makefile)"             # this software project, its tools
   'asyncio\.(create_task|ensure_future|Task|TaskGroup)|group\.create_task|_tasks\.py' # asyncio
   '[Bb]ackground[_ ]?[Tt]asks?|add_task'          # FastAPI's BackgroundTasks
@@ -69,6 +72,7 @@ fresh_databases() {
 }
 
 step remove-demo-again python3 scripts/template/remove_demo.py .
+step depgraph "$BIN/python" -m app.cli depgraph --format mermaid --output docs/dependency-graph.md
 step demo-words demo_words
 step ruff-check "$BIN/ruff" check --no-cache .
 step ruff-format "$BIN/ruff" format --check --no-cache .
