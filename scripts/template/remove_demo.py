@@ -51,10 +51,6 @@ DEMO_PATHS = (
     "tests/bench",
     "docs/benchmarks.md",
     "docs/img/benchmarks.png",
-    # Spine proofs still written on the demo's routes, not yet rewritten on the spine's: they go
-    # with the demo until they are (a project without the demo lacks these proofs meanwhile).
-    "tests/security/test_isolation_property.py",
-    "tests/security/isolation_model.py",
 )
 
 # Never read or rewritten: tool state, dependencies, this script.
