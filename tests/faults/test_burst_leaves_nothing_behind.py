@@ -110,14 +110,19 @@ class Mix:
     writes, 4 client errors, 2 forced 5xx, 2 hang-ups mid-request and 2 mid-body."""
 
     KINDS = (
-        ["read"] * 20 + ["me"] * 4 + ["write"] * 6
+        ["read"] * 16 + ["list"] * 4 + ["me"] * 4 + ["write"] * 6
         + ["missing", "invalid", "anonymous", "forbidden"]
         + ["timeout", "timeout", "hang-up", "hang-up", "half-body", "half-body"]
     )  # fmt: skip
 
-    def __init__(self, org: CommittedOrg, locked: uuid.UUID, port: int) -> None:
+    def __init__(
+        self, org: CommittedOrg, locked: uuid.UUID, targets: list[uuid.UUID], port: int
+    ) -> None:
         self.org = org
         self.locked = locked
+        # The users the writes change, one per request in flight: consecutive requests never
+        # change the same row, so no write waits on another's lock (only the timeouts wait).
+        self.targets = targets
         self.port = port
         self.hung_up: list[str] = []  # the X-Request-IDs of the clients that hung up
 
@@ -128,18 +133,20 @@ class Mix:
         if kind in ("hang-up", "half-body"):
             await self.hang_up(index, whole_body=kind == "hang-up")
             return None
-        if kind == "read":
+        if kind == "read":  # from the cache: one Redis round trip, no SQL
+            response = await client.get(f"{USERS}/me", headers=admin)
+        elif kind == "list":
             response = await client.get(USERS, headers=admin)
         elif kind == "me":
             response = await client.get(f"{USERS}/me", headers=member)
         elif kind == "write":
-            path = f"{USERS}/{self.org.member.user.id}"
+            path = f"{USERS}/{self.targets[index % len(self.targets)]}"
             response = await client.patch(path, json={"is_active": True}, headers=admin)
         elif kind == "missing":
             path = f"{USERS}/{uuid.uuid4()}"
             response = await client.patch(path, json={"is_active": True}, headers=admin)
         elif kind == "invalid":
-            path = f"{USERS}/{self.org.member.user.id}"
+            path = f"{USERS}/{self.targets[index % len(self.targets)]}"
             response = await client.patch(path, json={"role": "?"}, headers=admin)
         elif kind == "anonymous":
             response = await client.get(USERS)
@@ -195,6 +202,15 @@ async def test_a_burst_with_errors_and_hang_ups_leaves_no_connection_or_memory_b
             ),
             {"id": locked, "tenant": committed_org.tenant.id},
         )
+        targets = [uuid.uuid4() for _ in range(CONCURRENCY)]
+        await connection.execute(
+            text(
+                "INSERT INTO users (id, tenant_id, email, password_hash, full_name, role) "
+                "SELECT id, :tenant, id::text || '@race.example', 'not-a-hash', 'Target', 'viewer'"
+                " FROM unnest(CAST(:ids AS uuid[])) AS id"
+            ),
+            {"ids": targets, "tenant": committed_org.tenant.id},
+        )
     port = unused_port()
     environment = server_environment(
         settings,
@@ -216,7 +232,7 @@ async def test_a_burst_with_errors_and_hang_ups_leaves_no_connection_or_memory_b
         assert process.stdout is not None
         output = ProcessOutput(process.stdout)
         await wait_until_ready(client)
-        mix = Mix(committed_org, locked, port)
+        mix = Mix(committed_org, locked, targets, port)
         async with Holder(committed_org.owner) as holder:
             await holder.execute("SELECT FROM users WHERE id = :id FOR UPDATE", id=locked)
             warm_up = await burst(client, mix.send, WARM_UP)
