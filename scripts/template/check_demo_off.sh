@@ -29,6 +29,8 @@ git ls-files -z --cached --others --exclude-standard \
   | tar --null -T - -cf - | tar -xf - -C "$COPY"
 python3 "$COPY/scripts/template/remove_demo.py" "$COPY" || exit 1
 cd "$COPY" || exit 1
+# A checkout, as a generated project becomes one: the published-secrets scan reads `git ls-files`.
+git init -q && git add -A || exit 1
 
 export PYTHONPATH="$COPY"
 export TEST_DATABASE_URL="${TEST_DATABASE_URL}_demo_off"
@@ -39,7 +41,7 @@ export TEST_DATABASE_OWNER_URL="${TEST_DATABASE_OWNER_URL}_demo_off"
 GENERIC=(
   'pyproject|project_name_override'               # pyproject.toml; a client generator's option
   "the project's (own|ruff|Makefile)"             # this software project, its tools
-  'asyncio\.(create_task|ensure_future|Task|TaskGroup)|group\.create_task|_tasks\.py' # asyncio
+  'asyncio(\.| )(create_task|ensure_future|Task|TaskGroup|task)|group\.create_task|_tasks\.py' # asyncio
   '[Bb]ackground[_ ]?[Tt]asks?|add_task'          # FastAPI's BackgroundTasks
   'is_active|active flag'                         # a boolean column, not a feature flag
   '^app/core/common_passwords\.txt:'              # a list of leaked passwords, words included

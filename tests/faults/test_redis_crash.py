@@ -146,7 +146,7 @@ async def test_the_service_degrades_while_redis_is_dead_and_uses_it_again_once_r
                 while not await inspect.exists(principal):
                     assert (await client.get(ME, headers=a.headers)).status_code == 200
                     await asyncio.sleep(0.05)
-            assert app.state.resources.redis_circuit.available()  # closed again
+            assert app.state.resources.redis_circuit.available  # closed again
             recovered_with = redis_errors(await client.get("/metrics"))
             assert await reads(client, ME, a.headers, CONCURRENCY) == [200] * CONCURRENCY
             # demo:begin
