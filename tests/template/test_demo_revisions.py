@@ -1,5 +1,6 @@
 """The demo's migrations come off cleanly: without the revisions scripts/template/remove_demo.py
-deletes, every remaining revision's parent still exists and the chain has one head.
+deletes, every remaining revision's parent still exists and the chain has one head (and with
+them, one head too: the demo's revisions come after the spine's newest).
 
 A check of this template's own history (a spine revision must never revise a demo one); the
 whole demo-off project is proven by scripts/template/check_demo_off.sh."""
@@ -44,6 +45,8 @@ def test_the_spine_chain_stands_without_the_demo_revisions() -> None:
     spine = dict(revision_and_parent(f) for f in files if f not in demo and f.name != "__init__.py")
 
     assert len(demo) == 2
+    everything = dict(revision_and_parent(f) for f in files if f.name != "__init__.py")
+    assert len(set(everything) - set(everything.values())) == 1  # with the demo, one head too
     assert {parent for parent in spine.values() if parent not in spine} == {None}
     heads = set(spine) - set(spine.values())
     assert len(heads) == 1

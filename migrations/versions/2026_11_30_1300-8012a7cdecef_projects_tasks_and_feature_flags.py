@@ -1,7 +1,7 @@
 """projects, tasks and feature flags
 
 Revision ID: 8012a7cdecef
-Revises: 6a1f3c5e7b9d
+Revises: 8e5f3b0c2a4d
 Create Date: 2026-11-28 18:31:23.826503+00:00
 
 The demo domain's tables. The demo's revisions (this one and 3c9e7a1b2d4f) come last in the
@@ -20,7 +20,7 @@ from alembic import op
 from migrations.security import disable_tenant_isolation, enable_tenant_isolation
 
 revision: str = "8012a7cdecef"
-down_revision: str | Sequence[str] | None = "6a1f3c5e7b9d"
+down_revision: str | Sequence[str] | None = "8e5f3b0c2a4d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
