@@ -76,12 +76,19 @@ domain: ## Scaffold a tenant-owned domain: make domain name=invoice fields="titl
 	$(UV) run python -m app.cli new-domain "$(name)" $(if $(fields),--fields "$(fields)")
 	$(UV) run python -m app.cli depgraph --format mermaid --output docs/dependency-graph.md
 
+# demo:begin: the benchmark measures the demo's routes
 .PHONY: bench
 bench: ## Benchmark Dependable against a raw baseline (pins cores, ~8 min); writes docs/benchmarks.md
 	$(UV) run --locked python -m bench.run $(BENCH_ARGS)
+# demo:end
 
-# template:begin (the copier template's own check: not part of a generated project)
+# template:begin (the copier template's own checks: not part of a generated project)
 .PHONY: template-check
 template-check: ## Render the copier template (defaults; no demo plus a new domain) and run each project's lint, types and tests
 	bash scripts/template-check.sh
+
+.PHONY: demo-off-check
+demo-off-check: ## Remove the demo from a copy of this checkout and run lint, types and tests there
+	@bash scripts/check-services.sh
+	bash scripts/template/check_demo_off.sh $(PYTEST_ARGS)
 # template:end

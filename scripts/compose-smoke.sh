@@ -5,9 +5,9 @@
 # throwaway project name, then checks through the published port: migrate exited 0, api and worker
 # are healthy (the worker's health check is its heartbeat, `python -m app.worker check`),
 # /health/ready says ok, a tenant signup, a login (POST /api/v1/auth/token), GET /api/v1/users/me
-# with the token, a project created, and its `project.created` event relayed end to end (the
-# api's outbox row, published by the worker to the tenant's Redis stream and marked sent), and
-# that neither the api nor the worker process is root. Always ends with `down -v
+# with the token, and that neither the api nor the worker process is root. With the demo, also a
+# write whose event is relayed end to end (the api's outbox row, published by the worker to the
+# tenant's Redis stream and marked sent) and the demo's seed command, twice. Always ends with `down -v
 # --remove-orphans`; on failure it first prints the logs of the services that failed.
 #
 # Isolation from the developer's own setup:
@@ -259,7 +259,8 @@ check_containers() {
   log "api published on $published"
 }
 
-# Prints "TENANT_ID PROJECT_ID" of the project it creates to $TMP/created, for event_relayed.
+# With the demo, prints the tenant's id and the id of the row it creates to $TMP/created, for
+# event_relayed.
 http_checks() {
   python3 - "http://127.0.0.1:$API_PORT" >"$TMP/created" <<'EOF'
 import http.client
@@ -359,6 +360,7 @@ if str(me.get("email", "")).lower() != email:
     fail(f"/api/v1/users/me: expected {email}, got {json.dumps(me)}")
 print(f"compose-smoke:      /users/me is {me['email']}", file=sys.stderr)
 
+# demo:begin
 project = call(
     "POST",
     "/api/v1/projects",
@@ -368,9 +370,11 @@ project = call(
 )
 print(f"compose-smoke:      project {project['id']}", file=sys.stderr)
 print(me["tenant_id"], project["id"])
+# demo:end
 EOF
 }
 
+# demo:begin
 # The project's event, end to end: the api wrote it to the outbox in the project's transaction;
 # the worker must publish it to the tenant's Redis stream and mark the outbox row sent.
 event_relayed() {
@@ -394,6 +398,7 @@ event_relayed() {
     sleep 0.5
   done
 }
+# demo:end
 
 check_not_root() {
   local svc uid pid1
@@ -424,6 +429,7 @@ report_versions() {
     "$("${DC[@]}" exec -T api python --version)"
 }
 
+# demo:begin
 admin_cli() {
   # The admin CLI runs in the stack as the README shows it (a one-off api container).
   local second
@@ -435,12 +441,15 @@ admin_cli() {
     *) die "seed-demo is not idempotent in the stack" ;;
   esac
 }
+# demo:end
 
 step "build images" build_images
 step "up -d --wait (db, redis, migrate, api on port $API_PORT, worker)" stack_up
 step "migrate exited 0, api and worker healthy" check_containers
 step "api and worker do not run as root" check_not_root
 step "images and versions" report_versions
-step "HTTP: ready, signup, login, /users/me, a project" http_checks
-step "the project's event relayed by the worker (outbox to Redis stream)" event_relayed
+step "HTTP: ready, signup, login, /users/me (and the demo's write)" http_checks
+# demo:begin
+step "the demo's event relayed by the worker (outbox to Redis stream)" event_relayed
 step "admin CLI in the stack: seed-demo twice" admin_cli
+# demo:end

@@ -37,13 +37,13 @@ def test_the_code_keeps_every_contract() -> None:
 BREAKS = [
     ("no-cycles", "app/core/config.py", "import app.http.deps"),
     ("layers", "app/identity/models.py", "import app.auth.exceptions"),
-    ("layers", "app/http/etag.py", "import app.project.schemas"),
-    ("layers", "app/outbox/service.py", "import app.task.models"),
-    ("no-framework-below-routes", "app/project/service.py", "import fastapi"),
+    ("layers", "app/http/etag.py", "import app.user.schemas"),
+    ("layers", "app/outbox/service.py", "import app.tenant.schemas"),
+    ("no-framework-below-routes", "app/user/service.py", "import fastapi"),
     ("no-framework-below-routes", "app/core/cache.py", "import starlette.responses"),
-    ("routers-through-dependencies", "app/task/router.py", "import app.task.repository"),
-    ("routers-through-dependencies", "app/flag/router.py", "from sqlalchemy import select"),
-    ("repositories-below-services", "app/flag/repository.py", "import app.flag.service"),
+    ("routers-through-dependencies", "app/user/router.py", "import app.identity.repository"),
+    ("routers-through-dependencies", "app/tenant/router.py", "from sqlalchemy import select"),
+    ("repositories-below-services", "app/outbox/repository.py", "import app.outbox.service"),
 ]
 
 

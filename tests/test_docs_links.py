@@ -1,4 +1,4 @@
-"""Every relative link in the project's Markdown resolves to a file that exists, so moving code
+"""Every relative link in the repository's Markdown resolves to a file that exists, so moving code
 cannot leave the docs pointing at nothing. (Anchors and external URLs are not checked.)"""
 
 import re

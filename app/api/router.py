@@ -3,20 +3,23 @@
 from fastapi import APIRouter, FastAPI
 
 from app.auth.router import router as auth_router
-from app.flag.router import router as flag_router
-from app.project.router import router as project_router
-from app.task.router import router as task_router
 from app.tenant.router import router as tenant_router
 from app.user.router import router as user_router
+
+# demo:begin
+# isort: split
+from app.api.demo import DEMO_ROUTERS
+
+# demo:end
 
 API_PREFIX = "/api/v1"
 DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     tenant_router,
     auth_router,
     user_router,
-    project_router,
-    task_router,
-    flag_router,
+    # demo:begin
+    *DEMO_ROUTERS,
+    # demo:end
 )
 
 

@@ -51,8 +51,8 @@ from app.identity.wall import TenantWall
 # document (and Swagger's Authorize dialog) shows what each route requires.
 ROLE_SCOPES = {
     Role.VIEWER.value: "Read the tenant's data",
-    Role.MEMBER.value: "Write projects and tasks",
-    Role.ADMIN.value: "Manage users and feature flags",
+    Role.MEMBER.value: "Write the tenant's data",
+    Role.ADMIN.value: "Manage users and the tenant's settings",
     Role.OWNER.value: "Manage admins and owners",
 }
 

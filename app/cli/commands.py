@@ -10,14 +10,9 @@ stderr and exit status 1.
 import enum
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-
-if TYPE_CHECKING:
-    from rich.progress import Progress
-
-    from app.cli.seed import SeedReport
 
 cli = typer.Typer(
     name="dependable",
@@ -193,54 +188,6 @@ def create_user(
     )
 
 
-class _RichSeedProgress:
-    """`app.cli.seed.SeedProgress` as a rich progress bar on stderr."""
-
-    def __init__(self, progress: "Progress") -> None:
-        self.progress = progress
-        self.task = progress.add_task("demo data", total=None)
-
-    def start(self, total: int) -> None:
-        self.progress.update(self.task, total=total)
-
-    def advance(self, steps: int, description: str) -> None:
-        self.progress.update(self.task, advance=steps, description=description)
-
-
-@cli.command("seed-demo")
-def seed_demo(
-    tasks: Annotated[
-        int, typer.Option(min=0, max=100_000, help="How many demo tasks should exist.")
-    ] = 3000,
-) -> None:
-    """Create what is missing of the demo tenant `demo`: one user of every role, six projects
-    and TASKS tasks (varied statuses, assignees, due dates). Running it again changes nothing.
-
-    The demo passwords are printed at the end, so it refuses to run outside APP_ENV=development
-    or test.
-    """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from app.cli import seed
-    from app.cli.running import run
-
-    columns = (
-        TextColumn("{task.description:<40}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        progress = _RichSeedProgress(bar)
-        report = run(
-            lambda settings, resources: seed.seed_demo(
-                settings, resources, tasks=tasks, progress=progress
-            )
-        )
-    _print_seed_report(report)
-
-
 @cli.command("purge-idempotency-keys")
 def purge_idempotency_keys() -> None:
     """Delete the idempotency keys older than IDEMPOTENCY__TTL_SECONDS, in every tenant.
@@ -309,7 +256,7 @@ def new_domain(
     ] = None,
     root: Annotated[Path, typer.Option(help="The repository to write into.")] = Path(),
 ) -> None:
-    """Scaffold a tenant-owned resource in the house style, modelled on app/project/.
+    """Scaffold a tenant-owned resource in the house style (CONTRIBUTING.md).
 
     Writes app/NAME/ (list, create, read, update and delete under /api/v1), its Alembic
     revision (table, tenant foreign key, indexes, row-level security) and tests/NAME/, and
@@ -335,28 +282,33 @@ def new_domain(
     )
 
 
-def _print_seed_report(report: "SeedReport") -> None:
-    from rich.console import Console
-    from rich.table import Table
+# demo:begin: the demo's command, deleted without the demo (scripts/template/remove_demo.py)
+@cli.command("seed-demo")
+def seed_demo(
+    tasks: Annotated[
+        int, typer.Option(min=0, max=100_000, help="How many demo tasks should exist.")
+    ] = 3000,
+) -> None:
+    """Create what is missing of the demo tenant `demo`: one user of every role, six projects
+    and TASKS tasks (varied statuses, assignees, due dates). Running it again changes nothing.
 
-    from app.cli.seed import DEMO_SLUG, DEMO_USERS
+    The demo passwords are printed at the end, so it refuses to run outside APP_ENV=development
+    or test.
+    """
+    from app.cli import seed
+    from app.cli.running import run
+    from app.cli.seed_report import print_seed_report, seed_progress_bar
 
-    created = ", ".join(f"{n} {what}" for what, n in report.created.items()) or "nothing"
-    console = Console(highlight=False)
-    console.print(
-        f"Demo tenant {DEMO_SLUG!r} ready in {report.seconds:.1f} s (created: {created}).",
-        soft_wrap=True,
-    )
-    statuses = ", ".join(f"{n} {status}" for status, n in report.tasks_by_status.items())
-    total = sum(report.tasks_by_status.values())
-    console.print(
-        f"It has {report.users} users, {report.projects} projects and {total} tasks ({statuses}).",
-        soft_wrap=True,
-    )
-    logins = Table("role", "email (X-Tenant: demo)", "password", title="Demo logins")
-    for user in DEMO_USERS:
-        logins.add_row(user.role.value, user.email, user.password)
-    console.print(logins)
+    with seed_progress_bar() as progress:
+        report = run(
+            lambda settings, resources: seed.seed_demo(
+                settings, resources, tasks=tasks, progress=progress
+            )
+        )
+    print_seed_report(report)
+
+
+# demo:end
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""`python -m app.cli new-domain NAME`: a tenant-owned resource in the house style, modelled on
-app/project/.
+"""`python -m app.cli new-domain NAME`: a tenant-owned resource in the house style
+(CONTRIBUTING.md).
 
 It writes `app/NAME/` (models, schemas, exceptions, repository, service, dependencies, router),
 an Alembic revision chained onto the current head (the table, its tenant foreign key, its keyset
@@ -9,7 +9,7 @@ brings the domain into the security suites). It registers the domain where the c
 domains: its router in `DOMAIN_ROUTERS` (app/api/router.py), its models in migrations/models.py,
 its package in the top features layer of the import contracts (pyproject.toml), and the statuses
 its routes may answer beyond what the OpenAPI document says in the contract test's configuration
-(tests/contract/schemathesis.toml), as the projects' are.
+(tests/contract/schemathesis.toml).
 
 The templates are plain files under app/cli/templates/new_domain/, filled in by
 `string.Template` (`${Class}`, `${name}`...); what depends on the fields (columns, schema fields,
@@ -454,8 +454,7 @@ def _register_layer(text: str, domain: Domain) -> str:
 
 def _register_contract(text: str, domain: Domain) -> str:
     """tests/contract/schemathesis.toml: the statuses the OpenAPI document cannot express as a
-    rule of the request (412, an unissued cursor, a reused key), allowed for the new routes as
-    they are for the projects'."""
+    rule of the request (412, an unissued cursor, a reused key), allowed for the new routes."""
     return text + _render(CONTRACT_TEMPLATE, domain.placeholders())
 
 

@@ -2,8 +2,8 @@
 miss and writes are skipped (the caller falls back to PostgreSQL), logged once per interval.
 
 Two kinds of entry:
-- plain (`get`/`set`/`delete`), for data whose staleness only shows old values (project reads,
-  flags);
+- plain (`get`/`set`/`delete`), for data whose staleness only shows old values (a resource's
+  read model, a tenant's settings);
 - versioned (`get_fresh`/`fill`/`invalidate`), for data that authorization reads (the caller's
   role, the tenant's active flag). Each entry records the generation of its subject at the time
   the database was read; `invalidate` increments that generation, so an entry filled from a

@@ -190,9 +190,11 @@ class TenancySettings(BaseModel):
 class CacheSettings(BaseModel):
     principal_ttl_seconds: int = Field(default=60, ge=1)
     tenant_ttl_seconds: int = Field(default=60, ge=1)
+    # demo:begin
     project_ttl_seconds: int = Field(
         default=300, ge=0, description="Seconds a cached project read lives; 0 turns it off."
     )
+    # demo:end
 
 
 class RateLimitRule(BaseModel):

@@ -11,7 +11,7 @@ any constraint is undeclared.
 A constraint is violated by a request that lost a race (another transaction inserted the same
 key, or deleted the referenced row, after the request checked). The rule for choosing its error:
 the answer the same request would get a moment later, once the write it lost to is visible (a
-project deleted under a new task: 404 project-not-found; a slug taken meanwhile: 409).
+parent deleted under a new child: 404 for the parent; a slug taken meanwhile: 409).
 """
 
 import uuid
@@ -163,7 +163,7 @@ class TenantOwnedRepository(Repository[OwnedT]):
     def _select_rows(self) -> Select[Any]:
         """The same rows as plain result rows, for reads that go straight into a response
         schema: no ORM entity, identity map or instance state is built for them (a page of 50
-        tasks reads about 180 us faster)."""
+        rows reads about 180 us faster)."""
         return select(*self.model.__table__.columns).where(self.model.tenant_id == self.tenant_id)
 
     async def add(self, obj: OwnedT) -> OwnedT:

@@ -10,7 +10,7 @@ app/auth/dependencies.py) whose own sub-tree is a single leaf.
 Every resource still reaches code through one of these aliases, so `app.dependency_overrides`
 can swap it: override `get_resources` with `dataclasses.replace(resources, field=...)` to swap
 any process-wide object (the Redis client, the session factory, the JWT codec, the publisher).
-Domain aliases (`ProjectServiceDep`, ...) live in `app/<domain>/dependencies.py`.
+Domain aliases (`UserServiceDep`, ...) live in `app/<domain>/dependencies.py`.
 """
 
 import functools

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task and breaks context variables)."""
+"""Pure ASGI middleware (no BaseHTTPMiddleware: it costs an asyncio task and breaks context
+variables)."""
 
 import logging
 import re

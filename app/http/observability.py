@@ -97,13 +97,14 @@ class ObservabilityMiddleware:
 
     With tracing on (app/core/tracing.py) the request is a server span, current while the app
     runs (the SQL and Redis spans are its children), named for the route template once it is
-    known: `POST /api/v1/projects/{project_id}/tasks`, with the status and the tenant. It starts a
-    trace: a caller's `traceparent` header is not followed, so a client cannot choose trace ids
-    or force sampling. Off, the cost is one global read.
+    known: `PATCH /api/v1/users/{user_id}`, with the status and the tenant. It starts a trace: a
+    caller's `traceparent` header is not followed, so a client cannot choose trace ids or force
+    sampling. Off, the cost is one global read.
 
-    The duration (`duration_ms`, the latency histogram) ends with the last body byte. Background
-    tasks run after it, inside this middleware's call: the line is written when they are done,
-    and the in-flight gauge counts the request until then (the process is still working on it).
+    The duration (`duration_ms`, the latency histogram) ends with the last body byte.
+    Background tasks run after it, inside this middleware's call: the line is written when they
+    are done, and the in-flight gauge counts the request until then (the process is still
+    working on it).
     """
 
     def __init__(self, app: ASGIApp, *, metrics: AppMetrics) -> None:

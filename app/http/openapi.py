@@ -1,8 +1,8 @@
 """The OpenAPI document as a contract a client can be generated from.
 
 Three things FastAPI's defaults get wrong for a client generator, set right here, once:
-- operation ids: FastAPI's (`read_project_api_v1_projects__project_id__get`) become unusable
-  names in a generated client; ours are `<tag>-<route name>` (`projects-read_project`);
+- operation ids: FastAPI's (`update_user_api_v1_users__user_id__patch`) become unusable names
+  in a generated client; ours are `<tag>-<route name>` (`users-update_user`);
 - error media type: every error is served as `application/problem+json` (app/http/problems.py),
   so that is where the document puts the problem schema, and nowhere else: a generator that
   found it under `application/json` would parse every error into nothing;
@@ -30,7 +30,7 @@ def operation_id(route: APIRoute) -> str:
 def links_to(**targets: tuple[str, dict[str, str]]) -> dict[str, Any]:
     """OpenAPI links for a success response: `name=(operationId, {parameter: expression})`.
 
-    links_to(read=("projects-read_project", {"project_id": "$response.body#/id"}))
+    links_to(update=("users-update_user", {"user_id": "$response.body#/id"}))
     """
     return {
         "links": {

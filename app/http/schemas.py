@@ -49,8 +49,8 @@ SecretText = Annotated[
 ]
 
 # The lengths match the columns (String(200), String(320), Text), so a valid request always fits.
-Name = Annotated[Text, Field(min_length=1, max_length=200)]  # a tenant's, a project's, a person's
-Title = Name  # a task's: a name by another word
+Name = Annotated[Text, Field(min_length=1, max_length=200)]  # a tenant's, a person's, a resource's
+Title = Name  # a name by another word
 Description = Annotated[Text, Field(max_length=10_000)]
 Email = Annotated[EmailStr, Field(max_length=320)]
 Password = Annotated[

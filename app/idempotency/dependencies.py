@@ -82,7 +82,7 @@ async def idempotency(
         return
     route = getattr(request.scope.get("route"), "path_format", request.url.path)
     body = await request.body()  # already read and cached by FastAPI for the endpoint
-    # The concrete path is part of the request: the same key for another project's tasks is a
+    # The concrete path is part of the request: the same key for another parent's children is a
     # different request (422), never a replay of the first one.
     fingerprint = hashlib.sha256(request.url.path.encode() + b"\n" + body).hexdigest()
     outcome = await store.begin(

@@ -23,7 +23,8 @@ class Tenant(CreatedAt, Entity):
 
 
 class Role(enum.StrEnum):
-    """Highest first. Viewers read; members write; admins manage users and flags; owners admins."""
+    """Highest first. Viewers read; members write; admins manage users and settings; owners
+    admins."""
 
     OWNER = "owner"
     ADMIN = "admin"

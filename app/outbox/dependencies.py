@@ -3,8 +3,8 @@ API's own `get_session`, `get_settings` and `get_resources`, so a batch is a tra
 as a request's is. Tests swap the publisher by overriding `get_event_publisher`.
 
 The recorder that services write events with needs no provider of its own: a service provider
-builds it on the request's session (`OutboxRepository`, in `get_project_service` and
-`get_task_service`), where one more node would be walked at every place the service is declared.
+builds it on the request's session (`OutboxRepository`, in a domain's `get_<domain>_service`),
+where one more node would be walked at every place the service is declared.
 """
 
 from typing import Annotated

@@ -1,6 +1,6 @@
 """The user services and the user named in the path: `UserForChangeDep`, the row for a write, as
-projects and tasks have it (app/project/dependencies.py). No route reads one user by id, so
-there is no read-model form."""
+every tenant-owned resource has it (`make domain` generates the same). No route reads one user
+by id, so there is no read-model form."""
 
 import uuid
 from typing import Annotated

@@ -1,7 +1,7 @@
 """app role reads and creates tenants only
 
 Revision ID: 4d2f6a8b1c3e
-Revises: 3c9e7a1b2d4f
+Revises: 5b1d0c7e2f43
 Create Date: 2026-11-29 09:00:00+00:00
 
 `tenants` has no row-level security, and every tenant-owned table references it with
@@ -18,7 +18,7 @@ from alembic import op
 from migrations.security import APP_ROLE
 
 revision: str = "4d2f6a8b1c3e"
-down_revision: str | Sequence[str] | None = "3c9e7a1b2d4f"
+down_revision: str | Sequence[str] | None = "5b1d0c7e2f43"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

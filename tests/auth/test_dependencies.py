@@ -20,7 +20,7 @@ from app.auth.dependencies import get_request_context, require_role
 from app.identity.models import Role
 from app.identity.schemas import Principal
 from tests.fixtures.auth import Org
-from tests.fixtures.paths import project_url, task_url
+from tests.fixtures.paths import USERS
 
 
 @pytest.fixture
@@ -49,16 +49,17 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 async def test_the_caller_is_authenticated_once_under_require_role(
     client: AsyncClient, acme: Org, calls: Counter[str]
 ) -> None:
+    viewer = f"{USERS}/{acme.viewer.user.id}"
     requests = [
-        ("GET", project_url(acme.project), None),  # ViewerDep + ProjectDep (its service's actor)
-        ("PATCH", task_url(acme.task), {"title": "Once"}),  # MemberDep + TaskDep + TaskServiceDep
-        ("PATCH", task_url(acme.task), {"title": "Twice"}),  # the principal now comes from Redis
+        ("GET", USERS, None),  # AdminDep + UserServiceDep (its service's actor)
+        ("PATCH", viewer, {"is_active": True}),  # AdminDep + UserForChangeDep + UserServiceDep
+        ("PATCH", viewer, {"is_active": True}),  # the principal now comes from Redis
     ]
 
     per_request = []
     for method, url, body in requests:
         calls.clear()
-        response = await client.request(method, url, json=body, headers=acme.member.headers)
+        response = await client.request(method, url, json=body, headers=acme.admin.headers)
         assert response.status_code == 200, response.text
         per_request.append(dict(calls))
 
@@ -71,17 +72,17 @@ async def test_a_context_taken_under_a_scope_would_be_built_twice(
 ) -> None:
     async def scoped_guard(
         context: Annotated[
-            RequestContext, Security(get_request_context, scopes=[Role.MEMBER.value])
+            RequestContext, Security(get_request_context, scopes=[Role.ADMIN.value])
         ],
     ) -> Principal:
         return context.principal
 
-    app.dependency_overrides[require_role(Role.MEMBER)] = scoped_guard
+    app.dependency_overrides[require_role(Role.ADMIN)] = scoped_guard
 
     response = await client.patch(
-        task_url(acme.task), json={"title": "Twice"}, headers=acme.member.headers
+        f"{USERS}/{acme.viewer.user.id}", json={"is_active": True}, headers=acme.admin.headers
     )
 
     assert response.status_code == 200, response.text
-    # Keyed (get_request_context, ("member",), "function") under the guard, with () elsewhere.
+    # Keyed (get_request_context, ("admin",), "function") under the guard, with () elsewhere.
     assert dict(calls) == {"authenticate": 2}

@@ -3,7 +3,7 @@
 The commands open their own engine and COMMIT for real, so they cannot share the rolled-back
 connection the other tests use: they are pointed at the test database through the environment,
 and what they create is deleted afterwards through an owner connection (deleting a tenant
-cascades to its users, projects and tasks). Every test uses its own slug, except seed-demo,
+cascades to everything it owns). Every test uses its own slug, except seed-demo,
 whose slug is always `demo`.
 
 `cli(...)` runs the typer app in-process with `CliRunner` in a worker thread: the commands call

@@ -31,22 +31,28 @@ def test_the_figures_table_lists_every_route() -> None:
 async def test_the_figures_are_what_fastapi_walks_on_real_requests(
     app: FastAPI, client: AsyncClient, acme: Org, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = acme.project
-    task = acme.task
-    assert project is not None
-    assert task is not None
     requests = [
-        ("GET", "/api/v1/users/me", "/api/v1/users/me", None),
+        ("GET", "/api/v1/users/me", "/api/v1/users/me", None, acme.member),
+        (
+            "PATCH",
+            "/api/v1/users/{user_id}",
+            f"/api/v1/users/{acme.viewer.user.id}",
+            {"is_active": True},
+            acme.admin,
+        ),
+        # demo:begin
         (
             "PATCH",
             "/api/v1/projects/{project_id}/tasks/{task_id}",
-            f"/api/v1/projects/{project.id}/tasks/{task.id}",
+            f"/api/v1/projects/{acme.project.id}/tasks/{acme.task.id}",
             {"title": "walked"},
+            acme.member,
         ),
+        # demo:end
     ]
-    for method, template, url, body in requests:
+    for method, template, url, body, caller in requests:
         graph = depgraph.find_route(GRAPHS, f"{method} {template}")
         with counting_walk(monkeypatch) as walked:
-            response = await client.request(method, url, json=body, headers=acme.member.headers)
+            response = await client.request(method, url, json=body, headers=caller.headers)
         assert response.status_code == 200, response.text
         assert walked == [graph.walked], template

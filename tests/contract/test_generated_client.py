@@ -1,5 +1,5 @@
 """A client generated from the OpenAPI document (openapi-python-client) works: it signs up, logs in,
-creates a project and a task against a real server, and an error arrives as the typed problem,
+adds a user of the tenant against a real server, and an error arrives as the typed problem,
 not as nothing (which is what a generator makes of a problem documented under the wrong media
 type)."""
 
@@ -80,9 +80,9 @@ async def test_a_generated_client_drives_the_api_and_gets_typed_problems(
         for name in (
             "tenants_sign_up",
             "auth_issue_token",
-            "projects_create_project",
-            "projects_read_project",
-            "tasks_create_task",
+            "users_create_user",
+            "users_list_users",
+            "users_update_user",
         )
     }
     models = load("models")
@@ -114,25 +114,35 @@ async def test_a_generated_client_drives_the_api_and_gets_typed_problems(
         assert isinstance(tokens, models.TokenPair)
         owner = generated.AuthenticatedClient(base_url=base, token=tokens.access_token)
 
-        project = await api["projects_create_project"].asyncio(
-            client=owner, body=models.ProjectCreate(name="Launch")
+        user = await api["users_create_user"].asyncio(
+            client=owner,
+            body=models.UserCreate(
+                email="member@generated.example.com",
+                password="another generated passphrase",
+                full_name="Gen Member",
+            ),
         )
-        assert isinstance(project, models.ProjectRead)
-        task = await api["tasks_create_task"].asyncio(
-            project.id, client=owner, body=models.TaskCreate(title="Write the docs")
-        )
-        assert isinstance(task, models.TaskRead)
-        assert task.project_id == project.id
-        assert task.status == models.TaskStatus.TODO
+        assert isinstance(user, models.UserRead)
+        assert user.email == "member@generated.example.com"
+        listed = await api["users_list_users"].asyncio(client=owner)
+        assert isinstance(listed, list)
+        assert {each.id for each in listed} == {user.id, signup.owner.id}
 
-        missing = await api["projects_read_project"].asyncio_detailed(uuid.uuid4(), client=owner)
+        missing = await api["users_update_user"].asyncio_detailed(
+            uuid.uuid4(), client=owner, body=models.UserUpdate(is_active=True)
+        )
         assert missing.status_code == 404
         assert isinstance(missing.parsed, models.Problem)
-        assert missing.parsed.type_ == "urn:problem:dependable:project-not-found"
+        assert missing.parsed.type_ == "urn:problem:dependable:user-not-found"
 
-        invalid = await api["tasks_create_task"].asyncio_detailed(
-            project.id, client=owner, body=models.TaskCreate(title="")
+        invalid = await api["users_create_user"].asyncio_detailed(
+            client=owner,
+            body=models.UserCreate(
+                email="nameless@generated.example.com",
+                password="another generated passphrase",
+                full_name="",
+            ),
         )
         assert invalid.status_code == 422
         assert isinstance(invalid.parsed, models.Problem)
-        assert [error.loc for error in invalid.parsed.errors] == [["body", "title"]]
+        assert [error.loc for error in invalid.parsed.errors] == [["body", "full_name"]]

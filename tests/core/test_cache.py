@@ -1,5 +1,5 @@
-"""`get_or_load` (app/core/cache.py), the one read-through path of the tenant directory, project
-reads and feature flags, over the real `RedisCache`: a hit never reaches the database, a miss
+"""`get_or_load` (app/core/cache.py), the one read-through path of the tenant directory and of
+every cached read model, over the real `RedisCache`: a hit never reaches the database, a miss
 loads once and fills, nothing found is not cached, a TTL of 0 turns caching off, and a versioned
 fill made from a read that raced with an invalidation is never served."""
 

@@ -1,7 +1,8 @@
 """`RedisCircuit.call` (app/core/redis.py), the one place every Redis caller meets an outage:
 which errors fall back, that the fallback is told why, that the circuit then skips Redis, and
 that each failure is counted on the metrics the circuit was given and logged once per interval.
-The callers' own fallbacks are proven end to end in tests/project/test_redis_outage.py."""
+The callers' own fallbacks are proven end to end where they are used (a logout with Redis
+down: tests/auth/test_router.py)."""
 
 import logging
 

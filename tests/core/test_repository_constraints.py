@@ -11,7 +11,6 @@ there is what a lost race leaves behind) and must raise its domain error.
 import importlib
 import pkgutil
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,16 +26,16 @@ from app.core.db import SessionFactory
 from app.core.errors import AppError
 from app.core.repository import Repository, TenantGoneError
 from app.core.tenancy import TenantSession, bind_tenant
-from app.flag.repository import FlagRepository
 from app.identity.models import Role, User
 from app.identity.repository import UserRepository
-from app.project.exceptions import ProjectNotFoundError
-from app.project.models import Project
-from app.project.repository import ProjectRepository
-from app.task.exceptions import InvalidAssigneeError
-from app.task.models import Task
-from app.task.repository import TaskRepository
 from tests.fixtures.auth import Org
+from tests.fixtures.constraints import Provoke, Write
+
+# demo:begin
+# isort: split
+from tests.fixtures.demo_constraints import DEMO_CASES, DEMO_WRITES
+
+# demo:end
 
 # Unique constraints, primary keys, exclusion constraints, foreign keys, and unique indexes that
 # back no constraint: everything whose violation is an IntegrityError.
@@ -115,23 +114,6 @@ async def test_no_constraint_is_both_translated_and_unreachable() -> None:
 
 
 # Each translated foreign key, provoked: the row it points at is missing, as after a lost race.
-Provoke = Callable[[TenantSession, Org], Awaitable[object]]
-
-
-async def task_in_missing_project(session: TenantSession, org: Org) -> None:
-    await TaskRepository(session, org.tenant.id).add(Task(project_id=uuid.uuid4(), title="x"))
-
-
-async def task_for_missing_assignee(session: TenantSession, org: Org) -> None:
-    await TaskRepository(session, org.tenant.id).add_all(
-        [Task(project_id=org.project.id, title="x", assignee_id=uuid.uuid4())]
-    )
-
-
-async def project_by_missing_creator(session: TenantSession, org: Org) -> None:
-    await ProjectRepository(session, org.tenant.id).add(
-        Project(name="Orphan", created_by=uuid.uuid4())
-    )
 
 
 async def refresh_token_for_missing_user(session: TenantSession, org: Org) -> None:
@@ -145,12 +127,12 @@ async def refresh_token_for_missing_user(session: TenantSession, org: Org) -> No
     )
 
 
-CASES: Sequence[tuple[str, Provoke, type[AppError]]] = [
-    ("fk_tasks_project_id_projects", task_in_missing_project, ProjectNotFoundError),
-    ("fk_tasks_assignee_id_users", task_for_missing_assignee, InvalidAssigneeError),
-    ("fk_projects_created_by_users", project_by_missing_creator, InvalidTokenError),
+CASES: list[tuple[str, Provoke, type[AppError]]] = [
     ("fk_refresh_tokens_user_id_users", refresh_token_for_missing_user, InvalidTokenError),
 ]
+# demo:begin
+CASES += DEMO_CASES
+# demo:end
 
 
 @pytest.mark.parametrize(("constraint", "provoke", "error"), CASES, ids=[c[0] for c in CASES])
@@ -169,18 +151,17 @@ async def test_item8_a_violated_foreign_key_is_its_domain_error(
     assert 400 <= raised.value.status < 500
 
 
-TENANT_OWNED_WRITES: Sequence[
-    tuple[str, Callable[[TenantSession, uuid.UUID], Awaitable[object]]]
-] = [
+TENANT_OWNED_WRITES: list[tuple[str, Write]] = [
     (
         "users",
         lambda s, t: UserRepository(s, t).add(
             User(email="a@b.c", password_hash="x", full_name="A", role=Role.MEMBER)
         ),
     ),
-    ("projects", lambda s, t: ProjectRepository(s, t).add(Project(name="P"))),
-    ("feature_flags", lambda s, t: FlagRepository(s, t).put("some_flag", enabled=True)),
 ]
+# demo:begin
+TENANT_OWNED_WRITES += DEMO_WRITES
+# demo:end
 
 
 @pytest.mark.parametrize(
@@ -189,7 +170,7 @@ TENANT_OWNED_WRITES: Sequence[
 async def test_item8_writing_for_a_deleted_tenant_is_404(
     session_factory: SessionFactory,
     table: str,
-    write: Callable[[TenantSession, uuid.UUID], Awaitable[object]],
+    write: Write,
 ) -> None:
     """An operator deleted the tenant while one of its requests was writing."""
     gone = uuid.uuid4()

@@ -35,21 +35,21 @@ def build_app(calls: Counter[str], validated: Counter[str]) -> FastAPI:
 
     PrincipalDep = Annotated[str, Depends(get_principal)]  # noqa: N806 - an alias, as in app/
 
-    async def get_projects(principal: PrincipalDep) -> str:
-        calls["get_projects"] += 1
-        return "projects"
+    async def get_orders(principal: PrincipalDep) -> str:
+        calls["get_orders"] += 1
+        return "orders"
 
-    async def get_tasks(principal: PrincipalDep) -> str:
-        calls["get_tasks"] += 1
-        return "tasks"
+    async def get_invoices(principal: PrincipalDep) -> str:
+        calls["get_invoices"] += 1
+        return "invoices"
 
     app = FastAPI()
 
     @app.get("/")
     async def endpoint(
         principal: PrincipalDep,
-        projects: Annotated[str, Depends(get_projects)],
-        tasks: Annotated[str, Depends(get_tasks)],
+        orders: Annotated[str, Depends(get_orders)],
+        invoices: Annotated[str, Depends(get_invoices)],
     ) -> str:
         return principal
 
@@ -69,9 +69,9 @@ async def test_a_shared_dependency_is_called_once_but_walked_at_each_declaration
 
     assert response.status_code == 200
     # Called once each: the per-request cache.
-    assert calls == Counter(get_token=1, get_principal=1, get_projects=1, get_tasks=1)
-    # Walked: get_principal is declared three times (endpoint, get_projects, get_tasks), and
-    # each declaration walks it and its get_token again: 3 x 2 + get_projects + get_tasks = 8.
+    assert calls == Counter(get_token=1, get_principal=1, get_orders=1, get_invoices=1)
+    # Walked: get_principal is declared three times (endpoint, get_orders, get_invoices), and
+    # each declaration walks it and its get_token again: 3 x 2 + get_orders + get_invoices = 8.
     assert walked == [8]
     # The leaf's header is extracted and validated at each of its three walks.
     assert validated == Counter({"x-token": 3})

@@ -3,10 +3,10 @@
 
 A `def` dependency runs in a worker thread, in a COPY of the request's context: what it sets
 there is lost when it returns, so neither the endpoint nor the middleware sees it. An `async def`
-dependency runs in the request's own task and context: what it sets reaches the endpoint and
-every pure ASGI middleware around the app (in their `send` wrapper and after the call). The
-logging context relies on this: `get_request_context` is an `async def` that sets
-`tenant_id_var` and `user_id_var` (app/auth/dependencies.py), and the access log reads them."""
+dependency runs in the request's own context: what it sets reaches the endpoint and every pure
+ASGI middleware around the app (in their `send` wrapper and after the call). The logging context
+relies on this: `get_request_context` is an `async def` that sets `tenant_id_var` and
+`user_id_var` (app/auth/dependencies.py), and the access log reads them."""
 
 from contextvars import ContextVar
 from typing import Annotated

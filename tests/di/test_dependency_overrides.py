@@ -88,9 +88,9 @@ async def get_user_service(repository: Annotated[str, Depends(get_repository)]) 
     return f"users({repository})"
 
 
-async def get_project_service(repository: Annotated[str, Depends(get_repository)]) -> str:
-    EVENTS.append("get_project_service")
-    return f"projects({repository})"
+async def get_order_service(repository: Annotated[str, Depends(get_repository)]) -> str:
+    EVENTS.append("get_order_service")
+    return f"orders({repository})"
 
 
 async def get_audit(db: Annotated[str, Depends(get_db)]) -> str:
@@ -119,11 +119,11 @@ def build_app() -> FastAPI:
     @app.get("/service")
     async def service(
         users: Annotated[str, Depends(get_user_service)],
-        projects: Annotated[str, Depends(get_project_service)],
+        orders: Annotated[str, Depends(get_order_service)],
         audit: Annotated[str, Depends(get_audit)],
     ) -> list[str]:
         EVENTS.append("endpoint")
-        return [users, projects, audit]
+        return [users, orders, audit]
 
     @app.get("/naive", dependencies=[Depends(require_role_naive(Role.ADMIN))])
     async def naive() -> str:
@@ -151,7 +151,7 @@ async def test_override_replaces_a_deep_node_and_is_called_once_per_request(
 
     assert response.json() == [
         "users(repository(fake))",
-        "projects(repository(fake))",
+        "orders(repository(fake))",
         "audit(fake)",
     ]
     # get_repository and get_audit both need the overridden get_db: one call of fake_db.
@@ -159,7 +159,7 @@ async def test_override_replaces_a_deep_node_and_is_called_once_per_request(
         "fake_db",
         "get_repository",
         "get_user_service",
-        "get_project_service",
+        "get_order_service",
         "get_audit",
         "endpoint",
     ]
@@ -172,12 +172,12 @@ async def test_overriding_a_node_prunes_its_subtree(events: list[str]) -> None:
     async with client_for(app) as client:
         response = await client.get("/service")
 
-    assert response.json() == ["users(in-memory)", "projects(in-memory)", "audit(db)"]
+    assert response.json() == ["users(in-memory)", "orders(in-memory)", "audit(db)"]
     # get_db runs only for get_audit, which was not overridden.
     assert events == [
         "fake_repository",
         "get_user_service",
-        "get_project_service",
+        "get_order_service",
         "get_db",
         "get_audit",
         "endpoint",
@@ -198,13 +198,13 @@ async def test_clearing_overrides_restores_the_original(events: list[str]) -> No
         "fake_db",
         "get_repository",
         "get_user_service",
-        "get_project_service",
+        "get_order_service",
         "get_audit",
         "endpoint",
         "get_db",
         "get_repository",
         "get_user_service",
-        "get_project_service",
+        "get_order_service",
         "get_audit",
         "endpoint",
     ]

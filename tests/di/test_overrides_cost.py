@@ -73,12 +73,12 @@ async def get_principal(token: Annotated[str, Depends(get_token)]) -> str:
 PrincipalDep = Annotated[str, Depends(get_principal)]
 
 
-async def get_projects(principal: PrincipalDep) -> str:
-    return "projects"
+async def get_orders(principal: PrincipalDep) -> str:
+    return "orders"
 
 
-async def get_tasks(principal: PrincipalDep) -> str:
-    return "tasks"
+async def get_invoices(principal: PrincipalDep) -> str:
+    return "invoices"
 
 
 async def unrelated() -> None:
@@ -91,8 +91,8 @@ def build_shared_app() -> FastAPI:
     @app.get("/")
     async def endpoint(
         principal: PrincipalDep,
-        projects: Annotated[str, Depends(get_projects)],
-        tasks: Annotated[str, Depends(get_tasks)],
+        orders: Annotated[str, Depends(get_orders)],
+        invoices: Annotated[str, Depends(get_invoices)],
     ) -> str:
         return principal
 
@@ -117,11 +117,11 @@ async def test_the_rebuilds_are_the_sub_tree_sizes_summed_over_the_walk(
 
     assert response.status_code == 200
     assert without_overrides == Counter()
-    # get_principal is declared 3 times: 3 walks of (principal, token) = 6 nodes, + projects +
-    # tasks = 8 visits. Each visit rebuilds the node's sub-tree: principal 2 (itself and the
-    # token) and token 1 per principal walk, projects 3 and tasks 3: 3 x (2 + 1) + 2 x 3 = 15.
+    # get_principal is declared 3 times: 3 walks of (principal, token) = 6 nodes, + orders +
+    # invoices = 8 visits. Each visit rebuilds the node's sub-tree: principal 2 (itself and the
+    # token) and token 1 per principal walk, orders 3 and invoices 3: 3 x (2 + 1) + 2 x 3 = 15.
     assert walked == [8]
-    assert built == Counter(get_principal=5, get_token=8, get_projects=1, get_tasks=1)
+    assert built == Counter(get_principal=5, get_token=8, get_orders=1, get_invoices=1)
     assert built.total() == rebuilds_per_request(route_dependant(app, "/")) == 15
 
 
@@ -226,24 +226,22 @@ class TestTheRealApp:
         acme: Org,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        assert acme.project is not None
-        assert acme.task is not None
-        template = "/api/v1/projects/{project_id}/tasks/{task_id}"
+        template = "/api/v1/users/{user_id}"
         [context] = [
             c
             for c in iter_route_contexts(app.routes)
             if c.path_format == template and "PATCH" in (c.methods or ())
         ]
         assert context.dependant is not None
-        url = f"/api/v1/projects/{acme.project.id}/tasks/{acme.task.id}"
-        body = {"title": "rebuilt"}
+        url = f"/api/v1/users/{acme.viewer.user.id}"
+        body = {"is_active": True}
 
-        await client.patch(url, json=body, headers=acme.member.headers)  # builds the routes
+        await client.patch(url, json=body, headers=acme.admin.headers)  # builds the routes
         with counting_builds(monkeypatch) as unbuilt:
-            first = await client.patch(url, json=body, headers=acme.member.headers)
+            first = await client.patch(url, json=body, headers=acme.admin.headers)
         app.dependency_overrides[unrelated] = provide(None)
         with counting_builds(monkeypatch) as built:
-            second = await client.patch(url, json=body, headers=acme.member.headers)
+            second = await client.patch(url, json=body, headers=acme.admin.headers)
 
         assert (first.status_code, second.status_code) == (200, 200)
         assert unbuilt == Counter()

@@ -1,7 +1,7 @@
 """`Depends(f, use_cache=False)` opts out of the per-request cache LOOKUP (FastAPI 0.165,
 `solve_dependencies`): each dependant that declares it that way gets its own call. It is not
 "fresh for everyone": the uncached result is still STORED in the cache when nothing is there yet,
-so a cached declaration resolved later in the request receives it; the flag is dropped in
+so a cached declaration resolved later in the request receives it; the option is dropped in
 `dependencies=[...]` (`get_parameterless_sub_dependant` does not pass it on); and under a shared
 dependency, the uncached node runs at every walk of that dependency, used or not."""
 
@@ -176,16 +176,16 @@ async def test_under_a_shared_dependency_an_uncached_node_runs_once_per_declarat
 
     PrincipalDep = Annotated[int, Depends(get_principal)]  # noqa: N806
 
-    async def get_projects(principal: PrincipalDep) -> int:
+    async def get_owned(principal: PrincipalDep) -> int:
         return principal
 
     app = FastAPI()
 
     @app.get("/shared")
     async def shared(
-        principal: PrincipalDep, projects: Annotated[int, Depends(get_projects)]
+        principal: PrincipalDep, owned: Annotated[int, Depends(get_owned)]
     ) -> list[int]:
-        return [principal, projects]
+        return [principal, owned]
 
     async with client_for(app) as client:
         response = await client.get("/shared")

@@ -13,13 +13,13 @@ from tests.di.asgi import client_for, record_response
 
 
 def build_app(events: list[str]) -> FastAPI:
-    async def get_project(project_id: int) -> int:
-        events.append("get_project")
-        return project_id
+    async def get_order(order_id: int) -> int:
+        events.append("get_order")
+        return order_id
 
-    async def get_task(project: Annotated[int, Depends(get_project)]) -> str:
-        events.append("get_task")
-        return f"task of {project}"
+    async def get_line(order: Annotated[int, Depends(get_order)]) -> str:
+        events.append("get_line")
+        return f"line of {order}"
 
     async def get_audit() -> str:
         events.append("get_audit")
@@ -35,24 +35,24 @@ def build_app(events: list[str]) -> FastAPI:
 
     app = FastAPI()
 
-    @app.get("/projects/{project_id}")
+    @app.get("/orders/{order_id}")
     async def read(
-        task: Annotated[str, Depends(get_task)],
+        line: Annotated[str, Depends(get_line)],
         audit: Annotated[str, Depends(get_audit)],
         limit: Annotated[int, Depends(get_limit)],
         verbose: Annotated[bool, Query()] = False,
     ) -> list[str]:
         events.append("endpoint")
-        return [task, audit, str(limit), str(verbose)]
+        return [line, audit, str(limit), str(verbose)]
 
-    @app.get("/guarded/{project_id}")
+    @app.get("/guarded/{order_id}")
     async def guarded(
-        task: Annotated[str, Depends(get_task)],
+        line: Annotated[str, Depends(get_line)],
         guard: Annotated[None, Depends(forbid)],
         audit: Annotated[str, Depends(get_audit)],
     ) -> str:
         events.append("endpoint")
-        return task
+        return line
 
     return app
 
@@ -69,13 +69,13 @@ async def call(
 
 async def test_every_dependency_runs_when_the_inputs_are_valid() -> None:
     status, body, events = await call(
-        "/projects/7", params={"verbose": "true"}, headers={"X-Limit": "10"}
+        "/orders/7", params={"verbose": "true"}, headers={"X-Limit": "10"}
     )
 
-    assert (status, body) == (200, ["task of 7", "audit", "10", "True"])
+    assert (status, body) == (200, ["line of 7", "audit", "10", "True"])
     assert events == [
-        "get_project",
-        "get_task",
+        "get_order",
+        "get_line",
         "get_audit",
         "get_limit",
         "endpoint",
@@ -85,15 +85,15 @@ async def test_every_dependency_runs_when_the_inputs_are_valid() -> None:
 
 
 async def test_siblings_still_run_and_the_422_comes_last() -> None:
-    # project_id fails inside get_project (so get_project and get_task are skipped), X-Limit
+    # order_id fails inside get_order (so get_order and get_line are skipped), X-Limit
     # fails inside get_limit (skipped), and the endpoint's own query parameter fails too.
     status, body, events = await call(
-        "/projects/xyz", params={"verbose": "maybe"}, headers={"X-Limit": "many"}
+        "/orders/xyz", params={"verbose": "maybe"}, headers={"X-Limit": "many"}
     )
 
     assert status == 422
     assert [(error["loc"], error["type"]) for error in body["detail"]] == [
-        (["path", "project_id"], "int_parsing"),
+        (["path", "order_id"], "int_parsing"),
         (["header", "x-limit"], "int_parsing"),
         (["query", "verbose"], "bool_parsing"),
     ]
@@ -104,7 +104,7 @@ async def test_siblings_still_run_and_the_422_comes_last() -> None:
 async def test_an_exception_stops_the_walk_and_beats_a_collected_validation_error() -> None:
     status, body, events = await call("/guarded/xyz")
 
-    # get_task was skipped for its invalid input, then forbid raised: get_audit never ran, and
+    # get_line was skipped for its invalid input, then forbid raised: get_audit never ran, and
     # the client sees the 403, not the 422 that was being collected.
     assert (status, body) == (403, {"detail": "not allowed"})
     assert events == ["forbid", "response.start", "response.body"]

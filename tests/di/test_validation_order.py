@@ -2,14 +2,15 @@
 `solve_dependencies`: the loop over `dependant.dependencies` comes first, then
 `request_params_to_args` for the node's path, query, header and cookie parameters).
 
-So a lookup like `valid_project(project_id: UUID, service: ProjectServiceDep)` with a malformed
-id is not called, but everything it depends on, and every sibling declared before it, has run:
-`GET /api/v1/projects/not-a-uuid` authenticates the caller before it answers 422. Dependable
+So a lookup like `user_for_change(user_id: UUID, service: UserServiceDep)` with a malformed id
+is not called, but everything it depends on, and every sibling declared before it, has run: a
+route taking it authenticates the caller before it answers 422. Dependable
 keeps that order on purpose (docs/dependency-injection.md, "Validation order"): an anonymous
 caller gets 401 whatever the path, and on the hot path the price of a malformed id is one JWT
 decode and one Redis round trip, with no SQL (the transaction begins at its first statement)."""
 
 import uuid
+from collections.abc import Iterator
 from typing import Annotated
 
 import pytest
@@ -17,6 +18,8 @@ from fastapi import Depends, FastAPI
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.auth.dependencies import ViewerDep
+from app.user.dependencies import UserForChangeDep
 from tests.di.asgi import client_for
 from tests.fixtures.auth import Org
 from tests.fixtures.problems import assert_problem
@@ -66,8 +69,24 @@ async def test_the_sub_dependencies_run_before_the_nodes_own_path_parameter_is_v
     ]
 
 
+@pytest.fixture
+def lookup_route(app: FastAPI) -> Iterator[str]:
+    """A route of the real app built as the house style builds one (the caller's role, then the
+    row named in the path through its service), without the `:uuid` path converter the users'
+    routes use: a malformed id reaches validation. Added for the test, removed after."""
+
+    async def read_probed_user(_: ViewerDep, user: UserForChangeDep) -> str:
+        return str(user.id)
+
+    app.add_api_route("/api/v1/probe/users/{user_id}", read_probed_user, methods=["GET"])
+    added = app.router.routes[-1]
+    yield "/api/v1/probe/users/not-a-uuid"
+    app.router.routes.remove(added)
+
+
+@pytest.mark.usefixtures("lookup_route")
 class TestTheRealApp:
-    URL = "/api/v1/projects/not-a-uuid"
+    URL = "/api/v1/probe/users/not-a-uuid"
 
     async def test_anonymous_gets_401_before_the_malformed_id_is_looked_at(
         self, client: AsyncClient
@@ -90,8 +109,8 @@ class TestTheRealApp:
             response = await client.get(self.URL, headers=acme.viewer.headers)
 
         problem = assert_problem(response, 422)
-        assert [error["loc"] for error in problem["errors"]] == [["path", "project_id"]]
-        # Authentication ran (one pipeline: denylist, principal, tenant); valid_project did not.
+        assert [error["loc"] for error in problem["errors"]] == [["path", "user_id"]]
+        # Authentication ran (one pipeline: denylist, principal, tenant); the lookup did not.
         assert wire.redis_sends == 1
         assert wire.statements == []
 
@@ -105,7 +124,6 @@ class TestTheRealApp:
         with on_the_wire(connection, monkeypatch) as wire:
             response = await client.get(self.URL, headers=acme.viewer.headers)
 
-        assert assert_problem(response, 422)["errors"][0]["loc"] == ["path", "project_id"]
-        # The tenant binding, the user and the tenant; no project query.
+        assert assert_problem(response, 422)["errors"][0]["loc"] == ["path", "user_id"]
+        # The tenant binding, the caller and the tenant; no query of the user named in the path.
         assert len(wire.statements) == 3, wire.statements
-        assert not any("projects" in statement for statement in wire.statements)

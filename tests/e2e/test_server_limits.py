@@ -1,4 +1,4 @@
-"""uvicorn's limits (docs/operations.md, "Server limits"): the same flags in the Dockerfile's CMD,
+"""uvicorn's limits (docs/operations.md, "Server limits"): the same options in the Dockerfile's CMD,
 docker-compose.yml's api command and `make run`, and what they do in a real uvicorn process
 started with the Dockerfile's options (on 127.0.0.1 and a free port).
 
@@ -39,8 +39,8 @@ TAKES_A_VALUE = {"--host", "--port", *LIMITS}
 
 
 def options(argv: list[str]) -> dict[str, str | None]:
-    """uvicorn's options in a command line (the words from `uvicorn` on): flag -> value, None
-    for a flag without one."""
+    """uvicorn's options in a command line (the words from `uvicorn` on): option -> value, None
+    for an option without one."""
     words = argv[argv.index("uvicorn") + 1 :]
     found: dict[str, str | None] = {}
     for index, word in enumerate(words):
@@ -79,8 +79,8 @@ RUN_COMMANDS = {
 class TestEveryProductionRunCommand:
     @pytest.mark.parametrize("where", RUN_COMMANDS)
     def test_sets_every_limit_as_the_dockerfile_does(self, where: str) -> None:
-        expected = {flag: options(dockerfile_command()).get(flag) for flag in LIMITS}
-        found = {flag: options(RUN_COMMANDS[where]()).get(flag) for flag in LIMITS}
+        expected = {option: options(dockerfile_command()).get(option) for option in LIMITS}
+        found = {option: options(RUN_COMMANDS[where]()).get(option) for option in LIMITS}
 
         assert None not in expected.values(), expected
         assert found == expected
@@ -95,8 +95,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def limit(flag: str) -> int:
-    value = options(dockerfile_command())[flag]
+def limit(option: str) -> int:
+    value = options(dockerfile_command())[option]
     assert value is not None
     return int(value)
 

@@ -1,6 +1,6 @@
 """Faults with real servers: the app under test runs with its own lifespan (its own engine and
 Redis pool, committing for real, as in production), and what it creates is deleted afterwards
-through an owner connection (deleting a tenant cascades to its users, projects, tasks, tokens and
+through an owner connection (deleting a tenant cascades to its users, tokens, every row it owns and
 idempotency keys). A test that breaks something breaks only what it owns: a redis-server of its
 own (tests/fixtures/redis_server.py), its app's connections, a role of its own.
 """

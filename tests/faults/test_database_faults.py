@@ -30,7 +30,7 @@ from tests.fixtures.ports import unused_port
 from tests.fixtures.problems import assert_problem
 from tests.fixtures.settings import TEST_DATABASE_OWNER_URL, TEST_DATABASE_URL, make_settings
 
-PROJECTS = "/api/v1/projects"
+USERS = "/api/v1/users"  # a read of a tenant-owned table, for an admin
 POOL = 4  # DATABASE__POOL_SIZE of the app under test (no overflow)
 BOUND_SECONDS = 20  # no scenario may take longer: a hang fails the test instead
 
@@ -106,14 +106,13 @@ class TestConnectionsKilled:
         """2 x POOL concurrent reads: POOL hold the pool's connections, blocked on a table lock,
         and POOL wait for a connection. The holders' backends are terminated: exactly those
         requests answer 503, the waiting ones get new connections and answer 200."""
-        headers = committed_org.member.headers
+        headers = committed_org.admin.headers
         async with running(database(pool_timeout_seconds=BOUND_SECONDS)) as (_, client):
-            assert (await client.get(PROJECTS, headers=headers)).status_code == 200
+            assert (await client.get(USERS, headers=headers)).status_code == 200
             async with asyncio.timeout(BOUND_SECONDS), Holder(committed_org.owner) as holder:
-                await holder.execute("LOCK TABLE projects IN ACCESS EXCLUSIVE MODE")
+                await holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
                 requests = [
-                    asyncio.create_task(client.get(PROJECTS, headers=headers))
-                    for _ in range(2 * POOL)
+                    asyncio.create_task(client.get(USERS, headers=headers)) for _ in range(2 * POOL)
                 ]
                 killed = await blocked_by(holder, POOL)
                 await terminate(committed_org.owner, killed)
@@ -140,16 +139,16 @@ class TestConnectionsKilled:
     async def test_idle_pooled_connections_killed(
         self, committed_org: CommittedOrg, pre_ping: bool, statuses: list[int]
     ) -> None:
-        headers = committed_org.member.headers
+        headers = committed_org.admin.headers
         async with running(database(pool_pre_ping=pre_ping)) as (app, client):
             used = backends_of(app.state.resources.engine)
-            reads = [client.get(PROJECTS, headers=headers) for _ in range(POOL)]
+            reads = [client.get(USERS, headers=headers) for _ in range(POOL)]
             assert {response.status_code for response in await asyncio.gather(*reads)} == {200}
             pooled = set(used)
             await terminate(committed_org.owner, pooled)
             used.clear()
             async with asyncio.timeout(BOUND_SECONDS):
-                answered = [await client.get(PROJECTS, headers=headers) for _ in statuses]
+                answered = [await client.get(USERS, headers=headers) for _ in statuses]
 
         assert [response.status_code for response in answered] == statuses
         assert len(used) == len(statuses)  # one connection drawn per request, in order
@@ -165,12 +164,45 @@ class TestStatementTimeout:
     async def test_a_statement_past_the_timeout_is_503_and_its_transaction_rolled_back(
         self, committed_org: CommittedOrg
     ) -> None:
+        """A user's role changed while another transaction holds the user's row FOR UPDATE,
+        past DATABASE__STATEMENT_TIMEOUT_MS: the answer is a 503 and nothing is stored; once the
+        row is free, the same request runs."""
+        timeout_ms = 1500
+        member = f"{USERS}/{committed_org.member.user.id}"
+        headers = committed_org.admin.headers
+        role = text("SELECT role::text FROM users WHERE id = :id")
+        async with running(database(statement_timeout_ms=timeout_ms)) as (_, client):
+            assert (await client.get(USERS, headers=headers)).status_code == 200  # authenticated
+            async with asyncio.timeout(BOUND_SECONDS), Holder(committed_org.owner) as holder:
+                await holder.execute(
+                    "SELECT FROM users WHERE id = :id FOR UPDATE", id=committed_org.member.user.id
+                )
+                started = time.monotonic()
+                request = asyncio.create_task(
+                    client.patch(member, json={"role": "viewer"}, headers=headers)
+                )
+                await blocked_by(holder, 1)
+                timed_out = await request
+                took = time.monotonic() - started
+                async with committed_org.owner.connect() as connection:
+                    before = await connection.scalar(role, {"id": committed_org.member.user.id})
+            retried = await client.patch(member, json={"role": "viewer"}, headers=headers)
+
+        assert_unavailable(timed_out)
+        assert timeout_ms / 1000 <= took < timeout_ms / 1000 + 5
+        assert before == "member"  # the timed-out change was rolled back
+        assert retried.status_code == 200, retried.text
+
+    # demo:begin
+    async def test_a_keyed_write_past_the_timeout_stores_neither_its_claim_nor_its_row(
+        self, committed_org: CommittedOrg
+    ) -> None:
         """A task created with an Idempotency-Key: the key's claim is written, then the task's
         INSERT waits on the project row (its foreign-key check) that another transaction holds
         FOR UPDATE, past DATABASE__STATEMENT_TIMEOUT_MS. The answer is a 503; neither the claim
         nor the task is stored; once the row is free, the retry with the same key runs."""
         timeout_ms = 1500
-        tasks = f"{PROJECTS}/{committed_org.project_id}/tasks"
+        tasks = f"/api/v1/projects/{committed_org.project_id}/tasks"
         headers = {**committed_org.member.headers, "Idempotency-Key": "slow-write"}
         body = {"title": "Stored once"}
         count = text(
@@ -202,6 +234,8 @@ class TestStatementTimeout:
         assert retried.status_code == 201  # the claim was rolled back: the key runs again
         assert tuple(stored) == (1, 1)  # the retry's task and claim, nothing of the first try
 
+    # demo:end
+
 
 class TestNoConnection:
     async def test_an_exhausted_pool_answers_503_within_its_timeout(
@@ -210,15 +244,15 @@ class TestNoConnection:
         """Every pooled connection is held by someone else: the request waits
         DATABASE__POOL_TIMEOUT_SECONDS for one, then answers 503 instead of queueing forever."""
         pool_timeout = 0.5
-        headers = committed_org.member.headers
+        headers = committed_org.admin.headers
         settings = database(pool_size=2, pool_timeout_seconds=pool_timeout)
         async with running(settings) as (app, client):
             engine: AsyncEngine = app.state.resources.engine
             async with engine.connect(), engine.connect():  # the whole pool, checked out
                 started = time.monotonic()
-                refused = await client.get(PROJECTS, headers=headers)
+                refused = await client.get(USERS, headers=headers)
                 waited = time.monotonic() - started
-            served = await client.get(PROJECTS, headers=headers)
+            served = await client.get(USERS, headers=headers)
 
         assert_unavailable(refused)
         assert pool_timeout <= waited < pool_timeout + 2
@@ -231,15 +265,15 @@ class TestNoConnection:
         when max_connections is reached): 503 at once. Once it accepts them again, the same app
         serves, without a restart."""
         url = make_url(TEST_DATABASE_URL).set(username=refused_role, password=refused_role)
-        headers = committed_org.member.headers
+        headers = committed_org.admin.headers
         async with running(database(url=url.render_as_string(hide_password=False))) as (_, client):
             async with asyncio.timeout(BOUND_SECONDS):
-                refused = await client.get(PROJECTS, headers=headers)
+                refused = await client.get(USERS, headers=headers)
                 async with committed_org.owner.begin() as connection:
                     await connection.execute(
                         text(f'ALTER ROLE "{refused_role}" CONNECTION LIMIT -1')
                     )
-                served = await client.get(PROJECTS, headers=headers)
+                served = await client.get(USERS, headers=headers)
 
         assert_unavailable(refused)
         assert served.status_code == 200
@@ -248,13 +282,13 @@ class TestNoConnection:
         """Nothing listens where DATABASE__URL points (PostgreSQL down, a wrong host): the
         refused connection is a 503 too, not a 500."""
         closed = make_url(TEST_DATABASE_URL).set(port=unused_port())
-        headers = committed_org.member.headers
+        headers = committed_org.admin.headers
         async with running(database(url=closed.render_as_string(hide_password=False))) as (
             _,
             client,
         ):
             async with asyncio.timeout(BOUND_SECONDS):
-                refused = await client.get(PROJECTS, headers=headers)
+                refused = await client.get(USERS, headers=headers)
 
         assert_unavailable(refused)
 

@@ -10,7 +10,6 @@ is lost to the outage (the worker's relay publishes all of them once Redis is ba
 """
 
 import asyncio
-import json
 import re
 import time
 import uuid
@@ -21,20 +20,29 @@ from app.auth.service import denied_family_key
 from app.core.cache import entry_key
 from app.core.config import RateLimitSettings, RedisSettings, Settings
 from app.identity.cache import principal_key
-from app.project.service import project_key
 from tests.faults.conftest import Tenants, log_in, new_session, running
-from tests.fixtures.auth import bearer
-from tests.fixtures.outbox import as_worker, relay_once, stream_entries
 from tests.fixtures.problems import assert_problem
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.settings import make_settings
+
+# demo:begin
+# isort: split
+import json
+
+from app.project.service import project_key
+from tests.fixtures.auth import bearer
+from tests.fixtures.outbox import as_worker, relay_once, stream_entries
+
+# demo:end
 
 COOLDOWN = 1.0  # REDIS__CIRCUIT_COOLDOWN_SECONDS of the app under test
 RECOVERY_SECONDS = COOLDOWN + 10  # the circuit lets a call through after the cooldown
 CONCURRENCY = 8  # concurrent requests, to fill the app's Redis pool with several connections
 OUTAGE_SECONDS = 10  # all the requests sent while Redis is dead; none may wait on it
 ME = "/api/v1/users/me"
+# demo:begin
 PROJECTS = "/api/v1/projects"
+# demo:end
 
 
 def settings_for(server: RedisServer, *, fail_open: bool = True) -> Settings:
@@ -71,21 +79,27 @@ async def test_the_service_degrades_while_redis_is_dead_and_uses_it_again_once_r
 ) -> None:
     settings = settings_for(redis_server)
     async with running(settings) as (app, client):
-        # Redis up: sessions a and b, a project read through the cache, b logged out, and the
-        # app's pool holding several connections (concurrent reads), all about to go stale.
+        # Redis up: sessions a and b, a's principal in the cache, b logged out, and the app's
+        # pool holding several connections (concurrent reads), all about to go stale.
         account = await tenants.sign_up(client)
         a, b = await new_session(client, account), await new_session(client, account)
         me = (await client.get(ME, headers=a.headers)).json()
         tenant_id = uuid.UUID(me["tenant_id"])
         principal = entry_key(principal_key(tenant_id, uuid.UUID(me["id"])))
+        assert await reads(client, ME, a.headers, CONCURRENCY) == [200] * CONCURRENCY
+        # demo:begin
         created = (await client.post(PROJECTS, json={"name": "Before"}, headers=a.headers)).json()
         project = f"{PROJECTS}/{created['id']}"
         cached_project = entry_key(project_key(tenant_id, uuid.UUID(created["id"])))
         assert await reads(client, project, a.headers, CONCURRENCY) == [200] * CONCURRENCY
+        # demo:end
         assert (await client.post("/api/v1/auth/logout", headers=b.headers)).status_code == 204
         assert_problem(await client.get(ME, headers=b.headers), 401)
         async with redis_server.client() as inspect:
-            assert await inspect.exists(principal, cached_project) == 2
+            assert await inspect.exists(principal) == 1
+            # demo:begin
+            assert await inspect.exists(cached_project) == 1
+            # demo:end
             pooled = len(await inspect.client_list()) - 1  # the app's; the last is ours
         assert pooled >= 2
 
@@ -96,10 +110,12 @@ async def test_the_service_degrades_while_redis_is_dead_and_uses_it_again_once_r
         async with asyncio.timeout(OUTAGE_SECONDS):
             me_a = await client.get(ME, headers=a.headers)  # the principal from PostgreSQL
             me_b = await client.get(ME, headers=b.headers)  # revocation from PostgreSQL
+            # demo:begin
             read = await client.get(project, headers=a.headers)  # the cache skipped
             keyed = {**a.headers, "Idempotency-Key": "while-redis-is-dead"}
             written = await client.post(PROJECTS, json={"name": "During"}, headers=keyed)
             replayed = await client.post(PROJECTS, json={"name": "During"}, headers=keyed)
+            # demo:end
             login = await log_in(client, account)  # its rate limits fail open
             ready = await client.get("/health/ready")
             errors_during_outage = redis_errors(await client.get("/metrics"))
@@ -107,10 +123,12 @@ async def test_the_service_degrades_while_redis_is_dead_and_uses_it_again_once_r
 
         assert (me_a.status_code, me_a.json()["id"]) == (200, me["id"])
         assert_problem(me_b, 401)  # a logged-out token is never passed unchecked
+        # demo:begin
         assert (read.status_code, read.json()["name"]) == (200, "Before")
         assert (written.status_code, replayed.status_code) == (201, 201)
         assert replayed.headers["idempotent-replayed"] == "true"
         assert replayed.json()["id"] == written.json()["id"]
+        # demo:end
         assert login.status_code == 200
         assert ready.status_code == 200
         checks = ready.json()["checks"]
@@ -125,12 +143,16 @@ async def test_the_service_degrades_while_redis_is_dead_and_uses_it_again_once_r
         async with redis_server.client() as inspect:
             assert await inspect.dbsize() == 0
             async with asyncio.timeout(RECOVERY_SECONDS):
-                while not await inspect.exists(cached_project):
-                    assert (await client.get(project, headers=a.headers)).status_code == 200
+                while not await inspect.exists(principal):
+                    assert (await client.get(ME, headers=a.headers)).status_code == 200
                     await asyncio.sleep(0.05)
+            assert app.state.resources.redis_circuit.available  # closed again
             recovered_with = redis_errors(await client.get("/metrics"))
             assert await reads(client, ME, a.headers, CONCURRENCY) == [200] * CONCURRENCY
-            assert await inspect.exists(principal) == 1
+            # demo:begin
+            assert (await client.get(project, headers=a.headers)).status_code == 200
+            assert await inspect.exists(cached_project) == 1
+            # demo:end
             login = await log_in(client, account)
             limit = settings.rate_limit.login_per_account.limit
             assert login.headers["ratelimit-remaining"] == str(limit - 1)  # a new window
@@ -138,6 +160,7 @@ async def test_the_service_degrades_while_redis_is_dead_and_uses_it_again_once_r
             assert (await client.post("/api/v1/auth/logout", headers=a.headers)).status_code == 204
             assert await inspect.exists(denied_family_key(a.family)) == 1
             assert_problem(await client.get(ME, headers=a.headers), 401)
+            # demo:begin
             after = await client.post(
                 PROJECTS, json={"name": "After"}, headers=bearer(login.json()["access_token"])
             )
@@ -155,6 +178,7 @@ async def test_the_service_degrades_while_redis_is_dead_and_uses_it_again_once_r
                 "During",
                 "After",
             ]
+            # demo:end
             assert redis_errors(await client.get("/metrics")) == recovered_with
 
 

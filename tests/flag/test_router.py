@@ -14,7 +14,7 @@ from app.flag.models import FeatureFlag
 from app.flag.service import flags_key
 from app.identity.models import Role, Tenant
 from tests.fixtures.auth import Org
-from tests.fixtures.paths import FLAGS, bulk_url
+from tests.fixtures.demo import FLAGS, bulk_url
 from tests.fixtures.problems import assert_problem
 
 BULK_BODY = {"tasks": [{"title": "bulk"}]}

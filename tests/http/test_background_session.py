@@ -32,23 +32,29 @@ from app.auth.dependencies import MemberDep, RequestContextDep
 from app.core.db import SessionFactory
 from app.core.tenancy import bind_tenant
 from app.http.deps import ResourcesDep
-from app.project.models import Project
+from app.identity.models import Role, User
 from tests.fixtures.auth import Org
 
 BY_THE_REQUEST = "written by the request"
 BY_THE_TASK = "written by the background task"
 
 
-async def add_project_in_own_session(
-    factory: SessionFactory, tenant_id: uuid.UUID, name: str
-) -> None:
+def a_user(tenant_id: uuid.UUID, name: str) -> User:
+    """A row of a tenant-owned table (row-level security applies), named `name`."""
+    email = f"{uuid.uuid4().hex[:12]}@background.example.com"
+    return User(
+        tenant_id=tenant_id, email=email, password_hash="x", full_name=name, role=Role.VIEWER
+    )
+
+
+async def add_user_in_own_session(factory: SessionFactory, tenant_id: uuid.UUID, name: str) -> None:
     """The guide's recommendation: its own session and transaction, bound to its tenant."""
     async with factory() as session, session.begin():
         await bind_tenant(session, tenant_id)
-        session.add(Project(tenant_id=tenant_id, name=name))
+        session.add(a_user(tenant_id, name))
 
 
-async def add_project_on_borrowed_session(
+async def add_user_on_borrowed_session(
     session: AsyncSession, tenant_id: uuid.UUID, name: str, seen: dict[str, Any], *, commit: bool
 ) -> None:
     """The anti-pattern: the request's session, used after the request's commit and close."""
@@ -57,7 +63,7 @@ async def add_project_on_borrowed_session(
     await bind_tenant(session, tenant_id)
     seen["task transaction"] = session.sync_session.get_transaction()
     seen["binding"] = session.info["tenant_binding"]
-    session.add(Project(tenant_id=tenant_id, name=name))
+    session.add(a_user(tenant_id, name))
     await session.flush()
     if commit:
         await session.commit()
@@ -76,7 +82,7 @@ def build_app(real_app: FastAPI, factory: SessionFactory, seen: dict[str, Any]) 
         background: BackgroundTasks,
     ) -> None:
         background.add_task(
-            add_project_in_own_session, resources.session_factory, context.tenant_id, BY_THE_TASK
+            add_user_in_own_session, resources.session_factory, context.tenant_id, BY_THE_TASK
         )
 
     @app.post("/borrowed-session", status_code=202)
@@ -87,12 +93,12 @@ def build_app(real_app: FastAPI, factory: SessionFactory, seen: dict[str, Any]) 
         commit: bool = False,
     ) -> None:
         session, tenant_id = context.session, context.tenant_id
-        session.add(Project(tenant_id=tenant_id, name=BY_THE_REQUEST))
+        session.add(a_user(tenant_id, BY_THE_REQUEST))
         await session.flush()
         seen["request session"] = session
         seen["request transaction"] = session.sync_session.get_transaction()
         background.add_task(
-            add_project_on_borrowed_session, session, tenant_id, BY_THE_TASK, seen, commit=commit
+            add_user_on_borrowed_session, session, tenant_id, BY_THE_TASK, seen, commit=commit
         )
 
     return app
@@ -113,11 +119,11 @@ async def client(
         yield client
 
 
-async def project_names(factory: SessionFactory, org: Org) -> set[str]:
+async def names_written(factory: SessionFactory, org: Org) -> set[str]:
     async with factory() as session:
         await bind_tenant(session, org.tenant.id)
         names = await session.scalars(
-            select(Project.name).where(Project.name.in_([BY_THE_REQUEST, BY_THE_TASK]))
+            select(User.full_name).where(User.full_name.in_([BY_THE_REQUEST, BY_THE_TASK]))
         )
         return set(names)
 
@@ -128,7 +134,7 @@ async def test_a_task_with_its_own_session_commits_its_write(
     response = await client.post("/own-session", headers=acme.member.headers)
 
     assert response.status_code == 202
-    assert await project_names(session_factory, acme) == {BY_THE_TASK}
+    assert await names_written(session_factory, acme) == {BY_THE_TASK}
 
 
 async def test_a_borrowed_session_is_closed_rebound_and_never_committed(
@@ -150,7 +156,7 @@ async def test_a_borrowed_session_is_closed_rebound_and_never_committed(
 
     await borrowed.close()  # what eventually happens to it: a rollback
 
-    assert await project_names(session_factory, acme) == {BY_THE_REQUEST}
+    assert await names_written(session_factory, acme) == {BY_THE_REQUEST}
 
 
 async def test_a_borrowed_session_stores_only_what_the_task_commits_itself(
@@ -164,7 +170,7 @@ async def test_a_borrowed_session_stores_only_what_the_task_commits_itself(
 
     await borrowed.close()
 
-    assert await project_names(session_factory, acme) == {BY_THE_REQUEST, BY_THE_TASK}
+    assert await names_written(session_factory, acme) == {BY_THE_REQUEST, BY_THE_TASK}
 
 
 async def test_a_reused_session_is_unbound_until_bind_tenant_binds_again(

@@ -36,7 +36,7 @@ class TestByDefault:
 
     async def test_another_site_can_neither_preflight_nor_read(self, client: AsyncClient) -> None:
         preflight = await client.options(
-            "/api/v1/projects", headers={"Origin": APP_ORIGIN, **PREFLIGHT}
+            "/api/v1/users", headers={"Origin": APP_ORIGIN, **PREFLIGHT}
         )
         simple = await client.get("/health/live", headers={"Origin": APP_ORIGIN})
 
@@ -51,7 +51,7 @@ class TestWithOrigins:
     ) -> None:
         async with client_for(cors_app) as client:
             response = await client.options(
-                "/api/v1/projects", headers={"Origin": APP_ORIGIN, **PREFLIGHT}
+                "/api/v1/users", headers={"Origin": APP_ORIGIN, **PREFLIGHT}
             )
 
         assert response.status_code == 200
@@ -74,7 +74,7 @@ class TestWithOrigins:
     async def test_another_origin_is_refused(self, cors_app: FastAPI) -> None:
         async with client_for(cors_app) as client:
             preflight = await client.options(
-                "/api/v1/projects", headers={"Origin": "https://evil.example.com", **PREFLIGHT}
+                "/api/v1/users", headers={"Origin": "https://evil.example.com", **PREFLIGHT}
             )
             simple = await client.get(
                 "/health/live", headers={"Origin": "https://evil.example.com"}

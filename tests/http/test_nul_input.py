@@ -90,9 +90,12 @@ def test_item6_the_walk_finds_the_inputs_of_every_kind() -> None:
         "POST /api/v1/auth/token X-Tenant",  # header, no authentication
         "POST /api/v1/tenants body.name",  # body, no authentication
         "POST /api/v1/tenants body.password",
+        "POST /api/v1/users body.full_name",  # body, authenticated
+        # demo:begin
         "POST /api/v1/projects/{project_id}/tasks:bulk body.tasks.title",  # a list of models
         "GET /api/v1/projects cursor",  # query
         "PUT /api/v1/flags/{key} key",  # path
+        # demo:end
     } <= set(FIELDS)
 
 
@@ -128,11 +131,12 @@ class TestItem6NulIsA422:
         )
         assert assert_problem(response, 422)["errors"][0]["loc"] == ["body", "name"]
 
-    async def test_item6_nul_in_a_project_name_is_422(self, client: AsyncClient, acme: Org) -> None:
+    async def test_item6_nul_in_a_users_name_is_422(self, client: AsyncClient, acme: Org) -> None:
+        body = {"email": "new@acme.example.com", "password": "correct horse battery staple"}
         response = await client.post(
-            "/api/v1/projects", json={"name": "a\x00b"}, headers=acme.member.headers
+            "/api/v1/users", json={**body, "full_name": "a\x00b"}, headers=acme.admin.headers
         )
-        assert assert_problem(response, 422)["errors"][0]["loc"] == ["body", "name"]
+        assert assert_problem(response, 422)["errors"][0]["loc"] == ["body", "full_name"]
 
     async def test_item6_nul_in_the_tenant_header_is_422(self, client: AsyncClient) -> None:
         response = await client.post(
@@ -142,11 +146,14 @@ class TestItem6NulIsA422:
         )
         assert assert_problem(response, 422)["errors"][0]["loc"] == ["header", "X-Tenant"]
 
+    # demo:begin
     async def test_item6_nul_in_the_cursor_is_422(self, client: AsyncClient, acme: Org) -> None:
         response = await client.get(
             "/api/v1/projects", params={"cursor": "a\x00b"}, headers=acme.viewer.headers
         )
         assert assert_problem(response, 422)["errors"][0]["loc"] == ["query", "cursor"]
+
+    # demo:end
 
 
 @pytest.mark.parametrize("length", [201])
@@ -154,7 +161,8 @@ async def test_length_limits_keep_their_error_type(
     client: AsyncClient, acme: Org, length: int
 ) -> None:
     # Text adds a pattern, not a validator function: a too-long name is still `string_too_long`.
+    body = {"email": "new@acme.example.com", "password": "correct horse battery staple"}
     response = await client.post(
-        "/api/v1/projects", json={"name": "n" * length}, headers=acme.member.headers
+        "/api/v1/users", json={**body, "full_name": "n" * length}, headers=acme.admin.headers
     )
     assert assert_problem(response, 422)["errors"][0]["type"] == "string_too_long"

@@ -29,8 +29,8 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
 def test_operation_ids_are_tag_and_route_name(document: dict[str, Any]) -> None:
     ids = [operation["operationId"] for _, _, operation in operations(document)]
     assert len(ids) == len(set(ids))
-    read = document["paths"]["/api/v1/projects/{project_id}"]["get"]
-    assert read["operationId"] == "projects-read_project"
+    update = document["paths"]["/api/v1/users/{user_id}"]["patch"]
+    assert update["operationId"] == "users-update_user"
 
 
 def test_every_problem_is_documented_as_problem_json_only(document: dict[str, Any]) -> None:
@@ -45,12 +45,17 @@ def test_every_problem_is_documented_as_problem_json_only(document: dict[str, An
 
 
 def test_omittable_fields_are_not_documented_as_nullable(document: dict[str, Any]) -> None:
-    update = document["components"]["schemas"]["TaskUpdate"]["properties"]
-    assert update["title"]["type"] == "string"
-    assert "anyOf" not in update["title"]
-    assert "default" not in update["title"]
+    update = document["components"]["schemas"]["UserUpdate"]["properties"]
+    assert update["is_active"]["type"] == "boolean"
+    assert "anyOf" not in update["is_active"]
+    assert "default" not in update["is_active"]
+    # demo:begin
+    task_update = document["components"]["schemas"]["TaskUpdate"]["properties"]
+    assert task_update["title"]["type"] == "string"
+    assert "anyOf" not in task_update["title"]
     # Clearing the assignee is allowed, and documented so.
-    assert {"type": "null"} in update["assignee_id"]["anyOf"]
+    assert {"type": "null"} in task_update["assignee_id"]["anyOf"]
+    # demo:end
 
 
 async def test_a_body_that_is_not_utf8_is_the_documented_422(client: AsyncClient) -> None:
@@ -65,7 +70,7 @@ async def test_a_body_that_is_not_utf8_is_the_documented_422(client: AsyncClient
 
 
 async def test_a_405_names_every_method_of_the_path(client: AsyncClient, acme: Org) -> None:
-    response = await client.request("OPTIONS", "/api/v1/projects", headers=acme.owner.headers)
+    response = await client.request("OPTIONS", "/api/v1/users", headers=acme.owner.headers)
     assert_problem(response, 405)
     assert response.headers["allow"] == "GET, POST"
 
@@ -84,6 +89,7 @@ async def test_a_null_for_an_omittable_field_is_refused(client: AsyncClient, acm
     assert body["errors"][0]["loc"] == ["body", "role"]
 
 
+# demo:begin
 async def test_an_empty_cursor_is_the_first_page(client: AsyncClient, acme: Org) -> None:
     """The documented cursor pattern allows the empty string; the service agrees."""
     response = await client.get("/api/v1/projects?cursor=", headers=acme.owner.headers)
@@ -96,3 +102,6 @@ def test_a_created_project_links_to_what_takes_its_id(document: dict[str, Any]) 
     ids = {operation["operationId"] for _, _, operation in operations(document)}
     assert {link["operationId"] for link in links.values()} <= ids
     assert links["create_tasks_in_bulk"]["parameters"] == {"project_id": "$response.body#/id"}
+
+
+# demo:end

@@ -12,7 +12,6 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.core.errors import ConflictError, NotFoundError, declared_errors, raises
 from app.http.routing import ProblemRoute
-from app.idempotency.exceptions import IdempotencyInFlightError
 
 # Problems answered by the framework rather than declared by code: request validation (any
 # parameter or body) and the body size limit (any body).
@@ -68,17 +67,6 @@ def test_every_route_documents_exactly_the_problems_its_tree_declares(
     app_instance: FastAPI,
 ) -> None:
     assert drift(app_instance) == []
-
-
-def test_create_task_documents_the_409_of_its_idempotency_dependency(app_instance: FastAPI) -> None:
-    spec = app_instance.openapi()
-    conflict = spec["paths"]["/api/v1/projects/{project_id}/tasks"]["post"]["responses"]["409"]
-
-    assert IdempotencyInFlightError.title in conflict["description"]
-    # Served as problem+json, documented as problem+json, and nowhere else.
-    assert conflict["content"] == {
-        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-    }
 
 
 class TestTheCheckCanFail:

@@ -23,8 +23,8 @@ from app.project.repository import ProjectRepository
 from app.project.schemas import ProjectUpdate
 from app.project.service import ProjectService
 from tests.fixtures.auth import Org
+from tests.fixtures.demo import project_url
 from tests.fixtures.fakes import InMemoryCache, InMemoryRecorder, fake_principal
-from tests.fixtures.paths import project_url
 from tests.fixtures.problems import assert_problem
 
 

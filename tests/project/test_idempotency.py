@@ -30,7 +30,7 @@ from app.project.models import Project
 from app.task.models import Task
 from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
-from tests.fixtures.paths import PROJECTS, tasks_url
+from tests.fixtures.demo import PROJECTS, tasks_url
 from tests.fixtures.problems import assert_problem
 
 

@@ -33,8 +33,8 @@ from app.idempotency.dependencies import get_idempotency_store
 from app.idempotency.service import Claim, IdempotencyStore
 from tests.fixtures.app import provide
 from tests.fixtures.auth import Org
+from tests.fixtures.demo import tasks_url
 from tests.fixtures.factories import create_org
-from tests.fixtures.paths import tasks_url
 from tests.fixtures.problems import assert_problem
 
 

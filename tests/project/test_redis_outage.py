@@ -15,7 +15,7 @@ from app.core.config import RedisSettings
 from app.core.redis import create_redis_client, create_redis_pool
 from tests.fixtures.app import use_redis
 from tests.fixtures.auth import Org
-from tests.fixtures.paths import PROJECTS, project_url
+from tests.fixtures.demo import PROJECTS, project_url
 from tests.fixtures.ports import never_answer
 from tests.fixtures.problems import assert_problem
 

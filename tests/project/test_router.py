@@ -15,8 +15,7 @@ from app.identity.models import Role
 from app.project.models import Project
 from app.task.models import Task
 from tests.fixtures.auth import Org
-from tests.fixtures.factories import create_project
-from tests.fixtures.paths import PROJECTS, project_url
+from tests.fixtures.demo import PROJECTS, create_project, project_url
 from tests.fixtures.problems import assert_problem, field_error
 from tests.fixtures.rows import count, find, stored
 

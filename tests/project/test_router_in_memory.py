@@ -21,6 +21,7 @@ from app.project.dependencies import get_project_reader, get_project_service
 from app.project.exceptions import ProjectNotFoundError
 from app.project.models import Project
 from app.project.service import ProjectService, project_key
+from tests.fixtures.demo import PROJECTS
 from tests.fixtures.fakes import (
     InMemoryCache,
     InMemoryRecorder,
@@ -30,7 +31,6 @@ from tests.fixtures.fakes import (
     client_without_database,
     fake_context,
 )
-from tests.fixtures.paths import PROJECTS
 from tests.fixtures.problems import assert_problem
 
 

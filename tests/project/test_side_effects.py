@@ -14,8 +14,8 @@ from app.project.service import project_key
 from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
 from tests.fixtures.database import FailingCommitSession, savepoint_factory
+from tests.fixtures.demo import PROJECTS, project_url
 from tests.fixtures.outbox import recorded
-from tests.fixtures.paths import PROJECTS, project_url
 
 
 async def cached_name(redis: Redis, key: str) -> object:

@@ -83,7 +83,11 @@ def statuses(responses: list[httpx.Response]) -> list[int]:
     return [response.status_code for response in responses]
 
 
+# demo:begin
 async def create_project(client: httpx.AsyncClient, account: Account, name: str) -> str:
     response = await client.post("/api/v1/projects", json={"name": name}, headers=account.auth)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
+
+
+# demo:end

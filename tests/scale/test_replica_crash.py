@@ -1,11 +1,12 @@
 """A replica dies (SIGKILL) while it serves: no write it acknowledged is lost, and the balancer's
 retries never run a write twice.
 
-Two kinds of requests are in flight when the replica dies. A steady load of task creates through
+Two kinds of requests are in flight when the replica dies. A steady load of user creates through
 the balancer, and three creates held inside the replicas (one each: consecutive requests of a
-round robin) at their INSERT, which waits on a row lock this test holds. So the dead replica is
-certainly serving a write when it dies, whatever the timing. Afterwards every 2xx is a row with
-its id, no title is stored twice, and the held request of the dead replica is stored nowhere."""
+round robin) at their INSERT, whose foreign-key check waits on their tenant's row, locked by this
+test. So the dead replica is certainly serving a write when it dies, whatever the timing.
+Afterwards every 2xx is a row with its id, no name is stored twice, and the held request of the
+dead replica is stored nowhere."""
 
 import asyncio
 import itertools
@@ -19,7 +20,7 @@ from sqlalchemy import text
 
 from tests.fixtures.committed import Holder
 from tests.fixtures.nginx import UPSTREAM
-from tests.scale.calls import REPLICAS, Account, create_project, owner_of_a_new_tenant
+from tests.scale.calls import PASSWORD, REPLICAS, Account, owner_of_a_new_tenant
 from tests.scale.conftest import Cluster
 
 pytestmark = pytest.mark.scale
@@ -34,17 +35,16 @@ class Outcome:
     title: str
     status: int
     upstream: str
-    task_id: str | None
+    user_id: str | None
 
 
 @dataclass
 class Load:
-    """Task creates through the balancer from `WORKERS` concurrent clients, each with a title of
+    """User creates through the balancer from `WORKERS` concurrent clients, each with a name of
     its own, until stopped; every outcome recorded."""
 
     client: httpx.AsyncClient
     account: Account
-    project_id: str
     outcomes: list[Outcome] = field(default_factory=list)
     _numbers: Iterator[int] = field(default_factory=itertools.count)
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
@@ -56,9 +56,7 @@ class Load:
 
     async def _work(self) -> None:
         while not self._stopped.is_set():
-            outcome = await create_task(
-                self.client, self.account, self.project_id, f"load-{next(self._numbers)}"
-            )
+            outcome = await create_user(self.client, self.account, f"load-{next(self._numbers)}")
             async with self._changed:
                 self.outcomes.append(outcome)
                 self._changed.notify_all()
@@ -75,39 +73,46 @@ class Load:
         await asyncio.gather(*self._workers)
 
 
-async def create_task(
-    client: httpx.AsyncClient, account: Account, project_id: str, title: str
-) -> Outcome:
-    response = await client.post(
-        f"/api/v1/projects/{project_id}/tasks", json={"title": title}, headers=account.auth
-    )
-    task_id = response.json()["id"] if response.status_code == 201 else None
-    return Outcome(title, response.status_code, response.headers[UPSTREAM], task_id)
+async def create_user(client: httpx.AsyncClient, account: Account, title: str) -> Outcome:
+    body = {
+        "email": f"{title}@{account.slug}.example",
+        "password": PASSWORD,
+        "full_name": title,
+        "role": "viewer",
+    }
+    response = await client.post("/api/v1/users", json=body, headers=account.auth)
+    user_id = response.json()["id"] if response.status_code == 201 else None
+    return Outcome(title, response.status_code, response.headers[UPSTREAM], user_id)
 
 
-async def stored_tasks(cluster: Cluster, *project_ids: str) -> list[tuple[str, str]]:
-    """(title, id) of every task of the projects, read by the owner."""
+async def stored_users(cluster: Cluster, *accounts: Account) -> list[tuple[str, str]]:
+    """(name, id) of every user the test created in the accounts' tenants, read by the owner."""
     async with cluster.owner.connect() as connection:
         rows = await connection.execute(
-            text("SELECT title, id::text FROM tasks WHERE project_id::text = ANY(:ids)"),
-            {"ids": list(project_ids)},
+            text(
+                "SELECT users.full_name, users.id::text FROM users "
+                "JOIN tenants ON tenants.id = users.tenant_id "
+                "WHERE tenants.slug = ANY(:slugs) AND users.full_name <> 'O'"
+            ),
+            {"slugs": [account.slug for account in accounts]},
         )
-    return [(row.title, row.id) for row in rows]
+    return [(row.full_name, row.id) for row in rows]
 
 
 async def test_killing_a_replica_mid_load_loses_no_acknowledged_write(
     cluster: Cluster, client: httpx.AsyncClient
 ) -> None:
     owner = await owner_of_a_new_tenant(client)
-    loaded = await create_project(client, owner, "Under load")
-    locked = await create_project(client, owner, "Held")
-    load = Load(client, owner, loaded)
+    held_owner = await owner_of_a_new_tenant(client)  # of another tenant, whose row is locked
+    load = Load(client, owner)
     async with Holder(cluster.owner) as holder:
-        # A task's INSERT checks its project's row: locked, the held creates wait there.
-        await holder.execute("SELECT FROM projects WHERE id = :id FOR UPDATE", id=locked)
+        # A user's INSERT checks its tenant's row: locked, the held creates wait there.
+        await holder.execute(
+            "SELECT FROM tenants WHERE slug = :slug FOR UPDATE", slug=held_owner.slug
+        )
         held: list[asyncio.Future[Outcome]] = []
         for number in range(REPLICAS):
-            held.append(asyncio.ensure_future(create_task(client, owner, locked, f"held-{number}")))
+            held.append(asyncio.ensure_future(create_user(client, held_owner, f"held-{number}")))
             await holder.wait_until_blocking(number + 1, *held)
         load.start()
         await load.wait_for_acknowledged(ACKNOWLEDGED_BEFORE)
@@ -126,12 +131,12 @@ async def test_killing_a_replica_mid_load_loses_no_acknowledged_write(
         (502, True),
     ]
     outcomes = load.outcomes + held_outcomes
-    stored = await stored_tasks(cluster, loaded, locked)
+    stored = await stored_users(cluster, owner, held_owner)
     assert [
         title for title, count in Counter(title for title, _ in stored).items() if count > 1
     ] == []
     stored_ids = dict(stored)
-    lost = [o for o in outcomes if o.status == 201 and stored_ids.get(o.title) != o.task_id]
+    lost = [o for o in outcomes if o.status == 201 and stored_ids.get(o.title) != o.user_id]
     assert lost == []
     assert next(o.title for o in held_outcomes if o.status == 502) not in stored_ids
     # Requests the balancer sent to the dead replica failed to connect and went to the next one

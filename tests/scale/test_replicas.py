@@ -6,21 +6,16 @@ docs/deployment.md, "Running several replicas", lists what a process does keep, 
 The cluster runs twice (tests/scale/conftest.py): replicas connected to PostgreSQL directly, and
 through PgBouncer in transaction mode."""
 
-import asyncio
-import uuid
 from collections.abc import Awaitable
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from tests.fixtures.committed import Holder
 from tests.scale.calls import (
     PASSWORD,
     REPLICAS,
     Account,
     attempt_login,
-    create_project,
     log_in,
     on_every_replica,
     owner_of_a_new_tenant,
@@ -29,6 +24,18 @@ from tests.scale.calls import (
     upstreams,
 )
 from tests.scale.conftest import LOGIN_LIMIT, Cluster
+
+# demo:begin
+# isort: split
+import asyncio
+import uuid
+
+from sqlalchemy import text
+
+from tests.fixtures.committed import Holder
+from tests.scale.calls import create_project
+
+# demo:end
 
 pytestmark = pytest.mark.scale
 
@@ -73,6 +80,7 @@ class TestRateLimits:
         assert all(int(response.headers["Retry-After"]) > 0 for response in over)
 
 
+# demo:begin
 class TestIdempotency:
     async def test_a_key_replays_on_every_replica(
         self, cluster: Cluster, client: httpx.AsyncClient
@@ -131,7 +139,9 @@ async def stored_projects(cluster: Cluster, account: Account, name: str) -> int:
     return int(count or 0)
 
 
+# demo:end
 class TestCaches:
+    # demo:begin
     async def test_a_write_on_one_replica_is_never_served_stale_by_another(
         self, client: httpx.AsyncClient
     ) -> None:
@@ -156,6 +166,7 @@ class TestCaches:
             ] * REPLICAS
             assert {response.headers["ETag"] for response in after} == {renamed.headers["ETag"]}
 
+    # demo:end
     async def test_a_role_change_on_one_replica_holds_on_every_replica(
         self, client: httpx.AsyncClient
     ) -> None:
@@ -189,9 +200,11 @@ class TestCaches:
         assert [response.json()["role"] for response in await on_every_replica(me)] == [
             "viewer"
         ] * REPLICAS
+        # demo:begin: and the demo's member-only writes are refused on every replica
         writes = await on_every_replica(
             lambda: client.post(
                 "/api/v1/projects", json={"name": str(uuid.uuid4())}, headers=member.auth
             )
         )
         assert statuses(writes) == [403] * REPLICAS
+        # demo:end

@@ -9,31 +9,28 @@ from typing import Any
 from hypothesis import strategies as st
 
 from app.identity.models import Role
-from app.task.models import TaskStatus
 from tests.fixtures.auth import Org
-from tests.fixtures.paths import FLAGS, PROJECTS, USERS
+from tests.fixtures.paths import USERS
+
+# demo:begin
+# isort: split
+from app.task.models import TaskStatus
+from tests.fixtures.demo import FLAGS, PROJECTS
+
+# demo:end
 
 PRIVILEGED = frozenset({Role.OWNER, Role.ADMIN})
 # A tenant's users write its slug into every name, title and description, and the suffix
 # alphabet cannot spell the other slug: one tenant's values never occur in the other's data, so a
 # leak is a plain substring match.
 SUFFIX = st.text(alphabet="0123456789 ·ßé漢", max_size=6)
-# Shared by both tenants on purpose: project names and emails are unique per tenant, not across
-# tenants (a global constraint would answer 409 and so confirm the other tenant's value).
-SHARED_NAME = "Shared roadmap"
+# Shared by both tenants on purpose: emails are unique per tenant, not across tenants (a global
+# constraint would answer 409 and so confirm the other tenant's value).
 EMAILS = ("ann@people.example", "Ann@people.example", "bob@people.example", "cy@people.example")
 
 
 def tagged(tag: str) -> st.SearchStrategy[str]:
     return SUFFIX.map(lambda suffix: f"{tag} {suffix}")
-
-
-def project_names(tag: str) -> st.SearchStrategy[str]:
-    return st.one_of(tagged(tag), st.just(SHARED_NAME))
-
-
-def descriptions(tag: str) -> st.SearchStrategy[str]:
-    return st.one_of(st.just(""), tagged(tag))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +39,18 @@ class UserRow:
     full_name: str
     role: Role
     is_active: bool
+
+
+# demo:begin
+SHARED_NAME = "Shared roadmap"  # project names are unique per tenant too
+
+
+def project_names(tag: str) -> st.SearchStrategy[str]:
+    return st.one_of(tagged(tag), st.just(SHARED_NAME))
+
+
+def descriptions(tag: str) -> st.SearchStrategy[str]:
+    return st.one_of(st.just(""), tagged(tag))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,17 +68,20 @@ class TaskRow:
     assignee_id: uuid.UUID | None
 
 
+# demo:end
 @dataclasses.dataclass
 class State:
     """A tenant's data, as its owner reads it through the API."""
 
     users: dict[uuid.UUID, UserRow]
-    projects: dict[uuid.UUID, ProjectRow]
-    tasks: dict[uuid.UUID, TaskRow]
-    flags: dict[str, bool]
+    # demo:begin
+    projects: dict[uuid.UUID, ProjectRow] = dataclasses.field(default_factory=dict)
+    tasks: dict[uuid.UUID, TaskRow] = dataclasses.field(default_factory=dict)
+    flags: dict[str, bool] = dataclasses.field(default_factory=dict)
+    # demo:end
 
     def copy(self) -> "State":
-        return State(dict(self.users), dict(self.projects), dict(self.tasks), dict(self.flags))
+        return State(**{f.name: dict(getattr(self, f.name)) for f in dataclasses.fields(self)})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,8 +101,6 @@ class Side:
     state: State
     # Every id the tenant ever had, in creation order (deleted ones too: they stay 404). Creation
     # order, not sorted ids: Hypothesis replays and shrinks choices by position.
-    projects_ever: list[uuid.UUID]
-    tasks_ever: dict[uuid.UUID, uuid.UUID]  # task -> its project
     users_ever: list[uuid.UUID]
     # The users its admins may change and delete: every one but the four that act, which keep
     # their roles so that every role can act in every step.
@@ -99,6 +109,10 @@ class Side:
     secrets: set[str]
     # (role, route, Idempotency-Key) -> the write that ran under it, to be replayed.
     replays: dict[tuple[Role, str, str], Write]
+    # demo:begin
+    projects_ever: list[uuid.UUID] = dataclasses.field(default_factory=list)
+    tasks_ever: dict[uuid.UUID, uuid.UUID] = dataclasses.field(default_factory=dict)  # -> project
+    # demo:end
 
     @property
     def tag(self) -> str:
@@ -107,6 +121,7 @@ class Side:
     def keep(self, *values: object) -> None:
         self.secrets.update(str(v) for v in values if v is not None and str(v).strip())
 
+    # demo:begin
     def name_taken(self, name: str) -> bool:
         return name.strip() in {project.name for project in self.state.projects.values()}
 
@@ -117,6 +132,8 @@ class Side:
     def assignable(self, assignee: str | None) -> bool:
         return assignee is None or uuid.UUID(assignee) in self.state.users
 
+    # demo:end
+
 
 def start(org: Org, state: State) -> Side:
     """The tenant at the start of an example: `state`, as read when the test began."""
@@ -124,8 +141,6 @@ def start(org: Org, state: State) -> Side:
     side = Side(
         org=org,
         state=state.copy(),
-        projects_ever=list(state.projects),
-        tasks_ever={task_id: task.project_id for task_id, task in state.tasks.items()},
         users_ever=list(state.users),
         changeable_users=[u for u in state.users if u not in actors],
         secrets=set(),
@@ -134,10 +149,14 @@ def start(org: Org, state: State) -> Side:
     side.keep(org.tenant.id, org.tenant.slug, org.tenant.name)
     for user_id, user in state.users.items():
         side.keep(user_id, user.email, user.full_name)
+    # demo:begin
+    side.projects_ever = list(state.projects)
+    side.tasks_ever = {task_id: task.project_id for task_id, task in state.tasks.items()}
     for project_id, project in state.projects.items():
         side.keep(project_id, project.name, project.description)
     for task_id, task in state.tasks.items():
         side.keep(task_id, task.title, task.description)
+    # demo:end
     return side
 
 
@@ -148,6 +167,7 @@ def user_change_needs_owner(target: UserRow, role: Role | None, active: bool | N
     return new_role or new_active
 
 
+# demo:begin
 def task_row(body: dict[str, Any]) -> TaskRow:
     assignee = body["assignee_id"]
     return TaskRow(
@@ -159,6 +179,7 @@ def task_row(body: dict[str, Any]) -> TaskRow:
     )
 
 
+# demo:end
 def user_row(body: dict[str, Any]) -> UserRow:
     return UserRow(body["email"], body["full_name"], Role(body["role"]), body["is_active"])
 
@@ -168,6 +189,8 @@ Getter = Callable[[str, dict[str, str]], Any]  # path, query -> the JSON of a 20
 
 def read_state(get: Getter) -> State:
     """Everything of a tenant's, read through the API by its owner."""
+    state = State(users={uuid.UUID(u["id"]): user_row(u) for u in get(USERS, {})})
+    # demo:begin
     projects_page = get(PROJECTS, {"limit": "100"})
     assert projects_page["next_cursor"] is None
     projects = {
@@ -178,6 +201,7 @@ def read_state(get: Getter) -> State:
         page = get(f"{PROJECTS}/{project_id}/tasks", {"limit": "100"})
         assert page["next_cursor"] is None
         tasks.update({uuid.UUID(t["id"]): task_row(t) for t in page["items"]})
-    users = {uuid.UUID(u["id"]): user_row(u) for u in get(USERS, {})}
     flags = {f["key"]: f["enabled"] for f in get(FLAGS, {})}
-    return State(users, projects, tasks, flags)
+    state = dataclasses.replace(state, projects=projects, tasks=tasks, flags=flags)
+    # demo:end
+    return state

@@ -90,12 +90,14 @@ async def test_item3_a_demotion_racing_a_cache_fill_does_not_restore_the_old_rol
     await race_a_change(committing_client, committed_org, held, {"role": "viewer"})
 
     me = await committing_client.get(ME, headers=committed_org.member.headers)
+
+    assert me.json()["role"] == "viewer"
+    # demo:begin: and a member's write is refused
     write = await committing_client.post(
         "/api/v1/projects", json={"name": "As a member"}, headers=committed_org.member.headers
     )
-
-    assert me.json()["role"] == "viewer"
     assert write.status_code == 403
+    # demo:end
 
 
 async def test_item3_a_deactivation_racing_a_cache_fill_does_not_revive_the_user(

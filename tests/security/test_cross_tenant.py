@@ -25,16 +25,20 @@ from tests.security.test_row_level_security import TENANT_OWNED
 # How to find acme's id for each path parameter a tenant-scoped route may have.
 IDS: dict[str, Callable[[Org], uuid.UUID]] = {
     "user_id": lambda org: org.member.user.id,
+    # demo:begin
     "project_id": lambda org: org.project.id,
     "task_id": lambda org: org.task.id,
+    # demo:end
 }
 # Bodies that would succeed for acme's own admin, so only the tenant wall can refuse them.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/users/{user_id}"): {"role": "viewer"},
+    # demo:begin
     ("PATCH", "/api/v1/projects/{project_id}"): {"name": "renamed"},
     ("POST", "/api/v1/projects/{project_id}/tasks"): {"title": "planted"},
     ("POST", "/api/v1/projects/{project_id}/tasks:bulk"): {"tasks": [{"title": "planted"}]},
     ("PATCH", "/api/v1/projects/{project_id}/tasks/{task_id}"): {"status": "done"},
+    # demo:end
 }
 # The generated domains: acme gets one row of each when a route names it.
 SEEDS = {seed.path_parameter: seed for seed in seeds()}
@@ -42,8 +46,8 @@ BODIES |= {("PATCH", seed.item_path): seed.update for seed in SEEDS.values()}
 
 
 def routes_with_ids(app: FastAPI) -> list[tuple[str, str]]:
-    """Routes addressing a resource by id (`{..._id}`); `/flags/{key}` names a key of the
-    caller's own tenant, not another tenant's resource."""
+    """Routes addressing a resource by id (`{..._id}`); a path naming a key of the caller's own
+    tenant (`{key}`) addresses no other tenant's resource."""
     return [
         (method, path)
         for method, path, _ in api_routes(app)
@@ -85,11 +89,13 @@ async def test_other_tenant_ids_are_404_and_nothing_changes(
     method: str,
     template: str,
 ) -> None:
+    # demo:begin
     # Every feature on for the intruder: only the tenant wall may refuse.
     enabled = await client.put(
         "/api/v1/flags/bulk_tasks", json={"enabled": True}, headers=globex.admin.headers
     )
     assert enabled.status_code == 200
+    # demo:end
     path = template
     for name, provider in IDS.items():
         path = path.replace("{" + name + "}", str(provider(acme)))

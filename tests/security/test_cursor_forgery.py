@@ -15,8 +15,6 @@ from app.core.config import AuthSettings, Settings
 from app.core.pagination import CursorCodec, InvalidCursorError, Position
 from app.core.resources import Resources, open_resources
 from tests.fixtures.auth import Org
-from tests.fixtures.paths import PROJECTS
-from tests.fixtures.problems import assert_problem
 from tests.fixtures.secrets import production_settings, rs256_settings, strong_secret
 
 # AUTH__SECRET_KEY's default: public, and unused (so unchecked) with RS256/ES256.
@@ -97,15 +95,20 @@ class TestItem7ImpossibleCursors:
             None,
         ],
     )
-    async def test_item7_cursor_with_impossible_values_is_422(
+    async def test_item7_cursor_with_impossible_values_is_refused(
         self, client: AsyncClient, app: FastAPI, acme: Org, payload: object
     ) -> None:
         resources: Resources = app.state.resources
         cursor = signed(resources.cursor_codec, payload)
 
-        response = await client.get(
-            PROJECTS, params={"cursor": cursor}, headers=acme.viewer.headers
-        )
+        with pytest.raises(InvalidCursorError):
+            resources.cursor_codec.decode(cursor)
+        # demo:begin: and a list route answers it with 422
+        from tests.fixtures.problems import assert_problem
 
+        response = await client.get(
+            "/api/v1/projects", params={"cursor": cursor}, headers=acme.viewer.headers
+        )
         body = assert_problem(response, 422)
         assert body["type"] == "urn:problem:dependable:invalid-cursor"
+        # demo:end

@@ -1,13 +1,13 @@
 """Tenant isolation as a property (issue 13 item 2).
 
 A Hypothesis state machine interleaves the users of two tenants, of every role, as they create,
-list, read, update and delete projects, tasks, users and flags, and aims each tenant at the
-other's ids: in paths, in bodies (task assignees), in query parameters (the assignee filter), and
-at the other tenant itself (`X-Tenant`). Every step checks that:
+list, read, update and delete what a tenant holds (its users, and the rows of its domains), and
+aims each tenant at the other's ids: in paths, in bodies, in query parameters, and at the other
+tenant itself (`X-Tenant`). Every step checks that:
 
 - the status is the one the model predicts. A 403 comes only from the caller's role, for its own
   tenant's routes, and would be the same for any id; another tenant's id in a path is 404, in a
-  body invalid-assignee (422), in a filter an empty page;
+  body a 422, in a filter an empty page;
 - a request carrying the other tenant's ids gets exactly the answer the same request gets with
   ids that exist nowhere (its ghost, sent right after): other tenants' ids are never confirmed;
 - no response holds an id or a value (name, title, email...) of the other tenant that the caller
@@ -19,8 +19,8 @@ Hypothesis machines are synchronous; the app runs on the test's event loop with 
 fixtures (its real lifespan, the rolled-back connection, the test's Redis database). So the
 machine runs in a worker thread and hands each request to the loop (`LoopBridge`). Each example
 is a savepoint, rolled back (and Redis flushed) at teardown: every example starts from the same
-two tenants, acme and globex, each with a user of every role, a fifth user, a project and a task
-(and the `bulk_tasks` flag on for acme only).
+two tenants, acme and globex, each with a user of every role and a fifth user (and the demo's
+rows).
 """
 
 import asyncio
@@ -37,7 +37,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     invariant,
-    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -45,29 +44,39 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
 from app.identity.models import Role
-from app.task.models import TaskStatus
 from tests.fixtures.auth import Org
 from tests.fixtures.loop_bridge import LoopBridge
-from tests.fixtures.paths import FLAGS, PROJECTS, USERS
+from tests.fixtures.paths import ME, USERS
 from tests.security.isolation_model import (
     EMAILS,
     PRIVILEGED,
     Getter,
-    ProjectRow,
     Side,
     State,
-    TaskRow,
     UserRow,
-    Write,
-    descriptions,
-    project_names,
     read_state,
     start,
     tagged,
-    task_row,
     user_change_needs_owner,
     user_row,
 )
+
+# demo:begin
+# isort: split
+from hypothesis.stateful import precondition
+
+from app.task.models import TaskStatus
+from tests.fixtures.demo import FLAGS, PROJECTS
+from tests.security.isolation_model import (
+    ProjectRow,
+    TaskRow,
+    Write,
+    descriptions,
+    project_names,
+    task_row,
+)
+
+# demo:end
 
 T = TypeVar("T")
 
@@ -79,8 +88,10 @@ SETTINGS = settings(
     # A step is a few requests against PostgreSQL: slow next to drawing its data, by design.
     suppress_health_check=[HealthCheck.too_slow],
 )
+# demo:begin
 FLAG_KEYS = ("bulk_tasks", "beta")
 IDEMPOTENCY_KEYS = (None, "k1")
+# demo:end
 WHO = st.tuples(st.sampled_from((0, 1)), st.sampled_from(tuple(Role)))  # (tenant, role)
 
 
@@ -170,10 +181,12 @@ def ids(foreign: bool, *values: object) -> tuple[str, ...]:
     return tuple(str(value) for value in values if value is not None) if foreign else ()
 
 
+# demo:begin
 def idem(key: str | None) -> dict[str, str] | None:
     return {"Idempotency-Key": key} if key else None
 
 
+# demo:end
 # --- the machine ------------------------------------------------------------------------------
 
 
@@ -281,6 +294,7 @@ class TenantIsolation(RuleBasedStateMachine):
         foreign = data.draw(st.booleans(), f"{label} of the other tenant") if mine else True
         return data.draw(st.sampled_from(theirs if foreign else mine), label), foreign
 
+    # demo:begin
     def draw_project(self, data: st.DataObject, side: Side) -> tuple[uuid.UUID, bool]:
         other = self.other(side)
         return self.draw_target(data, side.projects_ever, other.projects_ever, "project")
@@ -541,6 +555,7 @@ class TenantIsolation(RuleBasedStateMachine):
             }
             assert {uuid.UUID(t["id"]): task_row(t) for t in response.json()["items"]} == expected
 
+    # demo:end
     # --- users --------------------------------------------------------------------------------
 
     @rule(who=WHO, data=st.data())
@@ -617,9 +632,11 @@ class TenantIsolation(RuleBasedStateMachine):
         self.expect(side, role, "DELETE", path, status, foreign=ids(foreign, user_id))
         if status == 204:
             del side.state.users[user_id]
+            # demo:begin
             for task_id, task in side.state.tasks.items():
                 if task.assignee_id == user_id:  # ON DELETE SET NULL
                     side.state.tasks[task_id] = dataclasses.replace(task, assignee_id=None)
+            # demo:end
 
     @rule(who=WHO)
     def list_users(self, who: tuple[int, Role]) -> None:
@@ -629,8 +646,9 @@ class TenantIsolation(RuleBasedStateMachine):
         if status == 200:
             assert {uuid.UUID(u["id"]): user_row(u) for u in response.json()} == side.state.users
 
-    # --- flags and the tenant itself ----------------------------------------------------------
+    # --- the tenant itself --------------------------------------------------------------------
 
+    # demo:begin: and its feature flags
     @rule(who=WHO, key=st.sampled_from(FLAG_KEYS), enabled=st.booleans())
     def set_flag(self, who: tuple[int, Role], key: str, enabled: bool) -> None:
         side, role = self.who(who)
@@ -639,6 +657,8 @@ class TenantIsolation(RuleBasedStateMachine):
         if status == 200:
             side.state.flags[key] = enabled
 
+    # demo:end
+
     @rule(who=WHO)
     def name_the_other_tenant(self, who: tuple[int, Role]) -> None:
         """A token names its tenant; naming another one in `X-Tenant` is 403 whether that
@@ -646,8 +666,9 @@ class TenantIsolation(RuleBasedStateMachine):
         side, role = self.who(who)
         slug = self.other(side).tag
         headers = {"X-Tenant": slug}
-        self.expect(side, role, "GET", PROJECTS, 403, headers=headers, foreign=(slug,))
+        self.expect(side, role, "GET", ME, 403, headers=headers, foreign=(slug,))
 
+    # demo:begin
     # --- idempotency keys ---------------------------------------------------------------------
 
     def key_reused(
@@ -696,6 +717,7 @@ class TenantIsolation(RuleBasedStateMachine):
         if key is not None:
             side.replays[(role, route, key)] = write
 
+    # demo:end
     # --- after every step ---------------------------------------------------------------------
 
     @invariant()
@@ -717,6 +739,7 @@ class TenantIsolation(RuleBasedStateMachine):
         return read_state(get)
 
 
+# demo:begin
 def parsed(changes: dict[str, Any]) -> dict[str, Any]:
     """A task PATCH body as the fields it sets."""
     values: dict[str, Any] = {}
@@ -730,6 +753,7 @@ def parsed(changes: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+# demo:end
 async def test_tenants_stay_apart_whatever_they_do(
     client: AsyncClient,
     connection: AsyncConnection,
@@ -741,11 +765,13 @@ async def test_tenants_stay_apart_whatever_they_do(
     world = World(LoopBridge(asyncio.get_running_loop()), client, connection, redis, (acme, globex))
     machine = type("TenantIsolationRun", (TenantIsolation,), {"world": world})
 
+    # demo:begin
     # The tenants start apart in one flag too: acme's bulk route exists, globex's does not.
     enabled = await client.put(
         f"{FLAGS}/bulk_tasks", json={"enabled": True}, headers=acme.admin.headers
     )
     assert enabled.status_code == 200, enabled.text
+    # demo:end
     # And each has a fifth user, for its admins to change and delete from the first step.
     for org in (acme, globex):
         extra = {

@@ -2,7 +2,7 @@
 
 `tenants` has no row-level security (a tenant is looked up before one is known), and every
 tenant-owned table references it `ON DELETE CASCADE`. A role that could delete a tenant row would
-therefore delete another tenant's users, projects and tasks beneath the policies; one that could
+therefore delete another tenant's users and every row they own beneath the policies; one that could
 update it could re-key a tenant (change its id or slug) or deactivate it. The API only reads
 tenants and inserts them at signup, so the role gets SELECT and INSERT, nothing more. Deleting or
 deactivating a tenant is an operator's job, done as the owner.

@@ -7,9 +7,9 @@ from httpx import AsyncClient
 from app.core.db import SessionFactory
 from app.task.models import Task
 from tests.fixtures.auth import Org
-from tests.fixtures.paths import bulk_url
+from tests.fixtures.demo import bulk_url, task_titles
 from tests.fixtures.problems import INVALID_ASSIGNEE, assert_problem, field_error
-from tests.fixtures.rows import count, task_titles
+from tests.fixtures.rows import count
 
 
 async def enable_bulk(client: AsyncClient, org: Org, enabled: bool = True) -> None:

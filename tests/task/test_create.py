@@ -10,9 +10,9 @@ from httpx import AsyncClient
 from app.core.db import SessionFactory
 from app.task.models import Task, TaskStatus
 from tests.fixtures.auth import Org
-from tests.fixtures.paths import PROJECTS, tasks_url
+from tests.fixtures.demo import PROJECTS, task_titles, tasks_url
 from tests.fixtures.problems import INVALID_ASSIGNEE, assert_problem, field_error
-from tests.fixtures.rows import count, stored, task_titles
+from tests.fixtures.rows import count, stored
 
 
 class TestCreateTask:

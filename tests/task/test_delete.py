@@ -7,8 +7,7 @@ from httpx import AsyncClient
 from app.core.db import SessionFactory
 from app.task.models import Task
 from tests.fixtures.auth import Org
-from tests.fixtures.factories import create_project
-from tests.fixtures.paths import PROJECTS, task_url, tasks_url
+from tests.fixtures.demo import PROJECTS, create_project, task_url, tasks_url
 from tests.fixtures.problems import assert_problem
 from tests.fixtures.rows import count
 

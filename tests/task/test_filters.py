@@ -10,8 +10,7 @@ from httpx import AsyncClient
 from app.core.db import SessionFactory
 from app.task.models import Task, TaskStatus
 from tests.fixtures.auth import Org
-from tests.fixtures.factories import create_task
-from tests.fixtures.paths import tasks_url
+from tests.fixtures.demo import create_task, tasks_url
 from tests.fixtures.problems import field_error
 
 

@@ -14,8 +14,7 @@ from app.core.tenancy import bind_tenant
 from app.identity.models import Role
 from app.task.models import Task
 from tests.fixtures.auth import Org
-from tests.fixtures.factories import create_project, create_task
-from tests.fixtures.paths import PROJECTS, tasks_url
+from tests.fixtures.demo import PROJECTS, create_project, create_task, tasks_url
 from tests.fixtures.problems import assert_problem, field_error
 
 

@@ -9,8 +9,7 @@ from httpx import AsyncClient
 from app.core.db import SessionFactory
 from app.identity.models import Role
 from tests.fixtures.auth import Org
-from tests.fixtures.factories import create_project
-from tests.fixtures.paths import task_url, tasks_url
+from tests.fixtures.demo import create_project, task_url, tasks_url
 from tests.fixtures.problems import assert_problem
 
 

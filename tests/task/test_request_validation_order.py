@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import SessionFactory
 from tests.fixtures.app import use_resources
 from tests.fixtures.auth import Org
-from tests.fixtures.paths import task_url
+from tests.fixtures.demo import task_url
 from tests.fixtures.problems import assert_problem, field_errors
 
 MALFORMED = b'{"title": '  # JSON that ends in the middle: the decoder fails at position 10

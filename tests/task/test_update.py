@@ -11,8 +11,7 @@ from httpx import AsyncClient
 from app.core.db import SessionFactory
 from app.task.models import Task, TaskStatus
 from tests.fixtures.auth import Org
-from tests.fixtures.factories import create_project, create_task
-from tests.fixtures.paths import task_url, tasks_url
+from tests.fixtures.demo import create_project, create_task, task_url, tasks_url
 from tests.fixtures.problems import INVALID_ASSIGNEE, assert_problem, field_error
 from tests.fixtures.rows import stored
 

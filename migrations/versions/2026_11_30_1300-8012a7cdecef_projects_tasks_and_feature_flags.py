@@ -1,8 +1,14 @@
 """projects, tasks and feature flags
 
 Revision ID: 8012a7cdecef
-Revises: 5b1d0c7e2f43
+Revises: 8e5f3b0c2a4d
 Create Date: 2026-11-28 18:31:23.826503+00:00
+
+The demo domain's tables. The demo's revisions (this one and 3c9e7a1b2d4f) come last in the
+chain, after every revision of the spine, so a project generated without the demo deletes them
+and keeps a chain that stands alone. A new spine revision goes before them: it revises the
+spine's newest revision, and this one revises it in turn (tests/template/test_demo_revisions.py
+checks the order).
 """
 
 from collections.abc import Sequence
@@ -14,7 +20,7 @@ from alembic import op
 from migrations.security import disable_tenant_isolation, enable_tenant_isolation
 
 revision: str = "8012a7cdecef"
-down_revision: str | Sequence[str] | None = "5b1d0c7e2f43"
+down_revision: str | Sequence[str] | None = "8e5f3b0c2a4d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
