@@ -28,7 +28,7 @@ from app.core.resources import Resources
 from app.identity.models import Role, Tenant, User
 from app.main import create_app
 from tests.fixtures.auth import Actor, mint_token
-from tests.fixtures.paths import PROJECTS
+from tests.fixtures.demo import PROJECTS
 from tests.fixtures.ports import unused_port
 from tests.fixtures.replica import StreamingReplica
 
