@@ -11,6 +11,7 @@ import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.engine import make_url
 
+from app.core.db import drop_database_if_exists
 from bench import baseline, floor
 from bench.data import BenchData, prepare
 from bench.settings import BenchSettings
@@ -35,6 +36,8 @@ def bench_settings() -> BenchSettings:
 
 @pytest.fixture(scope="module")
 async def data(bench_settings: BenchSettings) -> BenchData:
+    # Anew each run: a previous run's database may be at revisions this history does not have.
+    await drop_database_if_exists(bench_settings.database_owner_url)
     return await prepare(bench_settings, tasks=TASKS)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import DatabaseSettings, Settings
-from app.core.db import create_database_if_missing
+from app.core.db import create_database_if_missing, drop_database_if_exists
 from migrations.models import Base
 from tests.fixtures.database import alembic_config
 from tests.fixtures.settings import make_settings
@@ -27,6 +27,8 @@ async def scratch_settings(settings: Settings) -> Settings:
         return f"{base}/{name}_migrations"
 
     owner_url = scratch(settings.database.owner_url)
+    # Anew each run: a previous run's database may be at revisions this history does not have.
+    await drop_database_if_exists(owner_url)
     await create_database_if_missing(owner_url)
     return make_settings(
         database=DatabaseSettings(url=scratch(settings.database.url), migration_url=owner_url)
