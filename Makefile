@@ -47,10 +47,10 @@ fmt: ## Format and autofix
 
 migrate: ## Bring the database to the newest migration (creating the database if it does not exist)
 	$(UV) run python -m app.cli create-database
-	$(UV) run alembic upgrade head
+	$(UV) run alembic upgrade heads
 
-migration: ## New migration from model changes: make migration m="add projects"
-	$(UV) run alembic revision --autogenerate -m "$(m)"
+migration: ## New spine revision from model changes: make migration m="add invoices"
+	$(UV) run alembic revision --autogenerate --head spine@head -m "$(m)"
 
 check-migrations: ## Fail if the models and the migrations disagree
 	$(UV) run alembic check

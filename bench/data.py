@@ -46,11 +46,11 @@ class BenchData:
 
 
 def migrate(bench: BenchSettings) -> None:
-    """`alembic upgrade head` as the owner (which also creates the app's login role if needed)."""
+    """`alembic upgrade heads` as the owner (which also creates the app's login role if needed)."""
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["settings"] = bench.app_settings()
     config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
 
 
 async def fill(bench: BenchSettings, *, tasks: int = BENCH_TASKS) -> BenchData:

@@ -432,7 +432,7 @@ def _method(run: dict[str, Any]) -> list[str]:
         "## Method",
         "",
         f"- **Data** ([bench/data.py](../bench/data.py)): a database of its own, "
-        "`dependable_bench` (created if missing, `alembic upgrade head` as the owner), refilled "
+        "`dependable_bench` (created if missing, `alembic upgrade heads` as the owner), refilled "
         f"each run in {run['data_seconds']:.0f} s with `generate_series`: three tenants, 51 users "
         f"each, 22 projects each, {run['tasks']:,} tasks in one project of the bench tenant and "
         "2,000 in one project of each other tenant. The create scenario writes to an empty "

@@ -214,7 +214,7 @@ def create_database() -> None:
     """Create the database the migrations run in (DATABASE__MIGRATION_URL, else DATABASE__URL)
     if it does not exist yet, connecting as that URL's user to the `postgres` database.
 
-    `make migrate` runs it before `alembic upgrade head`, so a first migration works on a
+    `make migrate` runs it before `alembic upgrade heads`, so a first migration works on a
     server that has no database yet. It says nothing when the database exists.
     """
     import asyncio

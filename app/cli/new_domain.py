@@ -380,19 +380,31 @@ def _render_templates(
 
 _REVISION = re.compile(r"""^revision(?::[^=]*)?=\s*["'](\w+)["']""", re.MULTILINE)
 _DOWN_REVISION = re.compile(r"^down_revision(?::[^=]*)?=(.*)$", re.MULTILINE)
+_BRANCH_LABELS = re.compile(r"^branch_labels(?::[^=]*)?=(.*)$", re.MULTILINE)
+_QUOTED = re.compile(r"""["'](\w+)["']""")
 
 
 def migration_head(root: Path) -> str | None:
-    """The one head of the revisions in migrations/versions (read from their `revision` and
-    `down_revision` lines, as migrations/script.py.mako writes them); None when there are none."""
-    revisions, parents = set(), set()
+    """The head of the `spine` branch, which a new domain's revision revises; None when there are
+    no revisions. Read from the revisions' `revision`, `down_revision` and `branch_labels` lines,
+    as migrations/script.py.mako writes them. The spine is the revision labelled `spine` and those
+    that descend from it; a branch of its own (the demo's, which depends on the spine and which no
+    spine revision revises) is left alone. Without a `spine` label, every revision counts."""
+    parents: dict[str, set[str]] = {}
+    spine_root = None
     for script in (root / "migrations" / "versions").glob("*.py"):
         text = script.read_text(encoding="utf-8")
-        if match := _REVISION.search(text):
-            revisions.add(match[1])
-        if match := _DOWN_REVISION.search(text):
-            parents.update(re.findall(r"""["'](\w+)["']""", match[1]))
-    heads = revisions - parents
+        if not (revision := _REVISION.search(text)):
+            continue
+        down = _DOWN_REVISION.search(text)
+        parents[revision[1]] = set(_QUOTED.findall(down[1])) if down else set()
+        labels = _BRANCH_LABELS.search(text)
+        if labels and "spine" in _QUOTED.findall(labels[1]):
+            spine_root = revision[1]
+    spine = set(parents) if spine_root is None else {spine_root}
+    while grown := {r for r, up in parents.items() if up & spine and r not in spine}:
+        spine |= grown
+    heads = spine - {parent for revision in spine for parent in parents[revision]}
     if len(heads) > 1:
         raise NewDomainError(
             f"the migrations have {len(heads)} heads ({_sorted(heads)}): merge them first "

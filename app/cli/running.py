@@ -141,7 +141,7 @@ async def check_database(resources: Resources, settings: Settings) -> None:
         expected = ", ".join(sorted(resources.migration_heads))
         raise CommandError(
             f"the database is at {at}, not at the migration head {expected}: "
-            "run `make migrate` (alembic upgrade head)"
+            "run `make migrate` (alembic upgrade heads)"
         )
 
 

@@ -83,8 +83,20 @@ def _over_redis(redis: Redis, circuit: RedisCircuit, settings: Settings) -> dict
 
 
 def read_migration_heads(directory: Path = MIGRATIONS_DIR) -> frozenset[str]:
-    """The revisions the code expects the database to be at (read from disk, once)."""
-    return frozenset(ScriptDirectory(str(directory)).get_heads())
+    """The revisions the code expects the database to be at (read from disk, once): what
+    `alembic_version` holds after `alembic upgrade heads`. That is every head less those another
+    head depends on, which Alembic records as implied: the demo's branch depends on the spine as
+    it stood at its own first revision, so while that is the spine's head the table holds only
+    the demo's head (CONTRIBUTING.md, "Migrations")."""
+    script = ScriptDirectory(str(directory))
+    heads = frozenset(script.get_heads())
+    implied = {
+        ancestor.revision
+        for head in heads
+        for ancestor in script.iterate_revisions(head, "base")
+        if ancestor.revision != head
+    }
+    return heads - implied
 
 
 def read_migration_revisions(directory: Path = MIGRATIONS_DIR) -> frozenset[str]:

@@ -12,7 +12,7 @@ from alembic import op
 
 revision: str = "8ea44a046914"
 down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = ("spine",)
 depends_on: str | Sequence[str] | None = None
 
 NOW = sa.text("now()")

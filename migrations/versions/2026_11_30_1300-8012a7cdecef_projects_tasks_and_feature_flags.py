@@ -1,14 +1,16 @@
 """projects, tasks and feature flags
 
 Revision ID: 8012a7cdecef
-Revises: 8e5f3b0c2a4d
+Revises:
+Depends on: 8e5f3b0c2a4d
 Create Date: 2026-11-28 18:31:23.826503+00:00
 
-The demo domain's tables. The demo's revisions (this one and 3c9e7a1b2d4f) come last in the
-chain, after every revision of the spine, so a project generated without the demo deletes them
-and keeps a chain that stands alone. A new spine revision goes before them: it revises the
-spine's newest revision, and this one revises it in turn (tests/template/test_demo_revisions.py
-checks the order).
+The demo domain's tables, at the root of the `demo` branch: the demo's revisions (this one and
+3c9e7a1b2d4f) form a branch of their own beside the `spine`, which needs the spine as it stood at
+8e5f3b0c2a4d (depends_on) and which no spine revision revises. So a new spine revision runs on a
+database that is already past the demo's (`alembic upgrade heads` applies both branches), and a
+project generated without the demo deletes the branch and keeps a spine that stands alone
+(tests/template/test_demo_revisions.py checks both).
 """
 
 from collections.abc import Sequence
@@ -20,9 +22,9 @@ from alembic import op
 from migrations.security import disable_tenant_isolation, enable_tenant_isolation
 
 revision: str = "8012a7cdecef"
-down_revision: str | Sequence[str] | None = "8e5f3b0c2a4d"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+down_revision: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = ("demo",)
+depends_on: str | Sequence[str] | None = "8e5f3b0c2a4d"
 
 NOW = sa.text("now()")
 NEW_UUID = sa.text("gen_random_uuid()")

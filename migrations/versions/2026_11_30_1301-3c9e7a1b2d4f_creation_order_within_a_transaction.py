@@ -7,7 +7,7 @@ Create Date: 2026-11-28 19:15:00+00:00
 `now()` is the transaction's start time, so rows created together (a bulk insert) shared one
 `created_at` and listed in random id order. `clock_timestamp()` advances per row, so keyset
 pages of projects and tasks follow creation order (and `updated_at` follows suit, so a new row
-is never "updated" before it was created). A demo revision, last in the chain with 8012a7cdecef.
+is never "updated" before it was created). A revision of the demo's branch (see 8012a7cdecef).
 """
 
 from collections.abc import Sequence

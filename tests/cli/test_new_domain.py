@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from app.cli import new_domain
@@ -182,6 +183,18 @@ class TestWhatItWrites:
         [revision] = (repo / "migrations/versions").glob("*_receipts.py")
         assert f'down_revision: str | Sequence[str] | None = "{first}"' in revision.read_text()
         assert '| app.invoice | app.receipt",\n' in (repo / "pyproject.toml").read_text()
+
+    def test_the_revision_revises_the_spines_head_never_another_branchs(self, repo: Path) -> None:
+        """A branch beside the spine (the demo's, say) keeps its head; alembic names the spine's."""
+        spine = ScriptDirectory(str(repo / "migrations")).get_revision("spine@head")
+        assert spine is not None
+        (repo / "migrations/versions/2099_01_01_0000-cccccccccccc_beside.py").write_text(
+            'revision: str = "cccccccccccc"\ndown_revision: str | None = None\n'
+            'branch_labels: str | None = ("beside",)\n'
+            f'depends_on: str | None = "{spine.revision}"\n'
+        )
+
+        assert new_domain.migration_head(repo) == spine.revision
 
     def test_two_heads_are_refused(self, repo: Path) -> None:
         head = new_domain.migration_head(repo)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import DatabaseSettings, Settings
 from app.core.db import create_database_if_missing, drop_database_if_exists
+from app.core.resources import read_migration_heads
 from migrations.models import Base
 from tests.fixtures.database import alembic_config
 from tests.fixtures.settings import make_settings
@@ -35,39 +36,46 @@ async def scratch_settings(settings: Settings) -> Settings:
     )
 
 
-async def current_revision(url: str) -> str | None:
+async def version_rows(url: str) -> set[str]:
+    """What alembic_version holds: one row per branch head (none before the first upgrade)."""
     engine = create_async_engine(url)
     async with engine.connect() as connection:
         exists = await connection.scalar(text("SELECT to_regclass('alembic_version')"))
-        revision = (
-            await connection.scalar(text("SELECT version_num FROM alembic_version"))
+        rows = (
+            set(await connection.scalars(text("SELECT version_num FROM alembic_version")))
             if exists
-            else None
+            else set()
         )
     await engine.dispose()
-    return revision
+    return rows
+
+
+def applied(script: ScriptDirectory, rows: set[str]) -> set[str]:
+    """The revisions those rows stand for: theirs and their ancestors, through depends_on too."""
+    return {ancestor.revision for row in rows for ancestor in script.iterate_revisions(row, "base")}
 
 
 async def test_every_revision_upgrades_and_downgrades(scratch_settings: Settings) -> None:
     config = alembic_config(scratch_settings)
     url = scratch_settings.database.owner_url
     script = ScriptDirectory.from_config(config)
-    revisions = [r.revision for r in reversed(list(script.walk_revisions()))]
+    newest_first = [r.revision for r in script.walk_revisions()]  # every branch, heads first
 
     await asyncio.to_thread(command.downgrade, config, "base")
-    for revision in revisions:
+    for revision in reversed(newest_first):
         await asyncio.to_thread(command.upgrade, config, revision)
-        assert await current_revision(url) == revision
-    for revision in reversed(revisions):
-        await asyncio.to_thread(command.downgrade, config, "-1")
-        assert await current_revision(url) != revision
-    assert await current_revision(url) is None
-    await asyncio.to_thread(command.upgrade, config, "head")
-    assert await current_revision(url) == script.get_current_head()
+        assert revision in applied(script, await version_rows(url))
+    for revision in newest_first:
+        # `<revision>@-1`: one step down on that revision's own branch.
+        await asyncio.to_thread(command.downgrade, config, f"{revision}@-1")
+        assert revision not in applied(script, await version_rows(url))
+    assert await version_rows(url) == set()
+    await asyncio.to_thread(command.upgrade, config, "heads")
+    assert await version_rows(url) == read_migration_heads()
 
 
 async def test_models_match_migrations(scratch_settings: Settings) -> None:
-    await asyncio.to_thread(command.upgrade, alembic_config(scratch_settings), "head")
+    await asyncio.to_thread(command.upgrade, alembic_config(scratch_settings), "heads")
     engine = create_async_engine(scratch_settings.database.owner_url)
     async with engine.connect() as connection:
         diff = await connection.run_sync(
