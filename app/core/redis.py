@@ -2,7 +2,6 @@
 requests skip Redis at once while it is known to be down."""
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -13,6 +12,7 @@ from redis.exceptions import RedisError
 from redis.maint_notifications import MaintNotificationsConfig
 
 from app.core.config import RedisSettings
+from app.core.cooldown import Cooldown
 from app.core.metrics import AppMetrics
 
 # No retries: one Redis call is one attempt, bounded by REDIS__SOCKET_TIMEOUT_SECONDS. redis-py's
@@ -77,14 +77,11 @@ class RedisCircuit:
         self, metrics: AppMetrics, *, cooldown_seconds: float, log_interval_seconds: float
     ) -> None:
         self.metrics = metrics
-        self.cooldown = cooldown_seconds
-        self.log_interval = log_interval_seconds
-        self._open_until = float("-inf")
-        self._logged_at = float("-inf")
+        self.cooldown = Cooldown(cooldown_seconds, log_interval_seconds=log_interval_seconds)
 
     @property
     def available(self) -> bool:
-        return time.monotonic() >= self._open_until
+        return self.cooldown.available
 
     async def call(
         self,
@@ -108,14 +105,12 @@ class RedisCircuit:
 
     def _failed(self, what: str, error: Exception) -> None:
         self.metrics.count_redis_error()
-        now = time.monotonic()
-        self._open_until = now + self.cooldown
-        if now - self._logged_at >= self.log_interval:
-            self._logged_at = now
+        self.cooldown.trip()
+        if self.cooldown.log_due():
             logger.warning(
                 "Redis unavailable (%s): %s: %s; skipping it for %.1f s",
                 what,
                 type(error).__name__,
                 error,
-                self.cooldown,
+                self.cooldown.seconds,
             )

@@ -28,7 +28,6 @@ behind (docs/deployment.md, "Read replica").
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -40,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.config import DatabaseSettings
+from app.core.cooldown import Cooldown
 from app.core.db import SessionFactory, create_session_factory
 from app.core.metrics import AppMetrics
 from app.core.redis import RedisCircuit, skipped
@@ -89,17 +89,16 @@ class ReadReplica:
         self.session_factory: SessionFactory = create_session_factory(engine)
         self.max_lag = settings.replica_max_lag_seconds
         self.timeout = settings.replica_connect_timeout_seconds
-        self.cooldown = settings.replica_circuit_cooldown_seconds
+        self.cooldown = Cooldown(
+            settings.replica_circuit_cooldown_seconds, log_interval_seconds=log_interval_seconds
+        )
         self.remember_ms = int(settings.read_your_writes_seconds * 1000)
         self.redis_circuit = redis_circuit
         self.metrics = metrics
-        self.log_interval = log_interval_seconds
-        self._open_until = float("-inf")
-        self._logged_at = float("-inf")
 
     @property
     def available(self) -> bool:
-        return time.monotonic() >= self._open_until
+        return self.cooldown.available
 
     @asynccontextmanager
     async def session(
@@ -167,16 +166,14 @@ class ReadReplica:
         await self.redis_circuit.call("read your writes", store, fallback=skipped)
 
     def _failed(self, error: Exception) -> None:
-        self._open_until = time.monotonic() + self.cooldown
+        self.cooldown.trip()
         self._warn(
             f"read replica unavailable: {type(error).__name__}: {error}; reading on the primary "
-            f"for {self.cooldown:.1f} s"
+            f"for {self.cooldown.seconds:.1f} s"
         )
 
     def _warn(self, message: str) -> None:
-        now = time.monotonic()
-        if now - self._logged_at >= self.log_interval:
-            self._logged_at = now
+        if self.cooldown.log_due():
             logger.warning(message)
 
 

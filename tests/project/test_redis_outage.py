@@ -76,7 +76,7 @@ async def test_the_outage_is_logged_once_per_interval_not_per_request(
     app_instance: FastAPI,
 ) -> None:
     # The circuit is process-wide: forget any outage an earlier test logged in this interval.
-    app_instance.state.resources.redis_circuit._logged_at = float("-inf")
+    app_instance.state.resources.redis_circuit.cooldown.reset()
     path = project_url(acme.project)
     with caplog.at_level(logging.WARNING, logger="app.redis"):
         for _ in range(5):
@@ -101,15 +101,15 @@ async def test_the_circuit_stops_requests_waiting_on_a_hung_redis(
     hung = create_redis_client(create_redis_pool(RedisSettings(url=f"redis://127.0.0.1:{port}/0")))
     circuit = app_instance.state.resources.redis_circuit
     use_redis(app, hung)
-    circuit.cooldown = 30.0
+    circuit.cooldown.seconds = 30.0
     try:
         path = project_url(acme.project)
         statuses = [
             (await client.get(path, headers=acme.viewer.headers)).status_code for _ in range(5)
         ]
     finally:
-        circuit.cooldown = 0.0
-        circuit._open_until = float("-inf")
+        circuit.cooldown.seconds = 0.0
+        circuit.cooldown.reset()
         server.close()
         await hung.aclose()
 
