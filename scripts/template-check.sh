@@ -54,6 +54,8 @@ cleanup() {
   exit "$status"
 }
 trap cleanup EXIT
+# Stopped (CI stops it when its run ends first): clean up all the same.
+trap 'exit 143' TERM INT
 
 now() { date +%s; }
 
