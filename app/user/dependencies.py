@@ -33,7 +33,7 @@ UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 
 
 async def get_user_reader(context: RequestContextDep, session: ReadSessionDep) -> UserService:
-    """The same service over the read session, for the read-only routes (as projects have it)."""
+    """The same service over the read session, for the read-only route (the list)."""
     resources = context.resources
     return UserService(
         UserRepository.reading(session, context.tenant_id),
