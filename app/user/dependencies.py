@@ -1,6 +1,7 @@
 """The user services and the user named in the path: `UserForChangeDep`, the row for a write, as
 every tenant-owned resource has it (`make domain` generates the same). No route reads one user
-by id, so there is no read-model form."""
+by id, so there is no read-model form. The services record their events (`user.created`,
+`user.deleted`) in the outbox, on the request's session: rows of the request's transaction."""
 
 import uuid
 from typing import Annotated
@@ -12,6 +13,7 @@ from app.core.errors import raises
 from app.identity.exceptions import UserNotFoundError
 from app.identity.models import User
 from app.identity.repository import UserRepository
+from app.outbox.repository import OutboxRepository
 from app.user.service import UserService
 
 
@@ -21,6 +23,7 @@ async def get_user_service(context: RequestContextDep) -> UserService:
         UserRepository(context.session, context.tenant_id),
         resources.password_hasher,
         resources.cache,
+        OutboxRepository(context.session, context.tenant_id),
         actor=context.principal,
         password_min_length=context.settings.auth.password_min_length,
     )
@@ -30,12 +33,13 @@ UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 
 
 async def get_user_reader(context: RequestContextDep, session: ReadSessionDep) -> UserService:
-    """The same service over the read session, for the read-only routes (as projects have it)."""
+    """The same service over the read session, for the read-only route (the list)."""
     resources = context.resources
     return UserService(
         UserRepository.reading(session, context.tenant_id),
         resources.password_hasher,
         resources.cache,
+        OutboxRepository.reading(session, context.tenant_id),
         actor=context.principal,
         password_min_length=context.settings.auth.password_min_length,
     )

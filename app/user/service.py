@@ -1,10 +1,14 @@
 """Managing a tenant's users. Admins manage members and viewers; only owners manage admins and
-owners; the last active owner can be neither demoted, deactivated nor removed."""
+owners; the last active owner can be neither demoted, deactivated nor removed. Adding and
+removing a user record `user.created` and `user.deleted` in the write's own transaction (the
+recorder, in the app the outbox); their data is the user's id and role, never the email or any
+other personal data, which would otherwise be copied into every consumer of the stream."""
 
 import uuid
 from collections.abc import Sequence
 
 from app.core.cache import Cache
+from app.core.events import DomainEvent, EventRecorder
 from app.core.security import PasswordHasher
 from app.identity.cache import user_subject
 from app.identity.models import Role, User
@@ -23,6 +27,7 @@ class UserService:
         users: UserRepository,
         hasher: PasswordHasher,
         cache: Cache,
+        events: EventRecorder,
         *,
         actor: Principal,
         password_min_length: int,
@@ -30,6 +35,7 @@ class UserService:
         self.users = users
         self.hasher = hasher
         self.cache = cache
+        self.events = events
         self.actor = actor
         self.password_min_length = password_min_length
 
@@ -49,7 +55,9 @@ class UserService:
             full_name=fields.full_name,
             role=fields.role,
         )
-        return await self.users.add(await new.build(self.hasher))
+        user = await self.users.add(await new.build(self.hasher))
+        await self._announce("user.created", user)
+        return user
 
     async def update(self, user: User, changes: UserUpdate) -> User:
         """`user` as `load_for_change` gave it. A field left out (or null) stays as it is."""
@@ -77,6 +85,7 @@ class UserService:
             await self._keep_an_owner(user)
         await self.users.delete(user)
         self._forget(user)
+        await self._announce("user.deleted", user)
 
     def _require_owner_for(self, *roles: Role) -> None:
         if PRIVILEGED.intersection(roles) and self.actor.role is not Role.OWNER:
@@ -86,6 +95,16 @@ class UserService:
         owners = await self.users.lock_active_owners()
         if [owner for owner in owners if owner != leaving.id] == []:
             raise LastOwnerError("The tenant's last active owner cannot be demoted or removed.")
+
+    async def _announce(self, type_: str, user: User) -> None:
+        """The user's id and role only: no email, no name (personal data stays out of the
+        stream, whose entries consumers copy and keep)."""
+        event = DomainEvent(
+            type=type_,
+            tenant_id=user.tenant_id,
+            data={"user_id": str(user.id), "role": user.role.value},
+        )
+        await self.events.record(event)
 
     def _forget(self, user: User) -> None:
         """Once the change is committed, the cached principal is retired: its generation moves

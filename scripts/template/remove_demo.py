@@ -51,13 +51,6 @@ DEMO_PATHS = (
     "tests/bench",
     "docs/benchmarks.md",
     "docs/img/benchmarks.png",
-    # A spine proof still written on the demo's routes (a trace from a request to the worker's
-    # relay needs a route that records an event, and only the demo's do): it goes with the demo
-    # until it is rewritten on one of the spine's.
-    "tests/observability/test_tracing.py",
-    # Likewise the read replica's proofs, written on the projects' list and reader.
-    "tests/replica/test_streaming_replica.py",
-    "tests/replica/test_read_session.py",
 )
 
 # Never read or rewritten: tool state, dependencies, this script.

@@ -43,6 +43,17 @@ async def users_of(owner: AsyncEngine, slug: str) -> dict[str, str]:
     return dict(found)
 
 
+async def events_of(owner: AsyncEngine, slug: str) -> list[tuple[str, str]]:
+    """The tenant's events in the outbox, in order: their type and the user's role."""
+    found = await rows(
+        owner,
+        "SELECT o.type, o.data->>'role' FROM outbox o JOIN tenants t ON t.id = o.tenant_id "
+        "WHERE t.slug = :slug ORDER BY o.position",
+        slug=slug,
+    )
+    return [(type_, role) for type_, role in found]
+
+
 async def tenant_count(owner: AsyncEngine, slug: str) -> int:
     return int(await scalar(owner, "SELECT count(*) FROM tenants WHERE slug = :slug", slug=slug))
 
@@ -156,6 +167,13 @@ class TestCreateUser:
             f"member@{slug}.example.com": "member",
             f"viewer@{slug}.example.com": "viewer",
         }
+        # Through the users' service, as the API adds them: each is announced (the owner, made
+        # by the signup, is not).
+        assert await events_of(owner, slug) == [
+            ("user.created", "admin"),
+            ("user.created", "member"),
+            ("user.created", "viewer"),
+        ]
         assert await login(app_instance, slug, f"admin@{slug}.example.com", PASSWORD) == 200
 
     async def test_acts_as_the_first_active_owner_and_needs_one(

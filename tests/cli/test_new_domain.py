@@ -166,7 +166,7 @@ class TestWhatItWrites:
             "from app.line_item import models as line_item_models"
             in (repo / "migrations/models.py").read_text()
         )
-        # Last in the top features layer, whichever domains the project has already.
+        # Last in the top features layer, whichever domains the service has already.
         assert '| app.line_item",\n' in (repo / "pyproject.toml").read_text()
         router_module = (repo / "app/line_item/router.py").read_text()
         assert 'APIRouter(prefix="/line-items", tags=["line-items"]' in router_module

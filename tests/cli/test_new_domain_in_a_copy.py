@@ -85,7 +85,7 @@ def test_the_import_contracts_with_the_new_packages_among_the_features(copy: Pat
     result = run([str(BIN / "lint-imports"), "--no-logo", "--no-cache"], copy)
 
     assert passed(result), result.stdout + result.stderr
-    # Last in the top features layer, whichever domains the project has already.
+    # Last in the top features layer, whichever domains the service has already.
     assert '| app.invoice | app.line_item",\n' in (copy / "pyproject.toml").read_text()
 
 

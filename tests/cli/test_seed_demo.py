@@ -101,15 +101,17 @@ async def test_seed_demo_twice_leaves_the_same_data(
     assert len(seeded["by_assignee"]) >= 4  # and several assignees
     assert 0 < seeded["without_due_date"] < 300
     tenant_id = await scalar(owner, "SELECT id FROM tenants WHERE slug = 'demo'")
-    # The projects went through ProjectService, which recorded their events in the outbox.
-    assert await recorded_events(owner) == [("project.created", tenant_id)] * 6
+    # The users (all but the owner, whom the signup made) and the projects went through their
+    # services, which recorded their events in the outbox.
+    events = [("user.created", tenant_id)] * 3 + [("project.created", tenant_id)] * 6
+    assert await recorded_events(owner) == events
 
     second = await cli("seed-demo", "--tasks", "300")
 
     assert second.exit_code == 0, second
     assert "created: nothing" in second.stdout
     assert await snapshot(owner) == seeded
-    assert len(await recorded_events(owner)) == 6
+    assert await recorded_events(owner) == events
     # The printed passwords are the real ones.
     assert await login(app_instance, DEMO, DEMO_USERS[2].email, DEMO_USERS[2].password) == 200
 

@@ -1,6 +1,7 @@
-"""Traces (app/core/tracing.py): one POST that creates a task is one trace holding the request's
-span, its SQL spans, the outbox record and the worker's relay of the event; log lines carry the
-trace id when tracing is on; with tracing off nothing is instrumented.
+"""Traces (app/core/tracing.py): one POST that adds a user is one trace holding the request's
+span, its SQL spans, the outbox record of its `user.created` event and the worker's relay of the
+event; log lines carry the trace id when tracing is on; with tracing off nothing is
+instrumented.
 
 The traced app is the real one (`create_app` with an in-memory span processor, its own lifespan
 and engine) on a database of its own: the SQL spans come from the instrumented engine, so its
@@ -36,11 +37,12 @@ from app.worker.metrics import WorkerMetrics
 from tests.fixtures.auth import Actor, Org, mint_token
 from tests.fixtures.database import fresh_database
 from tests.fixtures.outbox import as_worker, recorded
+from tests.fixtures.paths import USERS
 from tests.observability.conftest import CaptureLogs, client_for
 
 SQL_SCOPE = "opentelemetry.instrumentation.asyncpg"
 REDIS_SCOPE = "opentelemetry.instrumentation.redis"
-TASKS_ROUTE = "/api/v1/projects/{project_id}/tasks"
+USERS_ROUTE = "/api/v1/users"
 
 
 @dataclass
@@ -48,22 +50,27 @@ class Traced:
     app: FastAPI
     spans: InMemorySpanExporter
     admin: Actor
-    project_id: uuid.UUID
 
     @property
     def resources(self) -> Resources:
         resources: Resources = self.app.state.resources
         return resources
 
-    async def create_task(self) -> uuid.UUID:
+    async def create_user(self) -> uuid.UUID:
+        """POST /api/v1/users as the admin: a new member, and its `user.created` event."""
         async with client_for(self.app) as client:
-            response = await client.post(
-                f"/api/v1/projects/{self.project_id}/tasks",
-                json={"title": "Traced"},
-                headers=self.admin.headers,
-            )
+            response = await client.post(USERS, json=new_member(), headers=self.admin.headers)
         assert response.status_code == 201, response.text
         return uuid.UUID(response.json()["id"])
+
+
+def new_member() -> dict[str, str]:
+    return {
+        "email": f"member-{uuid.uuid4().hex[:12]}@traced.example.com",
+        "password": "a long enough password",
+        "full_name": "Traced Member",
+        "role": "member",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +80,12 @@ async def tracing_database(settings: Settings) -> Settings:
 
 @pytest.fixture
 async def traced(tracing_database: Settings) -> AsyncIterator[Traced]:
-    """The app with tracing on, and a committed tenant with an admin and a project."""
+    """The app with tracing on, and a committed tenant with an admin."""
     exporter = InMemorySpanExporter()
     app = create_app(tracing_database, span_processor=SimpleSpanProcessor(exporter))
     owner = create_async_engine(tracing_database.database.owner_url, poolclass=NullPool)
     tenant = Tenant(id=uuid.uuid4(), slug=f"traced-{uuid.uuid4().hex[:12]}", name="Traced")
     admin = User(id=uuid.uuid4(), tenant_id=tenant.id, role=Role.ADMIN, email="admin@traced.test")
-    project_id = uuid.uuid4()
     async with owner.begin() as connection:
         await connection.execute(text("DELETE FROM tenants"))  # and the previous test's rows
         await connection.execute(
@@ -93,13 +99,9 @@ async def traced(tracing_database: Settings) -> AsyncIterator[Traced]:
             ),
             {"id": admin.id, "tenant": tenant.id, "email": admin.email},
         )
-        await connection.execute(
-            text("INSERT INTO projects (id, tenant_id, name) VALUES (:id, :tenant, 'Traced')"),
-            {"id": project_id, "tenant": tenant.id},
-        )
     await owner.dispose()
     async with app.router.lifespan_context(app):
-        yield Traced(app, exporter, mint_token(app, admin, tenant), project_id)
+        yield Traced(app, exporter, mint_token(app, admin, tenant))
     assert active_tracer() is None  # closed with the lifespan
 
 
@@ -128,12 +130,12 @@ def statements(spans: Sequence[ReadableSpan]) -> list[str]:
     return found
 
 
-async def test_a_created_task_is_one_trace_from_the_request_to_the_workers_relay(
+async def test_a_created_user_is_one_trace_from_the_request_to_the_workers_relay(
     traced: Traced, tmp_path: Path
 ) -> None:
     traced.spans.clear()
 
-    await traced.create_task()
+    await traced.create_user()
     during_request = traced.spans.get_finished_spans()
     async with as_worker(traced.resources) as resources:
         worker = Worker(
@@ -143,25 +145,25 @@ async def test_a_created_task_is_one_trace_from_the_request_to_the_workers_relay
     spans = traced.spans.get_finished_spans()
 
     # Everything the request did is one trace, under its server span.
-    request = the_one(during_request, f"POST {TASKS_ROUTE}")
+    request = the_one(during_request, f"POST {USERS_ROUTE}")
     trace_id = request.context.trace_id
     assert {span.context.trace_id for span in during_request} == {trace_id}
     assert request.kind is SpanKind.SERVER
     assert request.parent is None  # it starts the trace
     assert dict(request.attributes or {}) == {
         "http.request.method": "POST",
-        "http.route": TASKS_ROUTE,
+        "http.route": USERS_ROUTE,
         "http.response.status_code": 201,
         "tenant.id": str(traced.admin.tenant.id),
     }
     sql = statements(during_request)
-    assert any(statement.startswith("INSERT INTO tasks") for statement in sql), sql
+    assert any(statement.startswith("INSERT INTO users") for statement in sql), sql
     assert any(statement.startswith("INSERT INTO outbox") for statement in sql), sql
 
     # The event's recording is a span of the request; the worker's relay, its child.
     record = the_one(during_request, "outbox.record")
     assert (record.context.trace_id, parent_id(record)) == (trace_id, request.context.span_id)
-    assert (record.attributes or {})["event.type"] == "task.created"
+    assert (record.attributes or {})["event.type"] == "user.created"
     [relay] = [
         span for span in spans if span.name == "outbox.relay" and span.context.trace_id == trace_id
     ]
@@ -187,9 +189,9 @@ async def test_log_lines_carry_the_trace_id_when_tracing_is_on(
     logs = capture_logs(traced.resources.settings)
     traced.spans.clear()
 
-    await traced.create_task()
+    await traced.create_user()
 
-    request = the_one(traced.spans.get_finished_spans(), f"POST {TASKS_ROUTE}")
+    request = the_one(traced.spans.get_finished_spans(), f"POST {USERS_ROUTE}")
     [line] = logs.access_lines()
     assert line["trace_id"] == f"{request.context.trace_id:032x}"
     assert line["span_id"] == f"{request.context.span_id:016x}"
@@ -215,12 +217,8 @@ async def test_with_tracing_off_nothing_is_instrumented_and_lines_carry_no_trace
     logs = capture_logs()
 
     async with client_for(app) as client:
-        response = await client.post(
-            f"/api/v1/projects/{acme.project.id}/tasks",
-            json={"title": "Untraced"},
-            headers=acme.admin.headers,
-        )
-    assert response.status_code == 201
+        response = await client.post(USERS, json=new_member(), headers=acme.admin.headers)
+    assert response.status_code == 201, response.text
 
     [line] = logs.access_lines()
     assert "trace_id" not in line
@@ -228,7 +226,7 @@ async def test_with_tracing_off_nothing_is_instrumented_and_lines_carry_no_trace
     [event] = [
         row
         for row in await recorded(session_factory, acme.tenant.id)
-        if row.data.get("task_id") == response.json()["id"]
+        if row.data.get("user_id") == response.json()["id"]
     ]
     assert event.traceparent is None
 

@@ -1,7 +1,7 @@
 """Recording an event is part of the write: the recorder adds a row to the write's own
 transaction (the request's, or any `transaction` the app's `get_session` opens), so a transaction
 that rolls back leaves no outbox row. (A service's events through its routes, a failed commit
-included, are the demo's tests.)"""
+included: tests/user/test_events.py.)"""
 
 import pytest
 from fastapi import FastAPI

@@ -19,10 +19,18 @@ from app.core.resources import Resources
 from app.core.tenancy import TenantReadSession, read_only
 from app.http.outside_request import resolved
 from app.identity.schemas import Principal, TenantRead
-from app.project.dependencies import get_project_reader
-from app.project.schemas import ProjectCreate
+from app.user.dependencies import get_user_reader
+from app.user.schemas import UserCreate
 from tests.fixtures.auth import Org
 from tests.fixtures.ports import never_answer
+
+NOT_ON_A_READ_PATH = UserCreate.model_validate(
+    {
+        "email": "not-on-a-read-path@acme.example.com",
+        "password": "a long enough password",
+        "full_name": "Not On A Read Path",
+    }
+)
 
 
 async def read_path(session: ReadSessionDep) -> TenantReadSession:
@@ -58,15 +66,15 @@ async def test_a_write_through_a_reader_fails(
     async with session_factory() as session:
         read_only(session)
         context = await acting_as(
-            Principal.model_validate(acme.member.user),
+            Principal.model_validate(acme.admin.user),
             TenantRead.model_validate(acme.tenant),
             session,
             resources,
         )
         given = {get_request_context: context}
-        async with resolved(get_project_reader, given=given) as projects:
+        async with resolved(get_user_reader, given=given) as users:
             with pytest.raises(DBAPIError, match="read-only transaction"):
-                await projects.create(ProjectCreate(name="Not on a read path"))
+                await users.create(NOT_ON_A_READ_PATH)
 
 
 async def test_a_hung_replica_costs_one_timeout_then_the_circuit_skips_it(
