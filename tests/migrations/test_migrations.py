@@ -9,45 +9,17 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.core.config import DatabaseSettings, Settings
-from app.core.db import create_database_if_missing, drop_database_if_exists
+from app.core.config import Settings
 from app.core.resources import read_migration_heads
 from migrations.models import Base
-from tests.fixtures.database import alembic_config
-from tests.fixtures.settings import make_settings
+from tests.fixtures.database import alembic_config, scratch_database, version_rows
 
 
 @pytest.fixture(scope="module")
 async def scratch_settings(settings: Settings) -> Settings:
-    def scratch(url: str) -> str:
-        # Named after the test database, so parallel runs on other databases never share it.
-        base, name = url.rsplit("/", 1)
-        return f"{base}/{name}_migrations"
-
-    owner_url = scratch(settings.database.owner_url)
-    # Anew each run: a previous run's database may be at revisions this history does not have.
-    await drop_database_if_exists(owner_url)
-    await create_database_if_missing(owner_url)
-    return make_settings(
-        database=DatabaseSettings(url=scratch(settings.database.url), migration_url=owner_url)
-    )
-
-
-async def version_rows(url: str) -> set[str]:
-    """What alembic_version holds: one row per branch head (none before the first upgrade)."""
-    engine = create_async_engine(url)
-    async with engine.connect() as connection:
-        exists = await connection.scalar(text("SELECT to_regclass('alembic_version')"))
-        rows = (
-            set(await connection.scalars(text("SELECT version_num FROM alembic_version")))
-            if exists
-            else set()
-        )
-    await engine.dispose()
-    return rows
+    return await scratch_database(settings, "migrations")
 
 
 def applied(script: ScriptDirectory, rows: set[str]) -> set[str]:
