@@ -9,6 +9,8 @@
 #   (b) project_name="Invoice Hub", include_demo=false, then `make domain` for a resource with
 #       three fields (payment: title:str due:date amount:int; not `invoice`, `line_item` or
 #       `receipt`, the names the generator's own tests generate in a copy of the project).
+#       In (b), scripts/template/demo_words.sh also lists the demo's words left in app/,
+#       migrations/ and tests/ and fails on any that is not a generic use.
 # In each: git init and a first commit (as a developer would), `uv sync --locked`, ruff check,
 # ruff format --check, lint-imports, mypy --strict app tests, and `make test` (the whole suite,
 # with CI=true when set) against its own freshly named databases and Redis database. (a) and (b)
@@ -131,6 +133,8 @@ project_b() {
   echo "--- the new domain's files"
   git -C "$WORK/b" add -A
   git -C "$WORK/b" status --short
+  step "the demo's words left in app/, migrations/ and tests/ (only generic uses)" \
+    bash "$REPO/scripts/template/demo_words.sh" "$WORK/b"
   quality_bar "$WORK/b" invoice_hub "$DATABASE_B" "$REDIS_B"
   echo "=== (b) total: $(($(now) - start))s"
 }

@@ -36,35 +36,11 @@ export PYTHONPATH="$COPY"
 export TEST_DATABASE_URL="${TEST_DATABASE_URL}_demo_off"
 export TEST_DATABASE_OWNER_URL="${TEST_DATABASE_OWNER_URL}_demo_off"
 
-# What the demo's words may still name in app/, migrations/ and tests/, each for a reason. A hit
-# is generic when its line matches one of these:
-GENERIC=(
-  'pyproject|project_name_override'               # pyproject.toml; a client generator's option
-  "the project's (own|ruff|Makefile)"             # this software project, its tools
-  'asyncio(\.| )(create_task|ensure_future|Task|TaskGroup|task)|group\.create_task|_tasks\.py' # asyncio
-  '[Bb]ackground[_ ]?[Tt]asks?|add_task'          # FastAPI's BackgroundTasks
-  'is_active|active flag'                         # a boolean column, not a feature flag
-  '^app/core/common_passwords\.txt:'              # a list of leaked passwords, words included
-)
-# ...or, for "task" alone, when its file is about background or asyncio tasks:
-TASK_FILES='^tests/(di/test_(injected_response_and_background_tasks|background_tasks_run_between_the_scopes|streaming_and_late_errors|cancellation)|observability/test_access_log|http/test_background_session)\.py:'
-allowed() { local line="$1" pattern; for pattern in "${GENERIC[@]}"; do
-  [[ "$line" =~ $pattern ]] && return 0; done
-  [[ "$line" =~ $TASK_FILES ]] && ! [[ "${line,,}" =~ project|flag ]]; }
-
 failed=()
 step() {
   local name="$1"; shift
   echo "=== $name: $*"
   if "$@"; then echo "=== $name: ok"; else echo "=== $name: FAILED"; failed+=("$name"); fi
-}
-demo_words() {
-  local hits=0 line
-  while IFS= read -r line; do
-    if allowed "$line"; then echo "  generic: $line"; else echo "  DEMO:    $line"; hits=$((hits + 1)); fi
-  done < <(grep -rniE 'task|project|flag' app migrations tests --exclude-dir=__pycache__)
-  echo "  $hits hits that are not generic"
-  [[ $hits -eq 0 ]]
 }
 fresh_databases() {
   local owner="${TEST_DATABASE_OWNER_URL/+asyncpg/}" name
@@ -75,7 +51,7 @@ fresh_databases() {
 
 step remove-demo-again python3 scripts/template/remove_demo.py .
 step depgraph "$BIN/python" -m app.cli depgraph --format mermaid --output docs/dependency-graph.md
-step demo-words demo_words
+step demo-words bash "$ROOT/scripts/template/demo_words.sh" .
 step ruff-check "$BIN/ruff" check --no-cache .
 step ruff-format "$BIN/ruff" format --check --no-cache .
 step lint-imports "$BIN/lint-imports" --no-logo --no-cache
