@@ -1,9 +1,10 @@
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 
 from app.auth.dependencies import AdminDep, ViewerDep
 from app.core.errors import raises
 from app.core.security import WeakPasswordError
 from app.http.routing import ProblemRoute
+from app.idempotency.dependencies import idempotency
 from app.identity.exceptions import EmailTakenError
 from app.user.dependencies import UserForChangeDep, UserReaderDep, UserServiceDep
 from app.user.exceptions import LastOwnerError, OwnerRequiredError
@@ -24,10 +25,10 @@ async def list_users(_: AdminDep, service: UserReaderDep) -> list[UserRead]:
     return [UserRead.model_validate(user) for user in await service.list()]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[Depends(idempotency)])
 @raises(OwnerRequiredError, WeakPasswordError, EmailTakenError)
 async def create_user(body: UserCreate, _: AdminDep, service: UserServiceDep) -> UserRead:
-    """Add a member, viewer or (owners only) admin."""
+    """Add a member, viewer or (owners only) admin. Accepts `Idempotency-Key`."""
     return UserRead.model_validate(await service.create(body))
 
 
