@@ -1,7 +1,6 @@
 """The idempotency keys' repository: the claim takes over only an expired key, and the purge
 deletes expired keys of every tenant (through its SECURITY DEFINER function) and nothing else.
-The HTTP side of expiry: `test_item5_a_key_older_than_the_ttl_is_free_again` in
-the API tests of a keyed route (the demo's)."""
+The HTTP side of expiry: `test_http.py::TestExpiry`."""
 
 import pytest
 from sqlalchemy import func, select, update

@@ -1,6 +1,6 @@
 """Redis unreachable (a closed port, swapped into the app's resources): reads and writes still
-work from PostgreSQL, idempotency keys keep working from PostgreSQL alone (their truth is the
-key's row there), and nothing waits longer than the Redis socket timeout."""
+work from PostgreSQL, and nothing waits longer than the Redis socket timeout. Idempotency keys
+without Redis: tests/idempotency/test_http.py."""
 
 import asyncio
 import logging
@@ -17,7 +17,6 @@ from tests.fixtures.app import use_redis
 from tests.fixtures.auth import Org
 from tests.fixtures.demo import PROJECTS, project_url
 from tests.fixtures.ports import never_answer
-from tests.fixtures.problems import assert_problem
 
 
 @pytest.fixture
@@ -45,21 +44,6 @@ async def test_reads_and_writes_still_work(
     assert (created.status_code, read.status_code, listed.status_code) == (201, 200, 200)
     assert patched.status_code == 200
     assert read.json()["name"] == "Offline"
-
-
-async def test_idempotency_keys_keep_working_from_postgresql(
-    client: AsyncClient, acme: Org, redis_down: Redis
-) -> None:
-    """Before item 5 of issue 10 this was a 503: Redis was the only record of a key."""
-    headers = {**acme.member.headers, "Idempotency-Key": "no-redis"}
-    first = await client.post(PROJECTS, json={"name": "Risky"}, headers=headers)
-    again = await client.post(PROJECTS, json={"name": "Risky"}, headers=headers)
-    other = await client.post(PROJECTS, json={"name": "Other"}, headers=headers)
-
-    assert (first.status_code, again.status_code) == (201, 201)
-    assert again.headers["idempotent-replayed"] == "true"
-    assert again.json() == first.json()
-    assert assert_problem(other, 422)["type"].endswith("idempotency-key-reused")
 
 
 async def test_readiness_reports_it(client: AsyncClient, redis_down: Redis) -> None:

@@ -65,6 +65,18 @@ async def owner_of_a_new_tenant(client: httpx.AsyncClient) -> Account:
     return await log_in(client, await sign_up(client))
 
 
+def add_member(
+    client: httpx.AsyncClient,
+    account: Account,
+    email: str,
+    headers: dict[str, str] | None = None,
+) -> Awaitable[httpx.Response]:
+    """POST /api/v1/users as `account`: a member of its tenant with `email` and PASSWORD
+    (`headers`, the account's by default, may add an Idempotency-Key)."""
+    body = {"email": email, "password": PASSWORD, "full_name": "M", "role": "member"}
+    return client.post("/api/v1/users", json=body, headers=headers or account.auth)
+
+
 async def on_every_replica(
     send: Callable[[], Awaitable[httpx.Response]],
 ) -> list[httpx.Response]:

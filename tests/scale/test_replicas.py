@@ -6,15 +6,20 @@ docs/deployment.md, "Running several replicas", lists what a process does keep, 
 The cluster runs twice (tests/scale/conftest.py): replicas connected to PostgreSQL directly, and
 through PgBouncer in transaction mode."""
 
+import asyncio
+import uuid
 from collections.abc import Awaitable
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from tests.fixtures.committed import Holder
 from tests.scale.calls import (
     PASSWORD,
     REPLICAS,
     Account,
+    add_member,
     attempt_login,
     log_in,
     on_every_replica,
@@ -27,12 +32,6 @@ from tests.scale.conftest import LOGIN_LIMIT, Cluster
 
 # demo:begin
 # isort: split
-import asyncio
-import uuid
-
-from sqlalchemy import text
-
-from tests.fixtures.committed import Holder
 from tests.scale.calls import create_project
 
 # demo:end
@@ -80,7 +79,6 @@ class TestRateLimits:
         assert all(int(response.headers["Retry-After"]) > 0 for response in over)
 
 
-# demo:begin
 class TestIdempotency:
     async def test_a_key_replays_on_every_replica(
         self, cluster: Cluster, client: httpx.AsyncClient
@@ -88,34 +86,36 @@ class TestIdempotency:
         owner = await owner_of_a_new_tenant(client)
         headers = {**owner.auth, "Idempotency-Key": str(uuid.uuid4())}
 
-        def create(name: str) -> Awaitable[httpx.Response]:
-            return client.post("/api/v1/projects", json={"name": name}, headers=headers)
+        def create(email: str) -> Awaitable[httpx.Response]:
+            return add_member(client, owner, email, headers)
 
-        first = await create("Once")
-        assert first.status_code == 201
-        replays = await on_every_replica(lambda: create("Once"))
+        first = await create(f"once@{owner.slug}.example")
+        assert first.status_code == 201, first.text
+        replays = await on_every_replica(lambda: create(f"once@{owner.slug}.example"))
         assert statuses(replays) == [201] * REPLICAS
         assert [response.headers.get("Idempotent-Replayed") for response in replays] == [
             "true"
         ] * REPLICAS
         assert all(response.json() == first.json() for response in replays)
-        assert statuses(await on_every_replica(lambda: create("Another body"))) == [422] * REPLICAS
-        assert await stored_projects(cluster, owner, "Once") == 1
+        another = await on_every_replica(lambda: create(f"another@{owner.slug}.example"))
+        assert statuses(another) == [422] * REPLICAS
+        assert await stored_users(cluster, owner) == 2  # the owner and the one created
 
     async def test_a_key_in_flight_on_one_replica_is_409_on_every_replica(
         self, cluster: Cluster, client: httpx.AsyncClient
     ) -> None:
         owner = await owner_of_a_new_tenant(client)
-        project_id = await create_project(client, owner, "Locked")
         headers = {**owner.auth, "Idempotency-Key": str(uuid.uuid4())}
 
         def create() -> Awaitable[httpx.Response]:
-            url = f"/api/v1/projects/{project_id}/tasks"
-            return client.post(url, json={"title": "In flight"}, headers=headers)
+            return add_member(client, owner, f"in-flight@{owner.slug}.example", headers)
 
         async with Holder(cluster.owner) as holder:
-            # A task's INSERT checks its project's row: locked, the first request waits there.
-            await holder.execute("SELECT FROM projects WHERE id = :id FOR UPDATE", id=project_id)
+            # The key's claim (its INSERT checks its tenant's row) waits on the locked tenant,
+            # after the replica has marked the key pending in Redis.
+            await holder.execute(
+                "SELECT FROM tenants WHERE slug = :slug FOR UPDATE", slug=owner.slug
+            )
             first = asyncio.ensure_future(create())
             await holder.wait_until_blocking(1, first)
             duplicates = await on_every_replica(create)
@@ -127,19 +127,18 @@ class TestIdempotency:
         assert [response.json() for response in replays] == [created.json()] * REPLICAS
 
 
-async def stored_projects(cluster: Cluster, account: Account, name: str) -> int:
+async def stored_users(cluster: Cluster, account: Account) -> int:
     async with cluster.owner.connect() as connection:
         count = await connection.scalar(
             text(
-                "SELECT count(*) FROM projects JOIN tenants ON tenants.id = projects.tenant_id "
-                "WHERE tenants.slug = :slug AND projects.name = :name"
+                "SELECT count(*) FROM users JOIN tenants ON tenants.id = users.tenant_id "
+                "WHERE tenants.slug = :slug"
             ),
-            {"slug": account.slug, "name": name},
+            {"slug": account.slug},
         )
     return int(count or 0)
 
 
-# demo:end
 class TestCaches:
     # demo:begin
     async def test_a_write_on_one_replica_is_never_served_stale_by_another(
@@ -171,16 +170,7 @@ class TestCaches:
         self, client: httpx.AsyncClient
     ) -> None:
         owner = await owner_of_a_new_tenant(client)
-        created = await client.post(
-            "/api/v1/users",
-            json={
-                "email": f"member@{owner.slug}.example",
-                "password": PASSWORD,
-                "full_name": "M",
-                "role": "member",
-            },
-            headers=owner.auth,
-        )
+        created = await add_member(client, owner, f"member@{owner.slug}.example")
         assert created.status_code == 201, created.text
         member = await log_in(
             client, Account(owner.slug, created.json()["email"], created.json()["id"])

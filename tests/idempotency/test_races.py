@@ -1,5 +1,5 @@
 """Item 5 of issue 10, the races: two requests with one `Idempotency-Key` at once never both
-run the write.
+run the write (here the users' create).
 
 These need two real transactions on two connections (on the tests' one rolled-back connection
 the second request would see the first's uncommitted row), so they run against the app's own
@@ -24,17 +24,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from app.core.config import RedisSettings, Settings
-from app.core.redis import create_redis_client, create_redis_pool
+from app.core.config import Settings
 from app.core.resources import Resources
-from app.http.deps import get_resources
 from app.idempotency.cache import StoredResponse
 from app.idempotency.dependencies import get_idempotency_store
 from app.idempotency.service import Claim, IdempotencyStore
-from tests.fixtures.app import provide
+from tests.fixtures.app import unreachable_redis, use_redis
 from tests.fixtures.auth import Org
-from tests.fixtures.demo import tasks_url
 from tests.fixtures.factories import create_org
+from tests.fixtures.paths import USERS
 from tests.fixtures.problems import assert_problem
 
 
@@ -48,6 +46,12 @@ class Gate:
     record: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     fail_first: bool = False
     first: Claim | None = None
+
+    async def wait_until_claimed(self) -> None:
+        """Until the first request holds its claim; fails after 10 s (a route that takes no
+        key never gets there)."""
+        async with asyncio.timeout(10):
+            await self.claimed.wait()
 
 
 class HeldStore(IdempotencyStore):
@@ -91,11 +95,17 @@ class Live:
     owner: AsyncEngine
     database: str
 
-    async def count_tasks(self, title: str) -> int:
+    def add_user(self, email: str, key: str) -> Coroutine[Any, Any, Response]:
+        """POST /users as the tenant's admin: a member with `email`, under `key`."""
+        body = {"email": email, "password": "a long enough password", "full_name": "R"}
+        headers = {**self.org.admin.headers, "Idempotency-Key": key}
+        return self.client.post(USERS, json={**body, "role": "member"}, headers=headers)
+
+    async def count_users(self, email: str) -> int:
         async with self.owner.connect() as connection:
             found = await connection.scalar(
-                text("SELECT count(*) FROM tasks WHERE tenant_id = :t AND title = :title"),
-                {"t": self.org.tenant.id, "title": title},
+                text("SELECT count(*) FROM users WHERE tenant_id = :t AND email = :email"),
+                {"t": self.org.tenant.id, "email": email},
             )
         return int(found or 0)
 
@@ -122,7 +132,7 @@ async def live(
     app_instance: FastAPI, settings: Settings, password_hash: str, redis: Redis
 ) -> AsyncIterator[Live]:
     """The app with its real, committing sessions, and a committed tenant deleted afterwards
-    (cascading to its users, projects, tasks and keys)."""
+    (cascading to its users and keys)."""
     resources: Resources = app_instance.state.resources
     slug = f"idem-{uuid.uuid4().hex[:12]}"
     org = await create_org(app_instance, resources.session_factory, slug, password_hash)
@@ -135,6 +145,7 @@ async def live(
             yield Live(app_instance, client, org, owner, database)
     finally:
         app_instance.dependency_overrides.clear()
+        app_instance.state.resources = resources
         async with owner.begin() as connection:
             await connection.execute(
                 text("DELETE FROM tenants WHERE id = :id"), {"id": org.tenant.id}
@@ -143,25 +154,12 @@ async def live(
 
 
 @pytest.fixture
-async def redis_down(live: Live) -> AsyncIterator[None]:
+async def live_redis_down(live: Live) -> AsyncIterator[None]:
     """Redis unreachable for the whole app: PostgreSQL alone settles every race."""
-    unreachable = create_redis_client(
-        create_redis_pool(RedisSettings(url="redis://127.0.0.1:1/0", socket_timeout_seconds=0.25))
-    )
-    real: Resources = live.app.state.resources
-    live.app.dependency_overrides[get_resources] = provide(
-        dataclasses.replace(real, redis=unreachable)
-    )
+    unreachable = unreachable_redis()
+    use_redis(live.app, unreachable)  # `live` puts the real resources back
     yield
     await unreachable.aclose()
-
-
-def post_task(live: Live, title: str, key: str) -> Coroutine[Any, Any, Response]:
-    return live.client.post(
-        tasks_url(live.org.project),
-        json={"title": title},
-        headers={**live.org.member.headers, "Idempotency-Key": key},
-    )
 
 
 async def test_item5_a_concurrent_duplicate_is_409_at_once_while_the_first_runs(live: Live) -> None:
@@ -170,56 +168,57 @@ async def test_item5_a_concurrent_duplicate_is_409_at_once_while_the_first_runs(
     gate.record.set()
     live.app.dependency_overrides[get_idempotency_store] = held(gate)
 
-    first = asyncio.create_task(post_task(live, "Raced", "race-1"))
-    await gate.claimed.wait()
-    second = await post_task(live, "Raced", "race-1")
+    first = asyncio.create_task(live.add_user("raced@race.example.com", "race-1"))
+    await gate.wait_until_claimed()
+    second = await live.add_user("raced@race.example.com", "race-1")
     gate.go.set()
     first_response = await first
-    replay = await post_task(live, "Raced", "race-1")
+    replay = await live.add_user("raced@race.example.com", "race-1")
 
     assert assert_problem(second, 409)["type"].endswith("idempotency-in-flight")
     assert first_response.status_code == 201
     assert replay.headers["idempotent-replayed"] == "true"
     assert replay.json() == first_response.json()
-    assert await live.count_tasks("Raced") == 1
+    assert await live.count_users("raced@race.example.com") == 1
 
 
 async def test_item5_without_redis_the_unique_index_settles_a_concurrent_duplicate(
-    live: Live, redis_down: None
+    live: Live, live_redis_down: None
 ) -> None:
     """The duplicate's claim waits on the first's uncommitted row; once that commits, the key
     is taken: the duplicate is 409 (the first's response is not recorded yet), never a run."""
     gate = Gate()
     live.app.dependency_overrides[get_idempotency_store] = held(gate)
 
-    first = asyncio.create_task(post_task(live, "Indexed", "race-2"))
-    await gate.claimed.wait()
-    second = asyncio.create_task(post_task(live, "Indexed", "race-2"))
+    first = asyncio.create_task(live.add_user("indexed@race.example.com", "race-2"))
+    await gate.wait_until_claimed()
+    second = asyncio.create_task(live.add_user("indexed@race.example.com", "race-2"))
     await live.wait_until_a_claim_waits_on_a_lock()
     gate.go.set()  # the first commits; the second's claim finds the key taken
     second_response = await second
     gate.record.set()
     first_response = await first
-    replay = await post_task(live, "Indexed", "race-2")
+    replay = await live.add_user("indexed@race.example.com", "race-2")
 
+    # The key's 409, not the email's: the duplicate never ran the create.
     assert assert_problem(second_response, 409)["type"].endswith("idempotency-in-flight")
     assert first_response.status_code == 201
     assert replay.headers["idempotent-replayed"] == "true"
     assert replay.json() == first_response.json()
-    assert await live.count_tasks("Indexed") == 1
+    assert await live.count_users("indexed@race.example.com") == 1
 
 
 async def test_item5_a_rolled_back_first_request_lets_the_waiting_duplicate_run(
-    live: Live, redis_down: None
+    live: Live, live_redis_down: None
 ) -> None:
     """A failed first request leaves no key: the duplicate waiting on it runs the write."""
     gate = Gate(fail_first=True)
     gate.record.set()
     live.app.dependency_overrides[get_idempotency_store] = held(gate)
 
-    first = asyncio.create_task(post_task(live, "Retried", "race-3"))
-    await gate.claimed.wait()
-    second = asyncio.create_task(post_task(live, "Retried", "race-3"))
+    first = asyncio.create_task(live.add_user("retried@race.example.com", "race-3"))
+    await gate.wait_until_claimed()
+    second = asyncio.create_task(live.add_user("retried@race.example.com", "race-3"))
     await live.wait_until_a_claim_waits_on_a_lock()
     gate.go.set()  # the first raises and rolls back; the second's claim goes ahead
     first_response, second_response = await first, await second
@@ -227,4 +226,4 @@ async def test_item5_a_rolled_back_first_request_lets_the_waiting_duplicate_run(
     assert first_response.status_code == 500
     assert second_response.status_code == 201
     assert "idempotent-replayed" not in second_response.headers
-    assert await live.count_tasks("Retried") == 1
+    assert await live.count_users("retried@race.example.com") == 1
