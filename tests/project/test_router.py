@@ -386,35 +386,6 @@ class TestUpdateProject:
         read = await client.get(project_url(acme.project), headers=acme.viewer.headers)
         assert (read.json()["name"], read.headers["etag"]) == ("First", '"2"')
 
-    @pytest.mark.parametrize("if_match", ["garbage", "1", '"abc"', '"1', '""', "W/garbage"])
-    async def test_if_match_garbage_is_412(
-        self, client: AsyncClient, acme: Org, session_factory: SessionFactory, if_match: str
-    ) -> None:
-        response = await client.patch(
-            project_url(acme.project),
-            json={"name": "Nope"},
-            headers={**acme.member.headers, "If-Match": if_match},
-        )
-        body = assert_problem(response, 412)
-        assert body["type"] == "urn:problem:dependable:precondition-failed"
-        row = await stored(session_factory, acme.tenant, Project, acme.project.id)
-        assert (row.name, row.version) == ("acme roadmap", 1)
-
-    @pytest.mark.parametrize("if_match", ['W/"1"', '"01"'])
-    async def test_if_match_equal_only_as_a_number_is_412(
-        self, client: AsyncClient, acme: Org, session_factory: SessionFactory, if_match: str
-    ) -> None:
-        """If-Match uses the strong comparison (RFC 9110, 13.1.1): tags match character for
-        character and neither may be weak. Our ETag is "1", so W/"1" and "01" do not match."""
-        response = await client.patch(
-            project_url(acme.project),
-            json={"name": "Lenient"},
-            headers={**acme.member.headers, "If-Match": if_match},
-        )
-        assert_problem(response, 412)
-        row = await stored(session_factory, acme.tenant, Project, acme.project.id)
-        assert (row.name, row.version) == ("acme roadmap", 1)
-
     async def test_empty_body_changes_nothing(self, client: AsyncClient, acme: Org) -> None:
         response = await client.patch(
             project_url(acme.project), json={}, headers=acme.member.headers
@@ -535,7 +506,7 @@ class TestDeleteProject:
         )
         assert response.status_code == 204
 
-    @pytest.mark.parametrize("if_match", ['"2"', '"0"', "garbage"])
+    @pytest.mark.parametrize("if_match", ['"2"', "garbage"])
     async def test_if_match_stale_or_garbage_is_412_and_nothing_is_deleted(
         self, client: AsyncClient, acme: Org, session_factory: SessionFactory, if_match: str
     ) -> None:
