@@ -1,8 +1,9 @@
 """Managing a tenant's users. Admins manage members and viewers; only owners manage admins and
 owners; the last active owner can be neither demoted, deactivated nor removed. Adding and
 removing a user record `user.created` and `user.deleted` in the write's own transaction (the
-recorder, in the app the outbox); their data is the user's id and role, never the email or any
-other personal data, which would otherwise be copied into every consumer of the stream."""
+recorder, in the app the outbox); their data is the user's id and role and the acting user's id
+(`by`), never the email or any other personal data, which would otherwise be copied into every
+consumer of the stream."""
 
 import uuid
 from collections.abc import Sequence
@@ -97,12 +98,13 @@ class UserService:
             raise LastOwnerError("The tenant's last active owner cannot be demoted or removed.")
 
     async def _announce(self, type_: str, user: User) -> None:
-        """The user's id and role only: no email, no name (personal data stays out of the
-        stream, whose entries consumers copy and keep)."""
+        """The user's id and role, and who acted (`by`, as every domain's events say): no
+        email, no name (personal data stays out of the stream, whose entries consumers copy and
+        keep)."""
         event = DomainEvent(
             type=type_,
             tenant_id=user.tenant_id,
-            data={"user_id": str(user.id), "role": user.role.value},
+            data={"user_id": str(user.id), "role": user.role.value, "by": str(self.actor.id)},
         )
         await self.events.record(event)
 

@@ -1,6 +1,7 @@
 """The users' events (app/user/service.py): adding a user records `user.created`, removing one
 `user.deleted`, each one row of the outbox written by the change's own transaction, so a write
-that fails or is refused leaves none. The data is the user's id and role, nothing personal."""
+that fails or is refused leaves none. The data is the user's id and role and the acting user's
+id (`by`), nothing personal."""
 
 import uuid
 
@@ -57,8 +58,12 @@ class TestUserCreated:
         assert response.status_code == 201, response.text
         user_id = response.json()["id"]
         [row] = await recorded(session_factory, acme.tenant.id)
-        # The id and the role: no email, no name.
-        assert (row.type, row.data) == ("user.created", {"user_id": user_id, "role": role})
+        # The id and the role, and who added them: no email, no name.
+        by_id = str(acme.actors[by].user.id)
+        assert (row.type, row.data) == (
+            "user.created",
+            {"user_id": user_id, "role": role, "by": by_id},
+        )
         assert (row.attempts, row.sent_at, row.retry_at) == (0, None, None)
         # One transaction wrote both rows (and xmin tells transactions apart: the fixture's
         # users were written by another).
@@ -102,7 +107,7 @@ class TestUserDeleted:
         [row] = await recorded(session_factory, acme.tenant.id)
         assert (row.type, row.data) == (
             "user.deleted",
-            {"user_id": str(member.id), "role": "member"},
+            {"user_id": str(member.id), "role": "member", "by": str(acme.admin.user.id)},
         )
 
     async def test_a_refused_delete_records_nothing(
