@@ -5,10 +5,11 @@
 # throwaway project name, then checks through the published port: migrate exited 0, api and worker
 # are healthy (the worker's health check is its heartbeat, `python -m app.worker check`),
 # /health/ready says ok, a tenant signup, a login (POST /api/v1/auth/token), GET /api/v1/users/me
-# with the token, and that neither the api nor the worker process is root. With the demo, also a
-# write whose event is relayed end to end (the api's outbox row, published by the worker to the
-# tenant's Redis stream and marked sent) and the demo's seed command, twice. Always ends with `down -v
-# --remove-orphans`; on failure it first prints the logs of the services that failed.
+# with the token, a user added by the owner with an Idempotency-Key (and replayed) whose
+# `user.created` is relayed end to end (the api's outbox row, published by the worker to the
+# tenant's Redis stream and marked sent), and that neither the api nor the worker process is root.
+# With the demo, also the demo's seed command, twice. Always ends with `down -v --remove-orphans`;
+# on failure it first prints the logs of the services that failed.
 #
 # Isolation from the developer's own setup:
 #   * only docker-compose.yml plus an override generated here (never docker-compose.override.yml,
@@ -259,8 +260,7 @@ check_containers() {
   log "api published on $published"
 }
 
-# With the demo, prints the tenant's id and the id of the row it creates to $TMP/created, for
-# event_relayed.
+# Prints the tenant's id and the id of the user it adds to $TMP/created, for event_relayed.
 http_checks() {
   python3 - "http://127.0.0.1:$API_PORT" >"$TMP/created" <<'EOF'
 import http.client
@@ -360,45 +360,47 @@ if str(me.get("email", "")).lower() != email:
     fail(f"/api/v1/users/me: expected {email}, got {json.dumps(me)}")
 print(f"compose-smoke:      /users/me is {me['email']}", file=sys.stderr)
 
-# demo:begin
-project = call(
-    "POST",
-    "/api/v1/projects",
-    expect=201,
-    json_body={"name": "Smoke project", "description": "Its event must reach Redis."},
-    headers={"Authorization": f"Bearer {access_token}"},
-)
-print(f"compose-smoke:      project {project['id']}", file=sys.stderr)
-print(me["tenant_id"], project["id"])
-# demo:end
+# Sent twice under one key: the second is the first's answer replayed (without the key, a 409).
+member = {
+    "email": f"member@{slug}.example.com",
+    "password": secrets.token_urlsafe(24),
+    "full_name": "Smoke Member",
+    "role": "member",
+}
+keyed = {"Authorization": f"Bearer {access_token}", "Idempotency-Key": slug}
+added = [
+    call("POST", "/api/v1/users", expect=201, json_body=member, headers=keyed) for _ in range(2)
+]
+if added[1].get("id") != added[0].get("id"):
+    fail(f"the Idempotency-Key was not replayed: {json.dumps(added)}")
+print(f"compose-smoke:      user {added[0]['id']}", file=sys.stderr)
+print(me["tenant_id"], added[0]["id"])
 EOF
 }
 
-# demo:begin
-# The project's event, end to end: the api wrote it to the outbox in the project's transaction;
-# the worker must publish it to the tenant's Redis stream and mark the outbox row sent.
+# The user's event, end to end: the api wrote it to the outbox in the user's transaction; the
+# worker must publish it to the tenant's Redis stream and mark the outbox row sent.
 event_relayed() {
-  local tenant project stream sent tries=0
-  read -r tenant project <"$TMP/created"
-  [ -n "$tenant" ] && [ -n "$project" ] || die "http_checks did not name the project it created"
+  local tenant user stream sent tries=0
+  read -r tenant user <"$TMP/created"
+  [ -n "$tenant" ] && [ -n "$user" ] || die "http_checks did not name the user it added"
   local query="SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL
-    AND type = 'project.created' AND data->>'project_id' = '$project'"
+    AND type = 'user.created' AND data->>'user_id' = '$user'"
   while :; do
     stream=$("${DC[@]}" exec -T redis redis-cli XRANGE "events:$tenant" - +)
     # $POSTGRES_USER and $POSTGRES_DB: the db container's own, expanded there
     sent=$("${DC[@]}" exec -T db sh -c 'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tAc "$1"' \
       psql "$query" | tr -d '[:space:]')
-    if [[ $stream == *project.created* && $stream == *"$project"* && $sent == 1 ]]; then
-      log "events:$tenant holds project.created for project $project; its outbox row is sent"
+    if [[ $stream == *user.created* && $stream == *"$user"* && $sent == 1 ]]; then
+      log "events:$tenant holds user.created for user $user; its outbox row is sent"
       return 0
     fi
     [ "$tries" -lt 60 ] ||
-      die "project.created of $project not relayed in 30 s (stream: ${stream:-empty}; sent: $sent)"
+      die "user.created of $user not relayed in 30 s (stream: ${stream:-empty}; sent: $sent)"
     tries=$((tries + 1))
     sleep 0.5
   done
 }
-# demo:end
 
 check_not_root() {
   local svc uid pid1
@@ -448,8 +450,8 @@ step "up -d --wait (db, redis, migrate, api on port $API_PORT, worker)" stack_up
 step "migrate exited 0, api and worker healthy" check_containers
 step "api and worker do not run as root" check_not_root
 step "images and versions" report_versions
-step "HTTP: ready, signup, login, /users/me (and the demo's write)" http_checks
+step "HTTP: ready, signup, login, /users/me, a user added with an Idempotency-Key" http_checks
+step "user.created relayed by the worker (outbox to Redis stream)" event_relayed
 # demo:begin
-step "the demo's event relayed by the worker (outbox to Redis stream)" event_relayed
 step "admin CLI in the stack: seed-demo twice" admin_cli
 # demo:end
