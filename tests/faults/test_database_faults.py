@@ -193,30 +193,33 @@ class TestStatementTimeout:
         assert before == "member"  # the timed-out change was rolled back
         assert retried.status_code == 200, retried.text
 
-    # demo:begin
     async def test_a_keyed_write_past_the_timeout_stores_neither_its_claim_nor_its_row(
         self, committed_org: CommittedOrg
     ) -> None:
-        """A task created with an Idempotency-Key: the key's claim is written, then the task's
-        INSERT waits on the project row (its foreign-key check) that another transaction holds
-        FOR UPDATE, past DATABASE__STATEMENT_TIMEOUT_MS. The answer is a 503; neither the claim
-        nor the task is stored; once the row is free, the retry with the same key runs."""
+        """A user added with an Idempotency-Key: the key's claim is written, then the user's
+        INSERT waits on the tenant's email index, where another transaction holds an uncommitted
+        user with the same email, past DATABASE__STATEMENT_TIMEOUT_MS. The answer is a 503;
+        neither the claim nor the user is stored; once the other transaction is gone, the retry
+        with the same key runs."""
         timeout_ms = 1500
-        tasks = f"/api/v1/projects/{committed_org.project_id}/tasks"
-        headers = {**committed_org.member.headers, "Idempotency-Key": "slow-write"}
-        body = {"title": "Stored once"}
+        email = "keyed@race.example.com"
+        headers = {**committed_org.admin.headers, "Idempotency-Key": "slow-write"}
+        body = {"email": email, "password": "a long enough password", "full_name": "S"}
+        body["role"] = "member"
         count = text(
-            "SELECT (SELECT count(*) FROM tasks WHERE tenant_id = :tenant),"
+            "SELECT (SELECT count(*) FROM users WHERE tenant_id = :tenant AND email = :email),"
             " (SELECT count(*) FROM idempotency_keys WHERE tenant_id = :tenant)"
         )
-        tenant = {"tenant": committed_org.tenant.id}
+        where = {"tenant": committed_org.tenant.id, "email": email}
         async with running(database(statement_timeout_ms=timeout_ms)) as (_, client):
             async with asyncio.timeout(BOUND_SECONDS), Holder(committed_org.owner) as holder:
                 await holder.execute(
-                    "SELECT FROM projects WHERE id = :id FOR UPDATE", id=committed_org.project_id
+                    "INSERT INTO users (id, tenant_id, email, password_hash, full_name, role)"
+                    " VALUES (gen_random_uuid(), :tenant, :email, 'not-a-hash', 'H', 'member')",
+                    **where,
                 )
                 started = time.monotonic()
-                request = asyncio.create_task(client.post(tasks, json=body, headers=headers))
+                request = asyncio.create_task(client.post(USERS, json=body, headers=headers))
                 [writer] = await blocked_by(holder, 1)
                 wrote = await holder.watcher.scalar(
                     text("SELECT backend_xid IS NOT NULL FROM pg_stat_activity WHERE pid = :pid"),
@@ -224,17 +227,16 @@ class TestStatementTimeout:
                 )
                 timed_out = await request
                 took = time.monotonic() - started
-            retried = await client.post(tasks, json=body, headers=headers)
+            # The holder's transaction ended without a commit: its user never existed.
+            retried = await client.post(USERS, json=body, headers=headers)
         async with committed_org.owner.connect() as connection:
-            stored = (await connection.execute(count, tenant)).one()
+            stored = (await connection.execute(count, where)).one()
 
         assert wrote  # the request's transaction had written (the key's claim) when it waited
         assert_unavailable(timed_out)
         assert timeout_ms / 1000 <= took < timeout_ms / 1000 + 5
-        assert retried.status_code == 201  # the claim was rolled back: the key runs again
-        assert tuple(stored) == (1, 1)  # the retry's task and claim, nothing of the first try
-
-    # demo:end
+        assert retried.status_code == 201, retried.text  # the claim was rolled back: it runs
+        assert tuple(stored) == (1, 1)  # the retry's user and claim, nothing of the first try
 
 
 class TestNoConnection:
