@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient, Response
-from redis.asyncio import Redis
 
 from app.core.config import RedisSettings
 from app.core.redis import RedisCircuit, create_redis_client, create_redis_pool
+from app.core.resources import Resources
 from tests.fixtures.app import use_redis
 from tests.fixtures.auth import PASSWORD, Org
 from tests.fixtures.paths import ME, TOKEN, USERS
@@ -45,7 +45,7 @@ async def users_routes(client: AsyncClient, org: Org) -> list[int]:
 
 
 async def test_reads_writes_and_logins_still_work(
-    client: AsyncClient, acme: Org, redis_down: Redis
+    client: AsyncClient, acme: Org, redis_down: Resources
 ) -> None:
     body = {"email": "offline@acme.example.com", "password": "a long enough password"}
     created = await client.post(
@@ -72,7 +72,7 @@ def circuit(app_instance: FastAPI) -> RedisCircuit:
 async def test_the_outage_is_logged_once_per_interval_not_per_request(
     client: AsyncClient,
     acme: Org,
-    redis_down: Redis,
+    redis_down: Resources,
     circuit: RedisCircuit,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

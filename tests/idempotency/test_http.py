@@ -329,7 +329,7 @@ class TestAWriteNeverRunsTwice:
         assert await users_with(session_factory, acme) == 1
 
     async def test_keys_keep_working_from_postgresql_when_redis_is_down(
-        self, client: AsyncClient, acme: Org, redis_down: Redis, session_factory: SessionFactory
+        self, client: AsyncClient, acme: Org, redis_down: Resources, session_factory: SessionFactory
     ) -> None:
         """Before item 5 of issue 10 this was a 503: Redis was the only record of a key."""
         first = await add_user(client, keyed(acme.admin, "no-redis"))

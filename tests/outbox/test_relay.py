@@ -5,7 +5,7 @@ Redis outage loses nothing. Several workers at once, and crashes: tests/worker/t
 """
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -13,17 +13,16 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy import text, update
 
-from app.core.config import EventSettings, RedisSettings
+from app.core.config import EventSettings
 from app.core.db import SessionFactory
 from app.core.events import DomainEvent, EventPublisher, PublishError
-from app.core.redis import create_redis_client, create_redis_pool
 from app.core.resources import Resources
 from app.core.tenancy import bind_tenant
 from app.http.deps import get_settings
 from app.outbox.dependencies import get_event_publisher
 from app.outbox.models import OutboxEvent
 from app.outbox.service import Backoff
-from tests.fixtures.app import provide, use_redis
+from tests.fixtures.app import provide
 from tests.fixtures.auth import Org
 from tests.fixtures.outbox import record_events, recorded, relay_once, stream_entries
 
@@ -134,15 +133,6 @@ async def test_a_failed_publish_sends_nothing_of_that_tenant_and_holds_it_back(
     retried = await relay_once(resources)
     assert (retried.claimed, retried.sent, retried.retried) == (2, 2, 1)
     assert await stream(redis, acme.tenant.id) == ids(acme_events)
-
-
-@pytest.fixture
-async def redis_down(app: FastAPI) -> AsyncIterator[Resources]:
-    unreachable = create_redis_client(
-        create_redis_pool(RedisSettings(url="redis://127.0.0.1:1/0", socket_timeout_seconds=0.25))
-    )
-    yield use_redis(app, unreachable)
-    await unreachable.aclose()
 
 
 async def test_while_redis_is_down_events_wait_and_nothing_is_lost(

@@ -4,14 +4,14 @@ the circuit: tests/faults/test_redis_outage.py; idempotency keys without Redis:
 tests/idempotency/test_http.py."""
 
 from httpx import AsyncClient
-from redis.asyncio import Redis
 
+from app.core.resources import Resources
 from tests.fixtures.auth import Org
 from tests.fixtures.demo import PROJECTS
 
 
 async def test_projects_are_read_and_written_without_their_cache(
-    client: AsyncClient, acme: Org, redis_down: Redis
+    client: AsyncClient, acme: Org, redis_down: Resources
 ) -> None:
     created = await client.post(PROJECTS, json={"name": "Offline"}, headers=acme.member.headers)
     read = await client.get(f"{PROJECTS}/{created.json()['id']}", headers=acme.viewer.headers)
