@@ -9,6 +9,7 @@ transactions, are in `test_races.py`."""
 
 import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -46,39 +47,55 @@ def keyed(actor: Actor, key: str) -> dict[str, str]:
     return {**actor.headers, "Idempotency-Key": key}
 
 
-def add_user(
-    client: AsyncClient, headers: dict[str, str], email: str = EMAIL
-) -> Awaitable[ClientResponse]:
-    """POST /users: a member with `email`."""
-    body = {
-        "email": email,
-        "password": "a long enough password",
-        "full_name": "K",
-        "role": "member",
-    }
-    return client.post(USERS, json=body, headers=headers)
+@dataclass
+class Api:
+    """The app under test as acme's admin sees it, and what a test reads back."""
+
+    app: FastAPI
+    client: AsyncClient
+    org: Org
+    redis: Redis
+    factory: SessionFactory
+
+    def add_user(
+        self,
+        key: str | None,
+        email: str = EMAIL,
+        *,
+        actor: Actor | None = None,
+        client: AsyncClient | None = None,
+    ) -> Awaitable[ClientResponse]:
+        """POST /users as `actor` (the admin): a member with `email`, under `key` if any."""
+        actor = actor or self.org.admin
+        headers = actor.headers if key is None else keyed(actor, key)
+        body = {"email": email, "password": "a long enough password", "full_name": "K"}
+        return (client or self.client).post(USERS, json={**body, "role": "member"}, headers=headers)
+
+    async def users(self, email: str = EMAIL) -> int:
+        return await count(self.factory, self.org.tenant, User, User.email == email)
+
+    async def keys(self) -> int:
+        return await count(self.factory, self.org.tenant, IdempotencyKey)
+
+    async def age_keys(self, seconds: int) -> None:
+        """Move every key `seconds` into the past, as if that much time had passed."""
+        async with self.factory() as session:
+            await bind_tenant(session, self.org.tenant.id)
+            older = IdempotencyKey.created_at - timedelta(seconds=seconds)
+            await session.execute(update(IdempotencyKey).values(created_at=older))
+            await session.commit()
+
+    async def expire_redis_leases(self) -> None:
+        """The pending markers' 60-second lease ends (without waiting 60 seconds)."""
+        for key in await self.redis.keys("idempotency:*"):
+            await self.redis.delete(key)
 
 
-async def users_with(factory: SessionFactory, org: Org, email: str = EMAIL) -> int:
-    return await count(factory, org.tenant, User, User.email == email)
-
-
-async def age_keys(factory: SessionFactory, org: Org, seconds: int) -> None:
-    """Move every key of `org` `seconds` into the past, as if that much time had passed."""
-    async with factory() as session:
-        await bind_tenant(session, org.tenant.id)
-        await session.execute(
-            update(IdempotencyKey).values(
-                created_at=IdempotencyKey.created_at - timedelta(seconds=seconds)
-            )
-        )
-        await session.commit()
-
-
-async def expire_redis_leases(redis: Redis) -> None:
-    """The pending markers' 60-second lease ends (without waiting 60 seconds)."""
-    for key in await redis.keys("idempotency:*"):
-        await redis.delete(key)
+@pytest.fixture
+def api(
+    app: FastAPI, client: AsyncClient, acme: Org, redis: Redis, session_factory: SessionFactory
+) -> Api:
+    return Api(app, client, acme, redis, session_factory)
 
 
 def assert_replayed(replay: ClientResponse, first: ClientResponse) -> None:
@@ -89,85 +106,83 @@ def assert_replayed(replay: ClientResponse, first: ClientResponse) -> None:
 
 
 class TestReplay:
-    async def test_a_replay_returns_the_stored_response_and_creates_nothing(
-        self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ) -> None:
-        first = await add_user(client, keyed(acme.admin, "add-once"))
-        again = await add_user(client, keyed(acme.admin, "add-once"))
+    async def test_a_replay_returns_the_stored_response_and_creates_nothing(self, api: Api) -> None:
+        first = await api.add_user("add-once")
+        again = await api.add_user("add-once")
 
         assert_replayed(again, first)
         assert again.headers["content-type"] == first.headers["content-type"]
         assert again.headers["x-request-id"] != first.headers["x-request-id"]
-        assert await users_with(session_factory, acme) == 1
+        assert await api.users() == 1
 
-    async def test_a_retry_the_moment_the_response_is_complete_is_replayed(
-        self, app: FastAPI, client: AsyncClient, acme: Org
-    ) -> None:
+    async def test_a_retry_the_moment_the_response_is_complete_is_replayed(self, api: Api) -> None:
         """A client that has the whole response may retry at once, on another replica behind a
         balancer (tests/scale): the response must be stored by then, or the retry is a 409 for
         a request that, as far as the client can tell, has finished. The retry is sent from
         inside the first response's last `send`, the moment its last byte would leave."""
-        headers = keyed(acme.admin, "retried-at-once")
         retries: list[ClientResponse] = []
 
         async def retry_at_the_last_byte(scope: Scope, receive: Receive, send: Send) -> None:
             async def sending(message: Message) -> None:
                 if message["type"] == "http.response.body" and not message.get("more_body"):
-                    retries.append(await add_user(client, headers))
+                    retries.append(await api.add_user("retried-at-once"))
                 await send(message)
 
-            await app(scope, receive, sending)
+            await api.app(scope, receive, sending)
 
         transport = ASGITransport(app=retry_at_the_last_byte)
         async with AsyncClient(transport=transport, base_url="http://test") as first_client:
-            first = await add_user(first_client, headers)
+            first = await api.add_user("retried-at-once", client=first_client)
 
         assert [retry.status_code for retry in retries] == [201]
         assert_replayed(retries[0], first)
 
-    async def test_the_same_key_with_another_body_is_422(
-        self, client: AsyncClient, acme: Org, session_factory: SessionFactory
-    ) -> None:
-        assert (await add_user(client, keyed(acme.admin, "k-1"))).status_code == 201
+    async def test_the_same_key_with_another_body_is_422(self, api: Api) -> None:
+        assert (await api.add_user("k-1")).status_code == 201
 
-        other = await add_user(client, keyed(acme.admin, "k-1"), email="other@acme.example.com")
+        other = await api.add_user("k-1", "other@acme.example.com")
 
         assert assert_problem(other, 422)["type"].endswith("idempotency-key-reused")
-        assert await users_with(session_factory, acme, "other@acme.example.com") == 0
+        assert await api.users("other@acme.example.com") == 0
 
-    async def test_keys_are_scoped_to_the_user(self, client: AsyncClient, acme: Org) -> None:
-        by_admin = await add_user(client, keyed(acme.admin, "shared-key"))
-        by_owner = await add_user(client, keyed(acme.owner, "shared-key"), "o@acme.example.com")
+    async def test_keys_are_scoped_to_the_user(self, api: Api) -> None:
+        by_admin = await api.add_user("shared-key")
+        by_owner = await api.add_user("shared-key", "o@acme.example.com", actor=api.org.owner)
 
         assert (by_admin.status_code, by_owner.status_code) == (201, 201)
         assert "idempotent-replayed" not in by_owner.headers
 
-    async def test_without_the_header_nothing_changes(self, client: AsyncClient, acme: Org) -> None:
-        first = await add_user(client, acme.admin.headers)
-        second = await add_user(client, acme.admin.headers)
+    async def test_without_the_header_nothing_changes(self, api: Api) -> None:
+        first = await api.add_user(None)
+        second = await api.add_user(None)
 
         assert first.status_code == 201
         assert assert_problem(second, 409)["type"].endswith("email-taken")  # it ran again
 
+    async def test_a_refused_request_leaves_its_key_free(self, api: Api) -> None:
+        """A 4xx rolled its transaction back: nothing ran, so nothing is replayed. Once the
+        conflict is gone, the same request under the same key runs."""
+        member = api.org.member.user
+        refused = await api.add_user("retry-later", member.email)
+        removed = await api.client.delete(f"{USERS}/{member.id}", headers=api.org.admin.headers)
+        retried = await api.add_user("retry-later", member.email)
+
+        assert assert_problem(refused, 409)["type"].endswith("email-taken")
+        assert removed.status_code == 204
+        assert (retried.status_code, "idempotent-replayed" in retried.headers) == (201, False)
+
     @pytest.mark.overrides("a user service that fails")
-    async def test_a_failed_request_releases_its_key(
-        self,
-        app: FastAPI,
-        client: AsyncClient,
-        acme: Org,
-        redis: Redis,
-        session_factory: SessionFactory,
-    ) -> None:
+    async def test_a_failed_request_releases_its_key(self, api: Api) -> None:
         async def broken() -> None:
             raise RuntimeError("database on fire")
 
-        app.dependency_overrides[get_user_service] = broken
-        assert (await add_user(client, keyed(acme.admin, "retry-me"))).status_code == 500
-        assert await redis.keys("idempotency:*") == []
-        assert await count(session_factory, acme.tenant, IdempotencyKey) == 0  # rolled back
+        api.app.dependency_overrides[get_user_service] = broken
+        assert (await api.add_user("retry-me")).status_code == 500
+        assert await api.redis.keys("idempotency:*") == []
+        assert await api.keys() == 0  # rolled back with the write
 
-        del app.dependency_overrides[get_user_service]
-        retried = await add_user(client, keyed(acme.admin, "retry-me"))
+        del api.app.dependency_overrides[get_user_service]
+        retried = await api.add_user("retry-me")
         assert (retried.status_code, "idempotent-replayed" in retried.headers) == (201, False)
 
 
@@ -266,107 +281,81 @@ def losing_responses(store: IdempotencyStore) -> IdempotencyStore:
 
 
 class TestAWriteNeverRunsTwice:
-    async def test_item5_when_storing_the_response_in_redis_fails(
-        self,
-        app: FastAPI,
-        client: AsyncClient,
-        acme: Org,
-        redis: Redis,
-        session_factory: SessionFactory,
-    ) -> None:
+    async def test_item5_when_storing_the_response_in_redis_fails(self, api: Api) -> None:
         """The reported reproduction: Redis fails right after the write commits, the pending
         lease expires, and the retry must not run the write again."""
-        real: Resources = app.state.resources
-        use_resources(
-            app, redis=RedisThatCannotStoreResponses(connection_pool=real.redis.connection_pool)
-        )
-        headers = keyed(acme.admin, "add-once")
+        pool = api.redis.connection_pool  # the test's Redis database, as the app's
+        use_resources(api.app, redis=RedisThatCannotStoreResponses(connection_pool=pool))
 
-        first = await add_user(client, headers)
-        while_pending = await add_user(client, headers)
-        await expire_redis_leases(redis)
-        after_lease = await add_user(client, headers)
+        first = await api.add_user("add-once")
+        while_pending = await api.add_user("add-once")
+        await api.expire_redis_leases()
+        after_lease = await api.add_user("add-once")
 
-        assert await users_with(session_factory, acme) == 1
+        assert await api.users() == 1
         assert_replayed(while_pending, first)
         assert_replayed(after_lease, first)
 
     @pytest.mark.overrides("a store whose complete() fails")
-    async def test_item5_a_committed_write_whose_response_was_lost_is_409(
-        self,
-        app: FastAPI,
-        client: AsyncClient,
-        acme: Org,
-        redis: Redis,
-        session_factory: SessionFactory,
-    ) -> None:
-        app.dependency_overrides[get_idempotency_store] = wrapping(
-            get_idempotency_store, losing_responses
-        )
-        headers = keyed(acme.admin, "lost")
-        first = await add_user(client, headers)
-        del app.dependency_overrides[get_idempotency_store]
+    async def test_item5_a_committed_write_whose_response_was_lost_is_409(self, api: Api) -> None:
+        overrides = api.app.dependency_overrides
+        overrides[get_idempotency_store] = wrapping(get_idempotency_store, losing_responses)
+        first = await api.add_user("lost")
+        del overrides[get_idempotency_store]
 
-        soon = await add_user(client, headers)
-        await expire_redis_leases(redis)
-        await age_keys(session_factory, acme, 61)  # past the lease: it will not be recorded now
-        later = await add_user(client, headers)
+        soon = await api.add_user("lost")
+        await api.expire_redis_leases()
+        await api.age_keys(61)  # past the lease: it will not be recorded now
+        later = await api.add_user("lost")
 
         assert first.status_code == 201
         assert assert_problem(soon, 409)["type"].endswith("idempotency-in-flight")
         assert assert_problem(later, 409)["type"].endswith("idempotency-response-not-recorded")
-        assert await users_with(session_factory, acme) == 1
+        assert await api.users() == 1
 
     async def test_item5_the_response_is_replayed_from_postgresql_when_redis_lost_it(
-        self, client: AsyncClient, acme: Org, redis: Redis, session_factory: SessionFactory
+        self, api: Api
     ) -> None:
-        first = await add_user(client, keyed(acme.admin, "flushed"))
-        await redis.flushdb()  # a restart without persistence, an eviction, a failover
+        first = await api.add_user("flushed")
+        await api.redis.flushdb()  # a restart without persistence, an eviction, a failover
 
-        again = await add_user(client, keyed(acme.admin, "flushed"))
+        again = await api.add_user("flushed")
 
         assert_replayed(again, first)
-        assert await users_with(session_factory, acme) == 1
+        assert await api.users() == 1
 
     async def test_keys_keep_working_from_postgresql_when_redis_is_down(
-        self, client: AsyncClient, acme: Org, redis_down: Resources, session_factory: SessionFactory
+        self, api: Api, redis_down: Resources
     ) -> None:
         """Before item 5 of issue 10 this was a 503: Redis was the only record of a key."""
-        first = await add_user(client, keyed(acme.admin, "no-redis"))
-        again = await add_user(client, keyed(acme.admin, "no-redis"))
-        other = await add_user(client, keyed(acme.admin, "no-redis"), "other@acme.example.com")
+        first = await api.add_user("no-redis")
+        again = await api.add_user("no-redis")
+        other = await api.add_user("no-redis", "other@acme.example.com")
 
         assert_replayed(again, first)
         assert assert_problem(other, 422)["type"].endswith("idempotency-key-reused")
-        assert await users_with(session_factory, acme) == 1
+        assert await api.users() == 1
 
 
 class TestExpiry:
-    async def test_item5_a_key_older_than_the_ttl_is_free_again(
-        self,
-        app: FastAPI,
-        client: AsyncClient,
-        acme: Org,
-        redis: Redis,
-        session_factory: SessionFactory,
-    ) -> None:
+    async def test_item5_a_key_older_than_the_ttl_is_free_again(self, api: Api) -> None:
         """The user is removed in between, so that running the create again can succeed."""
-        ttl = app.state.settings.idempotency.ttl_seconds
-        headers = keyed(acme.admin, "daily")
-        first = await add_user(client, headers)
-        removed = await client.delete(f"{USERS}/{first.json()['id']}", headers=acme.admin.headers)
-        await redis.flushdb()  # its Redis copy expires with the same TTL
-        await age_keys(session_factory, acme, ttl - 5)
-        within = await add_user(client, headers)
-        await redis.flushdb()
-        await age_keys(session_factory, acme, 10)  # now ttl + 5 seconds old
+        ttl = api.app.state.settings.idempotency.ttl_seconds
+        first = await api.add_user("daily")
+        removed = await api.client.delete(
+            f"{USERS}/{first.json()['id']}", headers=api.org.admin.headers
+        )
+        await api.redis.flushdb()  # its Redis copy expires with the same TTL
+        await api.age_keys(ttl - 5)
+        within = await api.add_user("daily")
+        await api.redis.flushdb()
+        await api.age_keys(10)  # now ttl + 5 seconds old
 
-        after = await add_user(client, headers)
+        after = await api.add_user("daily")
 
         assert removed.status_code == 204
         assert_replayed(within, first)
         assert (after.status_code, "idempotent-replayed" in after.headers) == (201, False)
         assert after.json()["id"] != first.json()["id"]
-        assert await users_with(session_factory, acme) == 1
-        # Taken over, not duplicated.
-        assert await count(session_factory, acme.tenant, IdempotencyKey) == 1
+        assert await api.users() == 1
+        assert await api.keys() == 1  # taken over, not duplicated

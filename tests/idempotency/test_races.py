@@ -109,6 +109,20 @@ class Live:
             )
         return int(found or 0)
 
+    async def a_duplicate_waiting_on_the_first(
+        self, gate: Gate, email: str, key: str
+    ) -> tuple["asyncio.Task[Response]", "asyncio.Task[Response]"]:
+        """The first request, held after its claim, and a duplicate whose claim waits on the
+        first's uncommitted row; then the first is let go (to commit, or to fail if the gate
+        says so). Both still running."""
+        self.app.dependency_overrides[get_idempotency_store] = held(gate)
+        first = asyncio.create_task(self.add_user(email, key))
+        await gate.wait_until_claimed()
+        second = asyncio.create_task(self.add_user(email, key))
+        await self.wait_until_a_claim_waits_on_a_lock()
+        gate.go.set()
+        return first, second
+
     async def wait_until_a_claim_waits_on_a_lock(self) -> None:
         """Until another backend is blocked inserting into idempotency_keys (the second
         request, waiting on the first's uncommitted row). Polls a condition; fails after 10 s."""
@@ -188,24 +202,20 @@ async def test_item5_without_redis_the_unique_index_settles_a_concurrent_duplica
     """The duplicate's claim waits on the first's uncommitted row; once that commits, the key
     is taken: the duplicate is 409 (the first's response is not recorded yet), never a run."""
     gate = Gate()
-    live.app.dependency_overrides[get_idempotency_store] = held(gate)
-
-    first = asyncio.create_task(live.add_user("indexed@race.example.com", "race-2"))
-    await gate.wait_until_claimed()
-    second = asyncio.create_task(live.add_user("indexed@race.example.com", "race-2"))
-    await live.wait_until_a_claim_waits_on_a_lock()
-    gate.go.set()  # the first commits; the second's claim finds the key taken
+    # The first commits; the second's claim finds the key taken.
+    email = "indexed@race.example.com"
+    first, second = await live.a_duplicate_waiting_on_the_first(gate, email, "race-2")
     second_response = await second
     gate.record.set()
     first_response = await first
-    replay = await live.add_user("indexed@race.example.com", "race-2")
+    replay = await live.add_user(email, "race-2")
 
     # The key's 409, not the email's: the duplicate never ran the create.
     assert assert_problem(second_response, 409)["type"].endswith("idempotency-in-flight")
     assert first_response.status_code == 201
     assert replay.headers["idempotent-replayed"] == "true"
     assert replay.json() == first_response.json()
-    assert await live.count_users("indexed@race.example.com") == 1
+    assert await live.count_users(email) == 1
 
 
 async def test_item5_a_rolled_back_first_request_lets_the_waiting_duplicate_run(
@@ -214,16 +224,12 @@ async def test_item5_a_rolled_back_first_request_lets_the_waiting_duplicate_run(
     """A failed first request leaves no key: the duplicate waiting on it runs the write."""
     gate = Gate(fail_first=True)
     gate.record.set()
-    live.app.dependency_overrides[get_idempotency_store] = held(gate)
-
-    first = asyncio.create_task(live.add_user("retried@race.example.com", "race-3"))
-    await gate.wait_until_claimed()
-    second = asyncio.create_task(live.add_user("retried@race.example.com", "race-3"))
-    await live.wait_until_a_claim_waits_on_a_lock()
-    gate.go.set()  # the first raises and rolls back; the second's claim goes ahead
+    # The first raises and rolls back; the second's claim goes ahead.
+    email = "retried@race.example.com"
+    first, second = await live.a_duplicate_waiting_on_the_first(gate, email, "race-3")
     first_response, second_response = await first, await second
 
     assert first_response.status_code == 500
     assert second_response.status_code == 201
     assert "idempotent-replayed" not in second_response.headers
-    assert await live.count_users("retried@race.example.com") == 1
+    assert await live.count_users(email) == 1
