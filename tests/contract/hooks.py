@@ -5,10 +5,13 @@ SCHEMATHESIS_HOOKS): every request is authenticated as an owner, and names that 
 own each time; every other operation shares one, renewed every minute. The fuzzer may lock the
 seeded owner out: it can promote a user it created to owner and then deactivate or demote the
 seeded one (all allowed: another owner remains). Then a new tenant is signed up and used.
+
+Each valid `Idempotency-Key` the fuzzer generates is replaced by a fresh one (`before_call`).
 """
 
 import itertools
 import os
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +20,8 @@ import schemathesis
 
 BASE_URL = os.environ.get("CONTRACT_BASE_URL", "")
 LOGOUT = "/api/v1/auth/logout"
+IDEMPOTENCY_KEY = "idempotency-key"
+KEY_LENGTHS = range(1, 256)  # what the document allows (app/idempotency/dependencies.py)
 
 
 @dataclass
@@ -97,3 +102,19 @@ class TheOwner:
 
     def set(self, case: Any, data: tuple[str, str], context: Any) -> None:
         authenticate(case, data)
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    """A fresh `Idempotency-Key` in place of each valid one generated. The fuzzer repeats simple
+    values, so two creates with one key and one body happen by chance, and the second is the
+    first's answer replayed, as the key promises: once the first's resource has been deleted, the
+    stateful phase reads the replay as a create whose resource is gone (ST302). A key used twice
+    is proven in tests/idempotency; a key the document refuses (empty, over 255 characters) is
+    sent as generated, so the negative cases stay."""
+    headers = dict(case.headers or {})
+    for name, value in headers.items():
+        if name.lower() == IDEMPOTENCY_KEY and isinstance(value, str) and len(value) in KEY_LENGTHS:
+            headers[name] = uuid.uuid4().hex
+            case.headers = headers
+            return
