@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.config import DatabaseSettings
 from app.core.cooldown import Cooldown
-from app.core.db import SessionFactory, create_session_factory
+from app.core.db import SessionFactory, create_replica_engine, create_session_factory
 from app.core.metrics import AppMetrics
 from app.core.redis import RedisCircuit, skipped
 from app.core.tenancy import TenantReadSession, bind_read_session
@@ -175,6 +175,20 @@ class ReadReplica:
     def _warn(self, message: str) -> None:
         if self.cooldown.log_due():
             logger.warning(message)
+
+
+def read_replica(
+    settings: DatabaseSettings,
+    *,
+    redis_circuit: RedisCircuit,
+    metrics: AppMetrics,
+    hide_parameters: bool = True,
+) -> ReadReplica | None:
+    """The replica `DATABASE__REPLICA_URL` names, on an engine of its own; None without one."""
+    if settings.replica_url is None:
+        return None
+    engine = create_replica_engine(settings, settings.replica_url, hide_parameters=hide_parameters)
+    return ReadReplica(engine, settings, redis_circuit=redis_circuit, metrics=metrics)
 
 
 async def _discard(session: AsyncSession) -> None:

@@ -21,7 +21,6 @@ from app.core.config import Settings
 from app.core.db import (
     SessionFactory,
     create_engine,
-    create_replica_engine,
     create_session_factory,
 )
 from app.core.events import EventPublisher, RedisStreamPublisher
@@ -29,7 +28,7 @@ from app.core.metrics import AppMetrics
 from app.core.pagination import CursorCodec
 from app.core.ratelimit import RateLimiter
 from app.core.redis import RedisCircuit, create_redis_client, create_redis_pool
-from app.core.replica import ReadReplica
+from app.core.replica import ReadReplica, read_replica
 from app.core.security import Argon2PasswordHasher, JWTCodec, PasswordHasher
 from app.core.tracing import Tracing, open_tracing
 
@@ -127,19 +126,11 @@ async def open_resources(
         cooldown_seconds=settings.redis.circuit_cooldown_seconds,
         log_interval_seconds=settings.redis.outage_log_interval_seconds,
     )
-    replica = (
-        None
-        if settings.database.replica_url is None
-        else ReadReplica(
-            create_replica_engine(
-                settings.database,
-                settings.database.replica_url,
-                hide_parameters=not settings.is_development,
-            ),
-            settings.database,
-            redis_circuit=circuit,
-            metrics=metrics,
-        )
+    replica = read_replica(
+        settings.database,
+        redis_circuit=circuit,
+        metrics=metrics,
+        hide_parameters=not settings.is_development,
     )
     try:
         traced = component is not None

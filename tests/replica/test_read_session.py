@@ -12,9 +12,9 @@ from sqlalchemy.exc import DBAPIError
 from app.auth.context import acting_as
 from app.auth.dependencies import ReadSessionDep, get_request_context
 from app.core.config import DatabaseSettings
-from app.core.db import SessionFactory, create_replica_engine
+from app.core.db import SessionFactory
 from app.core.metrics import AppMetrics
-from app.core.replica import ReadReplica, writer_key
+from app.core.replica import read_replica, writer_key
 from app.core.resources import Resources
 from app.core.tenancy import TenantReadSession, read_only
 from app.http.outside_request import resolved
@@ -96,14 +96,9 @@ async def test_a_hung_replica_costs_one_timeout_then_the_circuit_skips_it(
         replica_connect_timeout_seconds=0.2,
         replica_circuit_cooldown_seconds=3600,
     )
-    assert settings.replica_url is not None
     metrics = AppMetrics()
-    replica = ReadReplica(
-        create_replica_engine(settings, settings.replica_url),
-        settings,
-        redis_circuit=resources.redis_circuit,
-        metrics=metrics,
-    )
+    replica = read_replica(settings, redis_circuit=resources.redis_circuit, metrics=metrics)
+    assert replica is not None
     reader = writer_key(acme.tenant.id, acme.viewer.user.id)
     try:
         for _ in range(3):

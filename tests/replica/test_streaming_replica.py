@@ -21,10 +21,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.core.config import RedisSettings
-from app.core.db import create_replica_engine
 from app.core.metrics import AppMetrics
 from app.core.redis import create_redis_client, create_redis_pool
-from app.core.replica import ReadReplica, writer_key
+from app.core.replica import ReadReplica, read_replica, writer_key
 from app.core.resources import Resources
 from app.identity.models import Role, Tenant, User
 from app.main import create_app
@@ -316,14 +315,9 @@ async def test_a_replica_url_naming_a_primary_is_not_read_from(
     settings = streaming_replica.settings(
         replica_url=streaming_replica.url(streaming_replica.primary_port)
     ).database
-    assert settings.replica_url is not None
     metrics = AppMetrics()
-    misconfigured = ReadReplica(
-        create_replica_engine(settings, settings.replica_url),
-        settings,
-        redis_circuit=resources.redis_circuit,
-        metrics=metrics,
-    )
+    misconfigured = read_replica(settings, redis_circuit=resources.redis_circuit, metrics=metrics)
+    assert misconfigured is not None
     reader = writer_key(acme.tenant.id, acme.reader.user.id)
     try:
         async with misconfigured.session(acme.tenant.id, reader, resources.redis) as session:
