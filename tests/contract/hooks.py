@@ -113,10 +113,13 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     body happen by chance, and the second is the first's answer replayed, as the key promises:
     once that user has been deleted, the stateful phase reads the replay as a created resource
     gone missing (ST302, seen in CI). A key used twice is proven in tests/idempotency; a key the
-    document refuses (empty, over 255 characters) is sent as generated. Only the users' create:
-    with fresh keys everywhere, the demo's project creates (a repeated key with another body is a
-    422 today) lead the stateful phase into its bulk create, which answers 404 whenever the
-    tenant's `bulk_tasks` flag is off."""
+    document refuses (empty, over 255 characters) is sent as generated. Only the users' create,
+    the one case seen."""
+    # demo:begin
+    # Not every create: with fresh keys everywhere, the demo's project creates (a repeated key
+    # with another body is a 422) lead the stateful phase into its bulk create, which answers 404
+    # whenever the tenant's `bulk_tasks` flag is off.
+    # demo:end
     if case.operation.label != USERS_CREATE:
         return
     headers = dict(case.headers or {})
